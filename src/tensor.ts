@@ -1,0 +1,242 @@
+/**
+ * Tensors are plain `{ data, dims, type }` objects: the field names of onnxruntime's and
+ * transformers.js' tensors, so theirs pass straight in and ours pass straight back out
+ * (`new ort.Tensor(t.type, t.data, t.dims)`).
+ *
+ * `data` is a Float32Array, a Float64Array, or a Uint16Array holding IEEE float16 bit patterns
+ * (then `type` must be `'float16'`, because a Uint16Array alone cannot say what it holds).
+ */
+import { ShapeError } from './errors.js';
+
+export type DType = 'float32' | 'float64' | 'float16';
+export type TensorData = Float32Array | Float64Array | Uint16Array;
+
+/** What the library accepts: anything with `data` and `dims` (and `type` for float16). */
+export interface TensorLike {
+  readonly data: TensorData;
+  readonly dims: readonly number[];
+  readonly type?: string;
+}
+
+/** What the library returns. */
+export interface Tensor<D extends TensorData = TensorData> {
+  data: D;
+  dims: number[];
+  type: DType;
+}
+
+export type Float32Tensor = Tensor<Float32Array>;
+
+/** Largest element count we will allocate for one tensor (2^31 - 1, the typed-array limit in browsers). */
+export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
+
+/** Build a tensor from data and dims, checking that they agree. */
+export function tensor<D extends TensorData>(data: D, dims: readonly number[], type?: DType): Tensor<D> {
+  const t = { data, dims: [...dims], type: type ?? dtypeFromData(data, 'tensor') } as Tensor<D>;
+  checkTensor(t, 'tensor');
+  return t;
+}
+
+function dtypeFromData(data: unknown, field: string): DType {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
+  if (data instanceof Uint16Array) {
+    throw new ShapeError({
+      field: `${field}.type`,
+      value: undefined,
+      problem: 'is required when data is a Uint16Array',
+      fix: "pass type: 'float16' so the bits are read as half-precision floats.",
+    });
+  }
+  throw new ShapeError({
+    field: `${field}.data`,
+    value: data,
+    problem: 'must be a Float32Array, a Float64Array, or a Uint16Array of float16 bits',
+    fix: 'convert the data to one of those typed arrays (e.g. Float32Array.from(values)).',
+  });
+}
+
+/** Number of elements implied by dims; validates each dim. */
+export function sizeOf(dims: readonly number[], field = 'dims'): number {
+  if (!Array.isArray(dims)) {
+    throw new ShapeError({
+      field,
+      value: dims,
+      problem: 'must be an array of non-negative integers',
+      fix: 'pass the tensor shape, e.g. [1, 4, 64, 64].',
+    });
+  }
+  let n = 1;
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+      throw new ShapeError({
+        field: `${field}[${i}]`,
+        value: d,
+        problem: 'must be a non-negative integer',
+        fix: 'pass the tensor shape as integers, e.g. [1, 4, 64, 64].',
+      });
+    }
+    n *= d;
+  }
+  if (n > MAX_TENSOR_ELEMENTS) {
+    throw new ShapeError({
+      field,
+      value: dims,
+      problem: `describes ${n} elements, more than the ${MAX_TENSOR_ELEMENTS} a typed array can hold`,
+      fix: 'split the work into smaller batches.',
+    });
+  }
+  return n;
+}
+
+/** Validate a tensor-like input and return its dtype. */
+export function checkTensor(t: TensorLike, field: string): DType {
+  if (t === null || typeof t !== 'object') {
+    throw new ShapeError({
+      field,
+      value: t,
+      problem: 'must be a tensor object { data, dims }',
+      fix: 'pass { data: Float32Array, dims: number[] } or an onnxruntime / transformers.js Tensor.',
+    });
+  }
+  let dtype: DType;
+  if (t.type === 'float16') {
+    if (!(t.data instanceof Uint16Array)) {
+      throw new ShapeError({
+        field: `${field}.data`,
+        value: t.data,
+        problem: "must be a Uint16Array of float16 bits when type is 'float16'",
+        fix: 'pass the raw half-precision bits in a Uint16Array (as onnxruntime does).',
+      });
+    }
+    dtype = 'float16';
+  } else {
+    dtype = dtypeFromData(t.data, field);
+    if (t.type !== undefined && t.type !== dtype) {
+      throw new ShapeError({
+        field: `${field}.type`,
+        value: t.type,
+        problem: `does not match its data (${dtype})`,
+        fix: `set type to '${dtype}' or convert the data.`,
+      });
+    }
+  }
+  const n = sizeOf(t.dims as number[], `${field}.dims`);
+  if (n !== t.data.length) {
+    throw new ShapeError({
+      field,
+      value: { dims: t.dims, length: t.data.length },
+      problem: `has dims [${t.dims.join(', ')}] (${n} elements) but data of length ${t.data.length}`,
+      fix: 'make dims describe the data exactly.',
+    });
+  }
+  return dtype;
+}
+
+/** Throw unless two tensors have identical dims. */
+export function checkSameDims(a: TensorLike, aName: string, b: TensorLike, bName: string): void {
+  const da = a.dims;
+  const db = b.dims;
+  let same = da.length === db.length;
+  for (let i = 0; same && i < da.length; i++) same = da[i] === db[i];
+  if (!same) {
+    throw new ShapeError({
+      field: bName,
+      value: [...db],
+      problem: `has dims [${db.join(', ')}] but ${aName} has dims [${da.join(', ')}]; they must be equal`,
+      fix: `pass ${bName} with the same shape as ${aName}.`,
+    });
+  }
+}
+
+/** A new zero tensor with the same dims and dtype as `t`. */
+export function emptyLike(t: TensorLike, dtype: DType): Tensor {
+  const n = t.data.length;
+  const data =
+    dtype === 'float64'
+      ? new Float64Array(n)
+      : dtype === 'float16'
+        ? new Uint16Array(n)
+        : new Float32Array(n);
+  return { data, dims: [...t.dims], type: dtype };
+}
+
+// ---------------------------------------------------------------------------------------------
+// float16 <-> float32. Decoding uses a 64k-entry table (built once, on first use): one load per
+// element, which is what a fused kernel wants. Encoding rounds to nearest even, as numpy/torch do.
+
+let f16Table: Float32Array | null = null;
+
+function decodeHalfBits(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** Table mapping every float16 bit pattern to its value. */
+export function float16Table(): Float32Array {
+  if (f16Table === null) {
+    const table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) table[h] = decodeHalfBits(h);
+    f16Table = table;
+  }
+  return f16Table;
+}
+
+export function float16ToNumber(bits: number): number {
+  return float16Table()[bits & 0xffff];
+}
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** Round a number to the nearest float16 (ties to even) and return its bit pattern. */
+export function numberToFloat16(value: number): number {
+  f32Scratch[0] = value;
+  const x = u32Scratch[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
+  // Re-bias the exponent from float32 (127) to float16 (15).
+  const e = exp - 127 + 15;
+  if (e >= 31) return sign | 0x7c00; // overflow -> Inf
+  if (e <= 0) {
+    // Subnormal half (or zero): shift the mantissa, including the implicit 1, into place.
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    if (rem > mid || (rem === mid && half & 1)) half++;
+    return sign | half;
+  }
+  let half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // a carry into the exponent is correct rounding
+  return sign | half;
+}
+
+/** Read element i of any supported tensor data as a number. */
+export function readElement(data: TensorData, dtype: DType, i: number): number {
+  return dtype === 'float16' ? float16Table()[data[i]] : data[i];
+}
+
+/** Copy any tensor into a new Float64Array (for non-hot paths: tests, guidance statistics). */
+export function toFloat64(t: TensorLike): Float64Array {
+  const dtype = checkTensor(t, 'tensor');
+  const n = t.data.length;
+  const out = new Float64Array(n);
+  if (dtype === 'float16') {
+    const table = float16Table();
+    for (let i = 0; i < n; i++) out[i] = table[t.data[i]];
+  } else {
+    for (let i = 0; i < n; i++) out[i] = t.data[i];
+  }
+  return out;
+}
