@@ -1,0 +1,406 @@
+/**
+ * Scheduler configs: diffusers' `scheduler_config.json` keys (snake_case, exactly as diffusers
+ * writes them), their defaults, and validation.
+ *
+ * `fromConfig` in diffusers accepts the config of any scheduler (PNDM's, Euler's, ...): keys the
+ * target class does not take are ignored with one warning. We do the same, through an `onWarning`
+ * callback (console.warn by default). Keys starting with `_` (`_class_name`, `_diffusers_version`,
+ * `_use_default_values`, ...) are metadata and ignored silently, as diffusers does.
+ */
+import { ConfigError, describeValue } from './errors.js';
+
+export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+export type PredictionType = 'epsilon' | 'sample' | 'v_prediction';
+export type TimestepSpacing = 'leading' | 'trailing' | 'linspace';
+
+export const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'scaled_linear', 'squaredcos_cap_v2'];
+export const PREDICTION_TYPES: readonly PredictionType[] = ['epsilon', 'sample', 'v_prediction'];
+export const TIMESTEP_SPACINGS: readonly TimestepSpacing[] = ['leading', 'trailing', 'linspace'];
+
+/** The 15 fields of diffusers' `DDIMScheduler.__init__`, with diffusers' names. */
+export interface DDIMConfig {
+  num_train_timesteps: number;
+  beta_start: number;
+  beta_end: number;
+  beta_schedule: BetaSchedule;
+  trained_betas: readonly number[] | null;
+  clip_sample: boolean;
+  set_alpha_to_one: boolean;
+  steps_offset: number;
+  prediction_type: PredictionType;
+  thresholding: boolean;
+  dynamic_thresholding_ratio: number;
+  clip_sample_range: number;
+  sample_max_value: number;
+  timestep_spacing: TimestepSpacing;
+  rescale_betas_zero_snr: boolean;
+}
+
+/** The 12 fields of diffusers' `DDIMInverseScheduler.__init__` (no thresholding; no linspace). */
+export type DDIMInverseConfig = Omit<
+  DDIMConfig,
+  'thresholding' | 'dynamic_thresholding_ratio' | 'sample_max_value' | 'timestep_spacing'
+> & { timestep_spacing: 'leading' | 'trailing' };
+
+/** diffusers' defaults for `DDIMScheduler` (scheduling_ddim.py). */
+export const DDIM_DEFAULTS: Readonly<DDIMConfig> = Object.freeze({
+  num_train_timesteps: 1000,
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  trained_betas: null,
+  clip_sample: true,
+  set_alpha_to_one: true,
+  steps_offset: 0,
+  prediction_type: 'epsilon',
+  thresholding: false,
+  dynamic_thresholding_ratio: 0.995,
+  clip_sample_range: 1.0,
+  sample_max_value: 1.0,
+  timestep_spacing: 'leading',
+  rescale_betas_zero_snr: false,
+});
+
+/** diffusers' defaults for `DDIMInverseScheduler` (scheduling_ddim_inverse.py). */
+export const DDIM_INVERSE_DEFAULTS: Readonly<DDIMInverseConfig> = Object.freeze({
+  num_train_timesteps: 1000,
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  beta_schedule: 'linear',
+  trained_betas: null,
+  clip_sample: true,
+  set_alpha_to_one: true,
+  steps_offset: 0,
+  prediction_type: 'epsilon',
+  clip_sample_range: 1.0,
+  timestep_spacing: 'leading',
+  rescale_betas_zero_snr: false,
+});
+
+/**
+ * Upper bound on `num_train_timesteps`. Real models use 1000 (some 4000); the bound exists so a
+ * hostile or mistyped config (10^9) is refused before we allocate three arrays of that length.
+ */
+export const MAX_TRAIN_TIMESTEPS = 1_000_000;
+
+export type WarningHandler = (message: string) => void;
+
+export interface ConfigOptions {
+  /** Called once with a message listing config keys the scheduler does not use. Default: console.warn. */
+  onWarning?: WarningHandler;
+}
+
+export const defaultWarningHandler: WarningHandler = (message) => {
+  console.warn(`[ddim] ${message}`);
+};
+
+/** Keys that must never be read from an untrusted object (prototype pollution). */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+type FieldKind = 'int' | 'number' | 'boolean' | 'enum' | 'betas';
+
+interface FieldSpec {
+  kind: FieldKind;
+  values?: readonly string[];
+}
+
+const DDIM_FIELDS: Record<keyof DDIMConfig, FieldSpec> = {
+  num_train_timesteps: { kind: 'int' },
+  beta_start: { kind: 'number' },
+  beta_end: { kind: 'number' },
+  beta_schedule: { kind: 'enum', values: BETA_SCHEDULES },
+  trained_betas: { kind: 'betas' },
+  clip_sample: { kind: 'boolean' },
+  set_alpha_to_one: { kind: 'boolean' },
+  steps_offset: { kind: 'int' },
+  prediction_type: { kind: 'enum', values: PREDICTION_TYPES },
+  thresholding: { kind: 'boolean' },
+  dynamic_thresholding_ratio: { kind: 'number' },
+  clip_sample_range: { kind: 'number' },
+  sample_max_value: { kind: 'number' },
+  timestep_spacing: { kind: 'enum', values: TIMESTEP_SPACINGS },
+  rescale_betas_zero_snr: { kind: 'boolean' },
+};
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
+    return false;
+  }
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Throw if `value` (a parsed JSON tree) holds a key that could pollute a prototype when merged. */
+export function assertNoForbiddenKeys(value: unknown, path = 'config', depth = 0): void {
+  if (depth > 32 || value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
+  for (const key of Object.keys(value)) {
+    if (FORBIDDEN_KEYS.has(key)) {
+      throw new ConfigError({
+        field: `${path}.${key}`,
+        problem: 'is a forbidden key (it could pollute object prototypes)',
+        fix: 'remove it from the config; no diffusers config contains it.',
+      });
+    }
+    assertNoForbiddenKeys((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+  }
+}
+
+function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
+  switch (spec.kind) {
+    case 'int':
+      if (typeof value !== 'number' || !Number.isInteger(value)) {
+        throw new ConfigError({
+          field: name,
+          value,
+          problem: 'must be an integer',
+          fix: `set ${name} to a whole number, e.g. ${DDIM_DEFAULTS[name as keyof DDIMConfig]}.`,
+        });
+      }
+      return value;
+    case 'number':
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new ConfigError({
+          field: name,
+          value,
+          problem: 'must be a finite number',
+          fix: `set ${name} to a number, e.g. ${DDIM_DEFAULTS[name as keyof DDIMConfig]}.`,
+        });
+      }
+      return value;
+    case 'boolean':
+      if (typeof value !== 'boolean') {
+        throw new ConfigError({
+          field: name,
+          value,
+          problem: 'must be true or false',
+          fix: `set ${name} to a JSON boolean (not a string or number).`,
+        });
+      }
+      return value;
+    case 'enum':
+      if (typeof value !== 'string' || !spec.values!.includes(value)) {
+        throw new ConfigError({
+          field: name,
+          value,
+          problem: `must be one of ${spec.values!.map((v) => `"${v}"`).join(', ')}`,
+          fix: `set ${name} to one of those values.`,
+        });
+      }
+      return value;
+    case 'betas': {
+      if (value === null) return null;
+      const arrayLike =
+        Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array;
+      if (!arrayLike) {
+        throw new ConfigError({
+          field: name,
+          value,
+          problem: 'must be null or an array of numbers',
+          fix: 'pass the betas as a JSON array, or null to use beta_schedule.',
+        });
+      }
+      const betas = Array.from(value as ArrayLike<unknown>);
+      for (let i = 0; i < betas.length; i++) {
+        const b = betas[i];
+        // Each beta is a per-step noise variance: it must lie strictly inside (0, 1), or
+        // alpha_t = 1 - beta_t reaches 0 or 1 and the DDIM coefficients divide by zero.
+        if (typeof b !== 'number' || !(b > 0 && b < 1)) {
+          throw new ConfigError({
+            field: `${name}[${i}]`,
+            value: b,
+            problem: 'must be a number strictly between 0 and 1',
+            fix: 'pass betas in (0, 1), one per training timestep.',
+          });
+        }
+      }
+      return Object.freeze(betas as number[]);
+    }
+  }
+}
+
+/** Range checks that involve more than one field, or ranges beyond the type. */
+function checkRanges(c: DDIMConfig, fields: ReadonlySet<string>): void {
+  const T = c.num_train_timesteps;
+  if (T < 1 || T > MAX_TRAIN_TIMESTEPS) {
+    throw new ConfigError({
+      field: 'num_train_timesteps',
+      value: T,
+      problem: `must be between 1 and ${MAX_TRAIN_TIMESTEPS}`,
+      fix: 'use the number of timesteps the model was trained with (1000 for Stable Diffusion).',
+    });
+  }
+  if (c.trained_betas !== null && c.trained_betas.length !== T) {
+    throw new ConfigError({
+      field: 'trained_betas',
+      value: c.trained_betas,
+      problem: `has ${c.trained_betas.length} entries but num_train_timesteps is ${T}`,
+      fix: `pass exactly one beta per training timestep, or set num_train_timesteps to ${c.trained_betas.length}.`,
+    });
+  }
+  if (c.trained_betas === null && c.beta_schedule !== 'squaredcos_cap_v2') {
+    for (const key of ['beta_start', 'beta_end'] as const) {
+      if (!(c[key] > 0 && c[key] < 1)) {
+        throw new ConfigError({
+          field: key,
+          value: c[key],
+          problem: 'must be strictly between 0 and 1',
+          fix: 'use values such as beta_start 0.00085 and beta_end 0.012 (Stable Diffusion).',
+        });
+      }
+    }
+  }
+  if (c.steps_offset < 0 || c.steps_offset >= T) {
+    throw new ConfigError({
+      field: 'steps_offset',
+      value: c.steps_offset,
+      problem: `must be between 0 and num_train_timesteps - 1 (${T - 1})`,
+      fix: 'use 0, or 1 as Stable Diffusion configs do.',
+    });
+  }
+  if (fields.has('clip_sample_range') && !(c.clip_sample_range > 0)) {
+    throw new ConfigError({
+      field: 'clip_sample_range',
+      value: c.clip_sample_range,
+      problem: 'must be greater than 0',
+      fix: 'use a positive bound such as 1.0 (predicted x0 is clipped to [-range, range]).',
+    });
+  }
+  if (
+    fields.has('dynamic_thresholding_ratio') &&
+    !(c.dynamic_thresholding_ratio > 0 && c.dynamic_thresholding_ratio <= 1)
+  ) {
+    throw new ConfigError({
+      field: 'dynamic_thresholding_ratio',
+      value: c.dynamic_thresholding_ratio,
+      problem: 'must be in (0, 1]',
+      fix: 'use a quantile such as 0.995 (Imagen).',
+    });
+  }
+  if (fields.has('sample_max_value') && !(c.sample_max_value > 0)) {
+    throw new ConfigError({
+      field: 'sample_max_value',
+      value: c.sample_max_value,
+      problem: 'must be greater than 0',
+      fix: 'use a positive bound such as 1.0.',
+    });
+  }
+}
+
+export interface ResolvedConfig<C> {
+  config: Readonly<C>;
+  /** Keys present in the input that this scheduler does not use (already warned about). */
+  unusedKeys: string[];
+}
+
+/**
+ * Merge `input` (a parsed scheduler_config.json or a partial config object) and `overrides` over
+ * `defaults`, validate every field, and warn once about keys the scheduler does not take.
+ */
+function resolve<C extends object>(
+  className: string,
+  defaults: Readonly<C>,
+  fieldSpecs: Partial<Record<string, FieldSpec>>,
+  input: unknown,
+  overrides: unknown,
+  options: ConfigOptions | undefined,
+  extraChecks?: (config: C) => void,
+): ResolvedConfig<C> {
+  const merged: Record<string, unknown> = Object.create(null);
+  const unused: string[] = [];
+  const sources: [string, unknown][] = [
+    ['config', input],
+    ['overrides', overrides],
+  ];
+  for (const [label, source] of sources) {
+    if (source === undefined || source === null) continue;
+    if (!isPlainObject(source)) {
+      throw new ConfigError({
+        field: label,
+        value: source,
+        problem: 'must be a plain object (a parsed scheduler_config.json)',
+        fix: 'pass JSON.parse(text) of the config file, or an object of config fields.',
+      });
+    }
+    assertNoForbiddenKeys(source, label);
+    for (const key of Object.keys(source)) {
+      if (key.startsWith('_')) continue;
+      const value = source[key];
+      if (!Object.hasOwn(fieldSpecs, key)) {
+        if (!unused.includes(key)) unused.push(key);
+        continue;
+      }
+      // diffusers treats an explicit null like a missing key for everything but trained_betas
+      // (configs written by older versions carry "trained_betas": null).
+      if (value === null && key !== 'trained_betas') continue;
+      merged[key] = value;
+    }
+  }
+  const config = { ...defaults } as Record<string, unknown>;
+  for (const key of Object.keys(merged)) {
+    config[key] = checkField(key, fieldSpecs[key]!, merged[key]);
+  }
+  checkRanges(config as unknown as DDIMConfig, new Set(Object.keys(fieldSpecs)));
+  extraChecks?.(config as C);
+  if (unused.length > 0) {
+    const onWarning = options?.onWarning ?? defaultWarningHandler;
+    onWarning(
+      `The config attributes ${unused.map((k) => describeValue(k)).join(', ')} were passed to ${className}, ` +
+        'but are not used by it and will be ignored.',
+    );
+  }
+  return { config: Object.freeze(config) as unknown as Readonly<C>, unusedKeys: unused };
+}
+
+export function resolveDDIMConfig(
+  input: unknown,
+  overrides?: unknown,
+  options?: ConfigOptions,
+): ResolvedConfig<DDIMConfig> {
+  return resolve('DDIMScheduler', DDIM_DEFAULTS, DDIM_FIELDS, input, overrides, options);
+}
+
+const INVERSE_FIELDS: Partial<Record<string, FieldSpec>> = {
+  num_train_timesteps: DDIM_FIELDS.num_train_timesteps,
+  beta_start: DDIM_FIELDS.beta_start,
+  beta_end: DDIM_FIELDS.beta_end,
+  beta_schedule: DDIM_FIELDS.beta_schedule,
+  trained_betas: DDIM_FIELDS.trained_betas,
+  clip_sample: DDIM_FIELDS.clip_sample,
+  set_alpha_to_one: DDIM_FIELDS.set_alpha_to_one,
+  steps_offset: DDIM_FIELDS.steps_offset,
+  prediction_type: DDIM_FIELDS.prediction_type,
+  clip_sample_range: DDIM_FIELDS.clip_sample_range,
+  timestep_spacing: { kind: 'enum', values: ['leading', 'trailing'] },
+  rescale_betas_zero_snr: DDIM_FIELDS.rescale_betas_zero_snr,
+};
+
+export function resolveDDIMInverseConfig(
+  input: unknown,
+  overrides?: unknown,
+  options?: ConfigOptions,
+): ResolvedConfig<DDIMInverseConfig> {
+  // diffusers' DDIMInverseScheduler still accepts the deprecated `set_alpha_to_zero` as an alias
+  // of `set_alpha_to_one` (scheduling_ddim_inverse.py); honour it the same way.
+  let source = input;
+  if (
+    isPlainObject(input) &&
+    Object.hasOwn(input, 'set_alpha_to_zero') &&
+    !Object.hasOwn(input, 'set_alpha_to_one')
+  ) {
+    const { set_alpha_to_zero, ...rest } = input;
+    source = set_alpha_to_zero === null ? rest : { ...rest, set_alpha_to_one: set_alpha_to_zero };
+  }
+  return resolve('DDIMInverseScheduler', DDIM_INVERSE_DEFAULTS, INVERSE_FIELDS, source, overrides, options);
+}
+
+/** The JSON diffusers' `save_config` writes, minus `_diffusers_version`: `_class_name` then the fields. */
+export function configToJSON<C extends object>(
+  className: string,
+  config: Readonly<C>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = { _class_name: className };
+  for (const [key, value] of Object.entries(config)) {
+    out[key] = Array.isArray(value) ? [...value] : value;
+  }
+  return out;
+}

@@ -1,0 +1,127 @@
+/**
+ * Noise schedules as pure functions: config -> betas -> alphas -> alphas_cumprod (alpha_bar).
+ *
+ * diffusers builds these in float32 with torch; we build them in float64. The difference is far
+ * below the fixtures' tolerance (1e-5), and float64 keeps alpha_bar strictly decreasing where
+ * float32 would make neighbouring values equal.
+ */
+import type { BetaSchedule } from './config.js';
+
+/**
+ * `torch.linspace(start, end, steps)`: torch fills the first half forwards from `start` and the
+ * second half backwards from `end` (aten RangeFactories), so the last value is exactly `end`.
+ */
+export function torchLinspace(start: number, end: number, steps: number): Float64Array {
+  const out = new Float64Array(steps);
+  if (steps === 1) {
+    out[0] = start;
+    return out;
+  }
+  const step = (end - start) / (steps - 1);
+  const half = Math.floor(steps / 2);
+  for (let i = 0; i < steps; i++) out[i] = i < half ? start + step * i : end - step * (steps - i - 1);
+  return out;
+}
+
+/**
+ * The "squaredcos_cap_v2" (Glide / improved DDPM, Nichol & Dhariwal 2021 eq. 17) schedule:
+ * alpha_bar(t) = cos((t + 0.008) / 1.008 * pi / 2)^2, beta_i = min(1 - alpha_bar(t_{i+1}) / alpha_bar(t_i), 0.999).
+ */
+export function cosineBetas(numTrainTimesteps: number, maxBeta = 0.999): Float64Array {
+  const alphaBar = (t: number) => Math.cos(((t + 0.008) / 1.008) * (Math.PI / 2)) ** 2;
+  const betas = new Float64Array(numTrainTimesteps);
+  for (let i = 0; i < numTrainTimesteps; i++) {
+    const t1 = i / numTrainTimesteps;
+    const t2 = (i + 1) / numTrainTimesteps;
+    betas[i] = Math.min(1 - alphaBar(t2) / alphaBar(t1), maxBeta);
+  }
+  return betas;
+}
+
+export interface BetaConfig {
+  num_train_timesteps: number;
+  beta_start: number;
+  beta_end: number;
+  beta_schedule: BetaSchedule;
+  trained_betas: readonly number[] | null;
+  rescale_betas_zero_snr: boolean;
+}
+
+/** The betas diffusers' `DDIMScheduler.__init__` builds for a (validated) config. */
+export function betasForConfig(config: BetaConfig): Float64Array {
+  let betas: Float64Array;
+  if (config.trained_betas !== null) {
+    betas = Float64Array.from(config.trained_betas);
+  } else if (config.beta_schedule === 'linear') {
+    betas = torchLinspace(config.beta_start, config.beta_end, config.num_train_timesteps);
+  } else if (config.beta_schedule === 'scaled_linear') {
+    // "very specific to the latent diffusion model": linear in sqrt(beta).
+    betas = torchLinspace(
+      Math.sqrt(config.beta_start),
+      Math.sqrt(config.beta_end),
+      config.num_train_timesteps,
+    );
+    for (let i = 0; i < betas.length; i++) betas[i] *= betas[i];
+  } else {
+    betas = cosineBetas(config.num_train_timesteps);
+  }
+  return config.rescale_betas_zero_snr ? rescaleZeroTerminalSnr(betas) : betas;
+}
+
+/**
+ * Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed", Algorithm 1:
+ * shift sqrt(alpha_bar) so the last one is exactly 0 (zero terminal SNR), scale so the first is
+ * unchanged, and convert back to betas. The last beta becomes exactly 1.
+ */
+export function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
+  const n = betas.length;
+  const sqrtAb = new Float64Array(n);
+  let prod = 1;
+  for (let i = 0; i < n; i++) {
+    prod *= 1 - betas[i];
+    sqrtAb[i] = Math.sqrt(prod);
+  }
+  const first = sqrtAb[0];
+  const last = sqrtAb[n - 1];
+  const scale = first / (first - last);
+  for (let i = 0; i < n; i++) sqrtAb[i] = (sqrtAb[i] - last) * scale;
+  const out = new Float64Array(n);
+  let prevAb = 1;
+  for (let i = 0; i < n; i++) {
+    const ab = sqrtAb[i] * sqrtAb[i];
+    // alphas = [ab_0, ab_1/ab_0, ab_2/ab_1, ...]; betas = 1 - alphas.
+    out[i] = 1 - (i === 0 ? ab : ab / prevAb);
+    prevAb = ab;
+  }
+  return out;
+}
+
+export function alphasFromBetas(betas: Float64Array): Float64Array {
+  const out = new Float64Array(betas.length);
+  for (let i = 0; i < betas.length; i++) out[i] = 1 - betas[i];
+  return out;
+}
+
+/** alpha_bar_t = prod_{s <= t} alpha_s (DDPM eq. 4's cumulative product). */
+export function cumprod(values: Float64Array): Float64Array {
+  const out = new Float64Array(values.length);
+  let prod = 1;
+  for (let i = 0; i < values.length; i++) {
+    prod *= values[i];
+    out[i] = prod;
+  }
+  return out;
+}
+
+/** Signal-to-noise ratio alpha_bar / (1 - alpha_bar) (Kingma et al. 2021), 0 at a zero-SNR terminal step. */
+export function snr(alphaBar: number): number {
+  return alphaBar / (1 - alphaBar);
+}
+
+/**
+ * DDIM eq. 16: sigma_t(eta)^2 = (1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev),
+ * diffusers' `_get_variance`.
+ */
+export function ddimVariance(alphaBarT: number, alphaBarPrev: number): number {
+  return ((1 - alphaBarPrev) / (1 - alphaBarT)) * (1 - alphaBarT / alphaBarPrev);
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { float16ToNumber, numberToFloat16, ShapeError, sizeOf, tensor, toFloat64 } from '../src/index.js';
+
+describe('float16', () => {
+  it('decoding then encoding returns every non-NaN bit pattern unchanged', () => {
+    for (let h = 0; h < 65536; h++) {
+      const v = float16ToNumber(h);
+      if (Number.isNaN(v)) {
+        expect(Number.isNaN(float16ToNumber(numberToFloat16(v)))).toBe(true);
+      } else {
+        expect(numberToFloat16(v)).toBe(h);
+      }
+    }
+  });
+  it('known values and rounding to nearest even', () => {
+    expect(float16ToNumber(0x3c00)).toBe(1);
+    expect(float16ToNumber(0xc000)).toBe(-2);
+    expect(float16ToNumber(0x7bff)).toBe(65504);
+    expect(float16ToNumber(0x0001)).toBe(2 ** -24);
+    expect(numberToFloat16(1 + 2 ** -11)).toBe(0x3c00); // halfway between 1 and 1 + 2^-10: even (1)
+    expect(numberToFloat16(1 + 3 * 2 ** -11)).toBe(0x3c02); // halfway: rounds up to even
+    expect(numberToFloat16(65520)).toBe(0x7c00); // rounds to Inf
+    expect(numberToFloat16(2 ** -25)).toBe(0); // halfway to the smallest subnormal: even (0)
+    expect(numberToFloat16(3 * 2 ** -25)).toBe(2);
+    expect(numberToFloat16(-0)).toBe(0x8000);
+  });
+});
+
+describe('tensors', () => {
+  it('tensor() checks dims against data', () => {
+    expect(tensor(new Float32Array(6), [2, 3]).type).toBe('float32');
+    expect(() => tensor(new Float32Array(5), [2, 3])).toThrow(ShapeError);
+    expect(() => tensor(new Uint16Array(6), [2, 3])).toThrow(/float16/);
+    expect(tensor(new Uint16Array(6), [2, 3], 'float16').type).toBe('float16');
+  });
+  it('sizeOf refuses bad dims and sizes past the typed-array limit', () => {
+    expect(sizeOf([2, 3, 4])).toBe(24);
+    expect(() => sizeOf([2, -1])).toThrow(ShapeError);
+    expect(() => sizeOf([2, 1.5])).toThrow(ShapeError);
+    expect(() => sizeOf([65536, 65536])).toThrow(ShapeError);
+  });
+  it('toFloat64 reads float16 data', () => {
+    expect(
+      Array.from(toFloat64({ data: Uint16Array.of(0x3c00, 0xc000), dims: [2], type: 'float16' })),
+    ).toEqual([1, -2]);
+  });
+});
