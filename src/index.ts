@@ -1,6 +1,22 @@
 export * from './config.js';
+export { DIFFUSERS_VERSION, type DiffusersJsonOptions, toDiffusersJsonString } from './diffusers-json.js';
 export * from './errors.js';
 export { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './forward.js';
+export {
+  CONFIG_NAME,
+  type ConfigSource,
+  DEFAULT_ENDPOINT,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_TIMEOUT_MS,
+  type FetchLike,
+  type LoadConfigOptions,
+  type LoadContext,
+  type LoadedConfig,
+  loadSchedulerConfig,
+  type ResolvedLoadOptions,
+  registerConfigSource,
+  saveSchedulerConfig,
+} from './hub.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './inverse.js';
 export * from './schedule.js';
 export {

@@ -1,0 +1,178 @@
+/**
+ * The exact text diffusers' `save_config` writes for a scheduler (`ConfigMixin.to_json_string`):
+ *
+ *   json.dumps(config_dict, indent=2, sort_keys=True) + "\n"
+ *
+ * after setting `_class_name` and `_diffusers_version` and dropping `_ignore_files` and
+ * `_use_default_values`. Python's `json.dumps` differs from `JSON.stringify` in ways that show in
+ * the bytes, so this module reproduces it:
+ *   - keys sorted by code point at every level;
+ *   - `ensure_ascii=True`: every character outside printable ASCII (including DEL) is written as
+ *     a lowercase `\uXXXX` escape, astral characters as a surrogate pair;
+ *   - floats use Python's `repr`: `1.0` not `1`, `1e-05` not `0.00001`, `1e+16` not `10000000000000000`.
+ *
+ * JavaScript has one number type, so which numbers are floats comes from diffusers' `__init__`
+ * annotations: the keys in FLOAT_KEYS are `float` there, and their defaults (`1.0`, `0.995`) are
+ * what diffusers registers, so an integral value of one of them is written `1.0` as Python would.
+ * Every other integral number is written as a Python int.
+ */
+import { ArgumentError } from './errors.js';
+
+/**
+ * The `_diffusers_version` we write. diffusers writes its own `__version__` here and never reads
+ * it back when loading a scheduler (it only lands in the config's hidden keys), so any PEP 440
+ * version loads. We write the newest diffusers release at the time of writing (0.42.1 on PyPI),
+ * whose `DDIMScheduler` / `DDIMInverseScheduler` take every key this library writes; the
+ * reference vectors this library is tested against come from diffusers main of the same period.
+ */
+export const DIFFUSERS_VERSION = '0.42.1';
+
+/** Config keys diffusers annotates as `float` (DDIM's, DDIMInverse's and CogVideoX-DDIM's `__init__`). */
+const FLOAT_KEYS: ReadonlySet<string> = new Set([
+  'beta_start',
+  'beta_end',
+  'dynamic_thresholding_ratio',
+  'clip_sample_range',
+  'sample_max_value',
+  'snr_shift_scale',
+  // a list of floats: each element is written as a float
+  'trained_betas',
+]);
+
+/** Keys `to_json_string` removes before writing. */
+const DROPPED_KEYS = ['_ignore_files', '_use_default_values'];
+
+export interface DiffusersJsonOptions {
+  /** The `_diffusers_version` to write. Default: DIFFUSERS_VERSION. */
+  diffusersVersion?: string;
+}
+
+/**
+ * Serialize a scheduler config (for example `scheduler.toJSON()`) to the exact text diffusers'
+ * `save_config` writes to `scheduler_config.json`. `config` must carry `_class_name`.
+ */
+export function toDiffusersJsonString(
+  config: Record<string, unknown>,
+  options?: DiffusersJsonOptions,
+): string {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw new ArgumentError({
+      field: 'config',
+      value: config,
+      problem: 'must be a config object',
+      fix: 'pass scheduler.toJSON() or an object of diffusers config keys.',
+    });
+  }
+  if (typeof config._class_name !== 'string' || config._class_name.length === 0) {
+    throw new ArgumentError({
+      field: 'config._class_name',
+      value: config._class_name,
+      problem: 'must be the scheduler class name',
+      fix: 'pass scheduler.toJSON(), which includes _class_name (e.g. "DDIMScheduler").',
+    });
+  }
+  const version = options?.diffusersVersion ?? DIFFUSERS_VERSION;
+  if (typeof version !== 'string' || !/^\d+(\.\d+)*([a-z0-9.+-]*)$/i.test(version)) {
+    throw new ArgumentError({
+      field: 'diffusersVersion',
+      value: version,
+      problem: 'must be a version string such as "0.42.1"',
+      fix: 'omit it to write the default, or pass a PEP 440 version.',
+    });
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(config)) {
+    if (!DROPPED_KEYS.includes(key) && config[key] !== undefined) out[key] = config[key];
+  }
+  out._diffusers_version = version;
+  return `${dumps(out, '', false, 'config')}\n`;
+}
+
+function dumps(value: unknown, indent: string, asFloat: boolean, path: string): string {
+  if (value === null) return 'null';
+  if (value === true) return 'true';
+  if (value === false) return 'false';
+  if (typeof value === 'number') return asFloat ? pythonFloatRepr(value) : pythonNumber(value);
+  if (typeof value === 'string') return pythonString(value);
+  if (Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array) {
+    // diffusers turns numpy arrays into lists (`to_json_saveable`); typed arrays are their analogue.
+    const items = Array.from(value as ArrayLike<unknown>);
+    if (items.length === 0) return '[]';
+    const inner = `${indent}  `;
+    const parts = items.map((item, i) => inner + dumps(item, inner, asFloat, `${path}[${i}]`));
+    return `[\n${parts.join(',\n')}\n${indent}]`;
+  }
+  if (typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined)
+      .sort(compareCodePoints);
+    if (keys.length === 0) return '{}';
+    const inner = `${indent}  `;
+    const parts = keys.map(
+      (k) => `${inner}${pythonString(k)}: ${dumps(record[k], inner, FLOAT_KEYS.has(k), `${path}.${k}`)}`,
+    );
+    return `{\n${parts.join(',\n')}\n${indent}}`;
+  }
+  throw new ArgumentError({
+    field: path,
+    value,
+    problem: 'cannot be written to JSON',
+    fix: 'config values must be null, booleans, numbers, strings, arrays or plain objects.',
+  });
+}
+
+/** Python's `sort_keys` orders str by code point; JS's default sort orders UTF-16 units. */
+function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.codePointAt(i)!;
+    const cb = b.codePointAt(i)!;
+    if (ca !== cb) return ca - cb;
+    if (ca > 0xffff) i++;
+  }
+  return a.length - b.length;
+}
+
+/** `json.dumps(s)` with ensure_ascii: JSON.stringify's escapes, then everything outside 0x20-0x7e as \uXXXX. */
+function pythonString(s: string): string {
+  return JSON.stringify(s).replace(
+    /[^\x20-\x7e]/g,
+    (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function pythonNumber(x: number): string {
+  if (Number.isInteger(x)) {
+    // A Python int prints every digit; BigInt does the same for integral doubles past 1e21.
+    return BigInt(x).toString();
+  }
+  return pythonFloatRepr(x);
+}
+
+/**
+ * Python's `repr(float)`: the shortest digits that round-trip (the same digits JavaScript picks),
+ * laid out fixed when -4 < decpt <= 16 and in exponent form otherwise (exponent at least two
+ * digits, with its sign), with ".0" added to integral values. Non-finite values are written as
+ * `NaN` / `Infinity`, as `json.dumps` does.
+ */
+export function pythonFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Number.POSITIVE_INFINITY) return 'Infinity';
+  if (x === Number.NEGATIVE_INFINITY) return '-Infinity';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  // toExponential() without an argument gives the shortest round-trip digits: "d.ddde±x".
+  const [mantissa, exponent] = Math.abs(x).toExponential().split('e');
+  const digits = mantissa!.replace('.', '');
+  const exp = Number(exponent);
+  const decpt = exp + 1; // the value is 0.DIGITS × 10^decpt
+  if (decpt <= -4 || decpt > 16) {
+    const frac = digits.length > 1 ? `.${digits.slice(1)}` : '';
+    const expSign = exp < 0 ? '-' : '+';
+    return `${sign}${digits[0]}${frac}e${expSign}${String(Math.abs(exp)).padStart(2, '0')}`;
+  }
+  if (decpt <= 0) return `${sign}0.${'0'.repeat(-decpt)}${digits}`;
+  if (decpt >= digits.length) return `${sign}${digits}${'0'.repeat(decpt - digits.length)}.0`;
+  return `${sign}${digits.slice(0, decpt)}.${digits.slice(decpt)}`;
+}

@@ -1,0 +1,627 @@
+/**
+ * The pieces of config loading shared by the core (browser-safe, `fetch` only) and the Node
+ * source in `node/hub.ts`: one deadline per load, a fetch with a size cap enforced while the body
+ * streams, typed errors for every HTTP outcome, a JSON parser that refuses prototype-polluting
+ * keys, and validation of repo ids, subfolders and revisions before they become URLs or paths.
+ *
+ * Not exported from the package entry: these are building blocks, `hub.ts` is the API.
+ */
+import { AbortError, DdimError, describeValue, LoadError } from './errors.js';
+
+export const CONFIG_NAME = 'scheduler_config.json';
+export const DEFAULT_ENDPOINT = 'https://huggingface.co';
+export const DEFAULT_REVISION = 'main';
+/** Whole-load bound: every request, redirect and body read of one `loadSchedulerConfig` call. */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+/** A scheduler_config.json is under 2 KB (under 30 KB with 1000 trained_betas); 1 MiB is plenty. */
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+/** Redirect hops followed when we follow them ourselves (fetch's own limit is 20). */
+export const MAX_REDIRECTS = 10;
+/** Nesting deeper than this is not a scheduler config; refusing it keeps the key walk bounded. */
+const MAX_JSON_DEPTH = 64;
+const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
+
+// ---------------------------------------------------------------------------------------------
+// Deadline and cancellation
+
+/**
+ * One load's deadline and cancellation. `race` wraps every await that could hang (fetch, body
+ * reads), so the bound holds even for an injected `fetch` that ignores `signal`.
+ */
+export class LoadContext {
+  /** Aborted when the deadline passes or the caller's signal aborts; handed to fetch. */
+  readonly signal: AbortSignal;
+  readonly timeoutMs: number;
+  private readonly controller = new AbortController();
+  private readonly userSignal: AbortSignal | undefined;
+  private readonly timer: ReturnType<typeof setTimeout>;
+  private readonly aborted: Promise<never>;
+  private timedOut = false;
+  private readonly onUserAbort = (): void => this.controller.abort();
+
+  constructor(timeoutMs: number, userSignal?: AbortSignal) {
+    this.timeoutMs = timeoutMs;
+    this.signal = this.controller.signal;
+    this.userSignal = userSignal;
+    if (userSignal?.aborted) this.controller.abort();
+    else userSignal?.addEventListener('abort', this.onUserAbort, { once: true });
+    this.timer = setTimeout(() => {
+      this.timedOut = true;
+      this.controller.abort();
+    }, timeoutMs);
+    this.aborted = new Promise<never>((_, reject) => {
+      if (this.signal.aborted) reject(this.signal.reason);
+      else this.signal.addEventListener('abort', () => reject(this.signal.reason), { once: true });
+    });
+    // Only ever observed through race(); never let it surface as an unhandled rejection.
+    this.aborted.catch(() => {});
+  }
+
+  /** The typed error for the reason the load stopped. */
+  stopError(what: string): DdimError {
+    if (this.timedOut) {
+      return new LoadError({
+        field: 'timeoutMs',
+        value: this.timeoutMs,
+        problem: `ran out before ${what} answered`,
+        fix: 'check that the server or endpoint is reachable, or pass a larger timeoutMs.',
+      });
+    }
+    return new AbortError({
+      field: 'signal',
+      problem: `aborted loading ${what}`,
+      fix: 'this is the caller cancelling; retry without aborting to load.',
+      cause: this.userSignal?.reason,
+    });
+  }
+
+  /** Await `promise`, or throw the typed stop error as soon as the load is aborted or times out. */
+  async race<T>(promise: Promise<T>, what: string): Promise<T> {
+    if (this.signal.aborted) {
+      promise.catch(() => {});
+      throw this.stopError(what);
+    }
+    try {
+      return await Promise.race([promise, this.aborted]);
+    } catch (error) {
+      if (this.signal.aborted) throw this.stopError(what);
+      throw error;
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.userSignal?.removeEventListener('abort', this.onUserAbort);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fetch with limits
+
+/**
+ * Errors after which a cached copy may stand in (network down, timeout, 5xx), as huggingface_hub
+ * falls back to its cache; not 401/404, which say the request itself is wrong.
+ */
+const transientErrors = new WeakSet<object>();
+
+export function isTransientLoadError(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && transientErrors.has(error);
+}
+
+function transient<E extends object>(error: E): E {
+  transientErrors.add(error);
+  return error;
+}
+
+/** What the request was for, to word 401/404 messages. */
+export interface RequestTarget {
+  repoId?: string;
+  revision?: string;
+  subfolder?: string;
+  hasToken: boolean;
+}
+
+export interface FetchFileOptions {
+  fetch: FetchLike;
+  headers: Record<string, string>;
+  maxBytes: number;
+  context: LoadContext;
+  target: RequestTarget;
+  /**
+   * Follow redirects here rather than in fetch, to read the Hub's `X-Repo-Commit` and `ETag` from
+   * the response that redirects to the CDN (Node only: browsers hide manual redirects).
+   */
+  manualRedirects?: boolean;
+}
+
+export interface FetchedFile {
+  bytes: Uint8Array;
+  /** The URL the body came from, after redirects. */
+  url: string;
+  /** `X-Repo-Commit` of the Hub's response (same origin as the request), if sent. */
+  commit?: string;
+  /** `X-Linked-Etag` or `ETag` of the Hub's response, if sent (raw, not normalized). */
+  etag?: string;
+}
+
+export async function fetchFile(url: string, options: FetchFileOptions): Promise<FetchedFile> {
+  const { context, target } = options;
+  const doFetch = options.fetch;
+  const origin = new URL(url).origin;
+  const headers: Record<string, string> = { ...options.headers };
+  let current = url;
+  let commit: string | undefined;
+  let etag: string | undefined;
+  for (let hop = 0; ; hop++) {
+    let response: Response;
+    try {
+      response = await context.race(
+        doFetch(current, {
+          headers,
+          redirect: options.manualRedirects ? 'manual' : 'follow',
+          signal: context.signal,
+        }),
+        current,
+      );
+    } catch (error) {
+      if (error instanceof DdimError) throw error;
+      throw transient(
+        new LoadError({
+          field: 'source',
+          value: current,
+          problem: `could not be fetched (${networkReason(error)})`,
+          fix: 'check the address and the network; under Node, a config already in the Hugging Face cache loads offline with localFilesOnly: true.',
+          cause: error,
+        }),
+      );
+    }
+    // Metadata comes from the Hub's own responses (same origin), as huggingface_hub reads it
+    // before following a redirect to the CDN; the CDN's headers describe its copy, not the repo.
+    if (new URL(response.url || current).origin === origin) {
+      commit = response.headers.get('x-repo-commit') ?? commit;
+      etag = response.headers.get('x-linked-etag') ?? response.headers.get('etag') ?? etag;
+    }
+    if (options.manualRedirects && response.status >= 300 && response.status < 400) {
+      discardBody(response);
+      const location = response.headers.get('location');
+      if (!location) {
+        throw new LoadError({
+          field: 'source',
+          value: current,
+          problem: `answered HTTP ${response.status} without a Location header`,
+          fix: 'the server is not a Hub-compatible endpoint; check the URL or endpoint.',
+        });
+      }
+      if (hop >= MAX_REDIRECTS) {
+        throw new LoadError({
+          field: 'source',
+          value: url,
+          problem: `redirected more than ${MAX_REDIRECTS} times`,
+          fix: 'the server is redirecting in a loop; check the URL or endpoint.',
+        });
+      }
+      const next = new URL(location, current);
+      if (next.protocol !== 'http:' && next.protocol !== 'https:') {
+        throw new LoadError({
+          field: 'source',
+          value: next.href,
+          problem: `is a redirect target of ${current} that is not http(s)`,
+          fix: 'check the URL or endpoint.',
+        });
+      }
+      // Never carry the token to another host (the CDN), as fetch itself does on redirects.
+      if (next.origin !== new URL(current).origin) delete headers.authorization;
+      current = next.href;
+      continue;
+    }
+    if (!response.ok) {
+      discardBody(response);
+      throw httpError(response, current, target);
+    }
+    const bytes = await readBody(response, options.maxBytes, context, current);
+    return { bytes, url: response.url || current, commit, etag };
+  }
+}
+
+function networkReason(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  if (cause && typeof cause.code === 'string') return cause.code;
+  if (cause && typeof cause.message === 'string') return cause.message;
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+function discardBody(response: Response): void {
+  // Frees the connection; never awaited, so a stalled body cannot hold up the error.
+  response.body?.cancel().catch(() => {});
+}
+
+/** Server text for a message: one line, printable, short. */
+function serverText(text: string | null): string {
+  if (!text) return '';
+  const clean = text.replace(/[^\x20-\x7e]+/g, ' ').trim();
+  return clean.length > 160 ? `${clean.slice(0, 157)}...` : clean;
+}
+
+function httpError(response: Response, url: string, target: RequestTarget): LoadError {
+  const status = response.status;
+  const code = response.headers.get('x-error-code') ?? '';
+  const said = serverText(response.headers.get('x-error-message'));
+  const server = said ? `; the server says: ${said}` : '';
+  const repo = target.repoId ? `"${target.repoId}"` : 'the repository';
+
+  if (code === 'GatedRepo') {
+    return new LoadError({
+      field: 'token',
+      value: target.hasToken ? '(set)' : undefined,
+      problem: `cannot read ${url}: ${repo} is gated (HTTP ${status})${server}`,
+      fix: 'accept the conditions on the model page on the Hub, then pass { token } (or set HF_TOKEN under Node) with a token of that account.',
+    });
+  }
+  if (code === 'RevisionNotFound') {
+    return new LoadError({
+      field: 'revision',
+      value: target.revision,
+      problem: `does not exist in ${repo} (HTTP ${status})${server}`,
+      fix: 'use a branch, tag or commit hash of the repository (default "main").',
+    });
+  }
+  if (status === 401 || status === 403 || code === 'RepoNotFound') {
+    // The Hub answers 401 for private, gated and missing repos alike, so as not to reveal which.
+    return new LoadError({
+      field: 'token',
+      value: target.hasToken ? '(set)' : undefined,
+      problem: target.hasToken
+        ? `was refused for ${url} (HTTP ${status})${server}`
+        : `is needed for ${url} (HTTP ${status})${server}`,
+      fix: target.hasToken
+        ? `check the repo id, and that the token has read access to ${repo} and has not expired.`
+        : `check the repo id; if ${repo} is private or gated, pass { token } (or set the HF_TOKEN environment variable under Node) with a token that can read it.`,
+    });
+  }
+  if (status === 404) {
+    let fix: string;
+    if (target.repoId === undefined) {
+      fix = `check the URL: it must be ${CONFIG_NAME} itself, or a folder holding it (with { subfolder } if it sits in one).`;
+    } else if (target.subfolder === undefined) {
+      fix = `a diffusers model repository keeps this file in a subfolder: pass { subfolder: "scheduler" }; also check the revision ("${target.revision}").`;
+    } else {
+      fix = `check subfolder "${target.subfolder}" and revision "${target.revision}" against the repository's files.`;
+    }
+    return new LoadError({
+      field: 'source',
+      value: url,
+      problem: `was not found (HTTP 404)${server}`,
+      fix,
+    });
+  }
+  const error = new LoadError({
+    field: 'source',
+    value: url,
+    problem: `answered HTTP ${status}${server}`,
+    fix:
+      status >= 500 || status === 429
+        ? 'the server failed or is rate limiting; try again later (under Node, localFilesOnly: true loads a cached copy).'
+        : 'check the URL, revision and token.',
+  });
+  return status >= 500 || status === 429 ? transient(error) : error;
+}
+
+function tooLarge(url: string, maxBytes: number, got: string): LoadError {
+  return new LoadError({
+    field: 'maxBytes',
+    value: maxBytes,
+    problem: `was exceeded by ${url} (${got}; a scheduler config is a few kilobytes)`,
+    fix: `check that the URL points at ${CONFIG_NAME}; raise maxBytes only if the file really is that large.`,
+  });
+}
+
+/** Read a body, stopping as soon as it passes maxBytes: a huge or endless body is never buffered. */
+async function readBody(
+  response: Response,
+  maxBytes: number,
+  context: LoadContext,
+  url: string,
+): Promise<Uint8Array> {
+  const declared = response.headers.get('content-length');
+  if (declared !== null && Number(declared) > maxBytes) {
+    discardBody(response);
+    throw tooLarge(url, maxBytes, `it declares ${declared} bytes`);
+  }
+  if (!response.body) {
+    // Only an injected fetch returns a Response without a stream; it has the bytes in memory already.
+    const buffer = new Uint8Array(await context.race(response.arrayBuffer(), url));
+    if (buffer.byteLength > maxBytes) throw tooLarge(url, maxBytes, `${buffer.byteLength} bytes`);
+    return buffer;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await context.race(reader.read(), url);
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) throw tooLarge(url, maxBytes, `more than ${maxBytes} bytes arrived`);
+      chunks.push(value);
+    }
+  } catch (error) {
+    reader.cancel().catch(() => {});
+    throw error;
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function jsonKind(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return `a ${typeof value} (${describeValue(value)})`;
+}
+
+/** Decode UTF-8 (a BOM is dropped) and parse; see parseConfigText. */
+export function parseConfigBytes(bytes: Uint8Array, where: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch (error) {
+    throw new LoadError({
+      field: 'source',
+      value: where,
+      problem: 'is not UTF-8 text',
+      fix: `point at the ${CONFIG_NAME} file itself.`,
+      cause: error,
+    });
+  }
+  return parseConfigText(text, where);
+}
+
+/**
+ * Parse a scheduler config: it must be a JSON object, with no `__proto__`, `constructor` or
+ * `prototype` key at any depth (JSON.parse makes such keys plain own properties, but any later
+ * merge by assignment would write through them into a prototype). Values are passed through
+ * unchecked: their types and ranges are the config layer's to judge.
+ */
+export function parseConfigText(text: string, where: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    const html = /^\s*</.test(text);
+    throw new LoadError({
+      field: 'source',
+      value: where,
+      problem: html ? 'is an HTML page, not JSON' : `is not valid JSON (${(error as Error).message})`,
+      fix: html
+        ? 'use the raw file: a Hub URL with /resolve/<revision>/, not /blob/<revision>/.'
+        : `point at a ${CONFIG_NAME} file.`,
+      cause: error,
+    });
+  }
+  if (!isPlainObject(value)) {
+    throw new LoadError({
+      field: 'source',
+      value: where,
+      problem: `holds ${jsonKind(value)} where a JSON object was expected`,
+      fix: `a ${CONFIG_NAME} is an object such as {"_class_name": "DDIMScheduler", "beta_end": 0.012, ...}.`,
+    });
+  }
+  assertSafeJson(value, where);
+  return value;
+}
+
+function assertSafeJson(root: Record<string, unknown>, where: string): void {
+  // Iterative, so a hostile nesting depth cannot overflow the stack.
+  const stack: [unknown, string, number][] = [[root, 'config', 0]];
+  while (stack.length > 0) {
+    const [node, path, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) {
+      throw new LoadError({
+        field: path,
+        problem: `nests deeper than ${MAX_JSON_DEPTH} levels in ${where}`,
+        fix: 'a scheduler config is flat; check the file.',
+      });
+    }
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) stack.push([node[i], `${path}[${i}]`, depth + 1]);
+      continue;
+    }
+    for (const key of Object.keys(node)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        throw new LoadError({
+          field: `${path}.${key}`,
+          problem: `is a forbidden key in ${where} (it could pollute object prototypes)`,
+          fix: 'remove it: no diffusers config has it, and a file that does is corrupt or hostile.',
+        });
+      }
+      stack.push([(node as Record<string, unknown>)[key], `${path}.${key}`, depth + 1]);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sources: URLs, repo ids, subfolders, revisions
+
+export function isHttpUrl(source: string): boolean {
+  return /^https?:\/\//i.test(source);
+}
+
+export function isCommitHash(revision: string): boolean {
+  return /^[0-9a-f]{40}$/.test(revision);
+}
+
+/**
+ * A Hub repo id, checked as huggingface_hub's `validate_repo_id` does (one optional "/", parts of
+ * letters, digits, "_", "-", "." that start and end with a letter, digit or "_", no "--" or "..", at
+ * most 96 characters). This is also what keeps `../x` or `a/../../b` from becoming a URL path or a
+ * cache folder outside the cache.
+ */
+export function checkRepoId(source: string): string {
+  const fail = (problem: string): never => {
+    throw new LoadError({
+      field: 'source',
+      value: source,
+      problem,
+      fix: 'pass a Hub repo id such as "stabilityai/stable-diffusion-2-1", an http(s) URL, or (under Node) a path to a local folder or file.',
+    });
+  };
+  if (source.length === 0 || source.length > 96) fail('is not a Hub repo id (1 to 96 characters)');
+  const parts = source.split('/');
+  if (parts.length > 2) fail('is not a Hub repo id (at most one "/"), nor an existing local path');
+  for (const part of parts) {
+    if (
+      !/^[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?$/.test(part) ||
+      part.includes('..') ||
+      part.includes('--')
+    ) {
+      fail(
+        'is not a Hub repo id (letters, digits, "_", "-", "." only; no "..", "--", or leading or trailing "-" / "."), nor an existing local path',
+      );
+    }
+  }
+  if (source.endsWith('.git')) fail('is not a Hub repo id (it cannot end in ".git")');
+  return source;
+}
+
+/** Split a relative path; reject anything that could leave the folder it is joined to. */
+function checkRelativePath(field: string, value: string, example: string): string[] {
+  const fail = (problem: string): never => {
+    throw new LoadError({
+      field,
+      value,
+      problem,
+      fix: `use a relative path inside the repository with forward slashes, such as ${example}.`,
+    });
+  };
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  if (/[\u0000-\u001f\u007f\\]/.test(value)) fail('holds a backslash or a control character');
+  if (value.startsWith('/') || /^[A-Za-z]:/.test(value)) fail('is an absolute path');
+  const parts = value.split('/');
+  for (const part of parts) {
+    if (part === '' || part === '.' || part === '..') fail('has an empty, "." or ".." segment');
+  }
+  return parts;
+}
+
+/** A subfolder inside a repo or model folder (trailing slashes dropped; "" means none). */
+export function checkSubfolder(subfolder: unknown): string | undefined {
+  if (subfolder === undefined || subfolder === null) return undefined;
+  if (typeof subfolder !== 'string') {
+    throw new LoadError({
+      field: 'subfolder',
+      value: subfolder,
+      problem: 'must be a string',
+      fix: 'pass the folder holding the config, such as "scheduler".',
+    });
+  }
+  const trimmed = subfolder.replace(/\/+$/, '');
+  if (trimmed === '') return undefined;
+  checkRelativePath('subfolder', trimmed, '"scheduler"');
+  return trimmed;
+}
+
+/** A branch, tag or commit. May hold "/" (refs/pr/1); never "..", a leading "/", or a backslash. */
+export function checkRevision(revision: unknown): string {
+  if (revision === undefined || revision === null) return DEFAULT_REVISION;
+  if (typeof revision !== 'string' || revision.length === 0 || revision.length > 255) {
+    throw new LoadError({
+      field: 'revision',
+      value: revision,
+      problem: 'must be a non-empty string of at most 255 characters',
+      fix: 'pass a branch, tag or commit hash, such as "main".',
+    });
+  }
+  checkRelativePath('revision', revision, '"main", "v1.0" or "refs/pr/1"');
+  return revision;
+}
+
+/** `${endpoint}/${repo}/resolve/${revision}/${path}`, as huggingface_hub's `hf_hub_url` builds it. */
+export function hubFileUrl(endpoint: string, repoId: string, revision: string, filePath: string): string {
+  const encodedPath = filePath.split('/').map(encodeURIComponent).join('/');
+  return `${endpoint.replace(/\/+$/, '')}/${repoId}/resolve/${encodeURIComponent(revision)}/${encodedPath}`;
+}
+
+/** The URL of the config for a URL source: the file itself, or a folder (+ subfolder) holding it. */
+export function configUrlFor(source: string, subfolder: string | undefined): string {
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch (error) {
+    throw new LoadError({
+      field: 'source',
+      value: source,
+      problem: 'is not a valid URL',
+      fix: `pass a URL of ${CONFIG_NAME} or of the folder holding it.`,
+      cause: error,
+    });
+  }
+  if (url.pathname.endsWith('.json')) return url.href;
+  const folder = url.pathname.replace(/\/+$/, '');
+  const sub = subfolder ? `/${subfolder.split('/').map(encodeURIComponent).join('/')}` : '';
+  url.pathname = `${folder}${sub}/${CONFIG_NAME}`;
+  return url.href;
+}
+
+export function checkEndpoint(endpoint: unknown): string | undefined {
+  if (endpoint === undefined || endpoint === null) return undefined;
+  if (typeof endpoint === 'string' && isHttpUrl(endpoint)) {
+    try {
+      const url = new URL(endpoint);
+      return url.href.replace(/\/+$/, '');
+    } catch {
+      // reported below
+    }
+  }
+  throw new LoadError({
+    field: 'endpoint',
+    value: endpoint,
+    problem: 'must be an http(s) URL',
+    fix: `omit it for ${DEFAULT_ENDPOINT}, or pass a mirror such as "https://hf-mirror.example".`,
+  });
+}
+
+export function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
+/** A string that can only be meant as a local path (never a repo id or URL). */
+export function looksLikeLocalPath(source: string): boolean {
+  return (
+    source.startsWith('.') ||
+    source.startsWith('/') ||
+    source.startsWith('~') ||
+    source.startsWith('file:') ||
+    /^[A-Za-z]:[\\/]/.test(source) ||
+    source.includes('\\')
+  );
+}
+
+/** The config's path inside a repo or folder: `scheduler_config.json` or `${subfolder}/scheduler_config.json`. */
+export function configFilePath(subfolder: string | undefined): string {
+  return subfolder ? `${subfolder}/${CONFIG_NAME}` : CONFIG_NAME;
+}
+
+export function authHeaders(token: string | undefined): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}

@@ -1,0 +1,12 @@
+/**
+ * The package entry under Node (`exports["."].node`): everything the core exports, plus loading
+ * from local folders and files and the Hugging Face cache shared with Python, registered with the
+ * core's config-source registry on import. Browsers get the core entry, which loads by URL and
+ * Hub id over fetch only.
+ */
+import { registerConfigSource } from '../hub.js';
+import { nodeConfigSource } from './hub.js';
+
+export * from '../index.js';
+
+registerConfigSource(nodeConfigSource);
