@@ -1,0 +1,218 @@
+/**
+ * A Hub-like HTTP server on 127.0.0.1 for the loader tests: `/{repo}/resolve/{revision}/{path}`
+ * with the Hub's headers (`X-Repo-Commit`, `ETag`, `X-Linked-Etag`, `X-Error-Code`), private
+ * repos answering 401 without `Authorization: Bearer <token>`, 404s, redirects to a "CDN" (a
+ * second server, so a different origin), and per-repo handlers for hostile behaviour. Nothing
+ * here touches any address but 127.0.0.1.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/configs/', import.meta.url));
+
+export function fixtureText(name: string): string {
+  return readFileSync(path.join(FIXTURES, name), 'utf8');
+}
+
+export function gitBlobSha1(body: string | Uint8Array): string {
+  const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+  return createHash('sha1').update(`blob ${bytes.byteLength}\0`).update(bytes).digest('hex');
+}
+
+export function sha256(body: string | Uint8Array): string {
+  return createHash('sha256').update(body).digest('hex');
+}
+
+export interface RepoSpec {
+  /** The commit every branch points at (X-Repo-Commit). */
+  commit: string;
+  /** Path in the repo -> contents. */
+  files: Record<string, string | Uint8Array>;
+  /** Revisions served besides the commit itself. Default ["main"]. */
+  branches?: string[];
+  /** A private repo: 401 unless `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Answer with a 302 to the CDN server (another origin), as the Hub does for LFS files. */
+  viaCdn?: boolean;
+  /** Replace the normal answer entirely (hostile behaviour). */
+  handler?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** Extra or overriding response headers on the normal answer. */
+  headers?: Record<string, string>;
+}
+
+export interface LoggedRequest {
+  server: 'hub' | 'cdn';
+  path: string;
+  authorization: string | undefined;
+}
+
+export interface HubServer {
+  /** Endpoint to pass as `endpoint`, e.g. http://127.0.0.1:41234 */
+  url: string;
+  cdnUrl: string;
+  repos: Map<string, RepoSpec>;
+  requests: LoggedRequest[];
+  close(): Promise<void>;
+}
+
+async function listen(server: http.Server | net.Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return `http://127.0.0.1:${port}`;
+}
+
+function trackSockets(server: http.Server | net.Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  return sockets;
+}
+
+async function closeServer(server: http.Server | net.Server, sockets: Set<Socket>): Promise<void> {
+  for (const socket of sockets) socket.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+function fail(res: http.ServerResponse, status: number, code: string, message: string): void {
+  res.writeHead(status, { 'x-error-code': code, 'x-error-message': message, 'content-type': 'text/plain' });
+  res.end(message);
+}
+
+export async function startHubServer(): Promise<HubServer> {
+  const repos = new Map<string, RepoSpec>();
+  const requests: LoggedRequest[] = [];
+  const blobs = new Map<string, Uint8Array | string>();
+
+  const cdn = http.createServer((req, res) => {
+    requests.push({ server: 'cdn', path: req.url ?? '', authorization: req.headers.authorization });
+    const sha = /^\/blobs\/([0-9a-f]{64})$/.exec(req.url ?? '')?.[1];
+    const body = sha === undefined ? undefined : blobs.get(sha);
+    if (sha === undefined || body === undefined) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', etag: `"cdn-${sha.slice(0, 8)}"` });
+    res.end(body);
+  });
+
+  const hub = http.createServer((req, res) => {
+    requests.push({ server: 'hub', path: req.url ?? '', authorization: req.headers.authorization });
+    const match = /^\/(.+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
+    if (!match) {
+      fail(res, 404, 'EntryNotFound', 'Not a resolve URL');
+      return;
+    }
+    const repoId = match[1]!;
+    const revision = decodeURIComponent(match[2]!);
+    const filePath = match[3]!.split('/').map(decodeURIComponent).join('/');
+    const spec = repos.get(repoId);
+    // The Hub answers 401 for missing and private repos alike, so as not to reveal which exist.
+    if (!spec || (spec.token !== undefined && req.headers.authorization !== `Bearer ${spec.token}`)) {
+      fail(res, 401, 'RepoNotFound', 'Repository Not Found for url.');
+      return;
+    }
+    if (spec.handler) {
+      spec.handler(req, res);
+      return;
+    }
+    if (revision !== spec.commit && !(spec.branches ?? ['main']).includes(revision)) {
+      fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+      return;
+    }
+    const body = spec.files[filePath];
+    if (body === undefined) {
+      fail(res, 404, 'EntryNotFound', `${filePath} does not exist on "${revision}"`);
+      return;
+    }
+    if (spec.viaCdn) {
+      const sha = sha256(body);
+      blobs.set(sha, body);
+      res.writeHead(302, {
+        location: `${cdnUrl}/blobs/${sha}`,
+        'x-repo-commit': spec.commit,
+        'x-linked-etag': `"${sha}"`,
+        etag: `W/"${gitBlobSha1(body)}"`,
+        ...spec.headers,
+      });
+      res.end();
+      return;
+    }
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'x-repo-commit': spec.commit,
+      etag: `"${gitBlobSha1(body)}"`,
+      ...spec.headers,
+    });
+    res.end(body);
+  });
+
+  const hubSockets = trackSockets(hub);
+  const cdnSockets = trackSockets(cdn);
+  const url = await listen(hub);
+  const cdnUrl = await listen(cdn);
+  return {
+    url,
+    cdnUrl,
+    repos,
+    requests,
+    async close() {
+      await Promise.all([closeServer(hub, hubSockets), closeServer(cdn, cdnSockets)]);
+    },
+  };
+}
+
+/** A server that accepts connections and never sends a byte. */
+export async function startSilentServer(): Promise<{
+  url: string;
+  connections: () => number;
+  close(): Promise<void>;
+}> {
+  let count = 0;
+  const server = net.createServer(() => {
+    count++;
+  });
+  const sockets = trackSockets(server);
+  const url = await listen(server);
+  return { url, connections: () => count, close: () => closeServer(server, sockets) };
+}
+
+/**
+ * A handler streaming an endless JSON-looking body in 64 KiB chunks, without Content-Length, so
+ * only a limit enforced while streaming can stop it. `sent()` tells how far it got before the
+ * client hung up; it gives up by itself after `stopAfter` bytes.
+ */
+export function endlessBody(stopAfter = 64 * 1024 * 1024): {
+  handler: RepoSpec['handler'] & {};
+  sent: () => number;
+  clientClosed: () => boolean;
+} {
+  let sent = 0;
+  let closed = false;
+  const handler = (_req: http.IncomingMessage, res: http.ServerResponse): void => {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-repo-commit': 'f'.repeat(40) });
+    res.write('{"padding": "');
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const timer = setInterval(() => {
+      if (res.destroyed || sent >= stopAfter) {
+        clearInterval(timer);
+        res.end('"}');
+        return;
+      }
+      res.write(chunk);
+      sent += chunk.byteLength;
+    }, 2);
+    res.on('close', () => {
+      clearInterval(timer);
+      closed = sent < stopAfter;
+    });
+  };
+  return { handler, sent: () => sent, clientClosed: () => closed };
+}
