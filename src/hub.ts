@@ -15,6 +15,7 @@
  * an AbortError). Loads are bounded: `timeoutMs` covers the whole load, bodies stop at `maxBytes`
  * while streaming, and JSON holding `__proto__` / `constructor` / `prototype` keys is refused.
  */
+import { defaultWarningHandler } from './config.js';
 import { type DiffusersJsonOptions, toDiffusersJsonString } from './diffusers-json.js';
 import { LoadError } from './errors.js';
 import {
@@ -70,6 +71,12 @@ export interface LoadConfigOptions {
   onWarning?: (message: string) => void;
 }
 
+/** `fromPretrained` options: where to load from, plus config keys to override (diffusers' `**kwargs`). */
+export interface FromPretrainedOptions<C> extends LoadConfigOptions {
+  /** Applied over the loaded config, as `from_pretrained(source, timestep_spacing="trailing")` does. */
+  overrides?: Partial<C>;
+}
+
 export interface LoadedConfig {
   /** The parsed scheduler_config.json, as written (values unchecked: the scheduler's config layer checks them). */
   config: Record<string, unknown>;
@@ -121,10 +128,6 @@ export function registerConfigSource(source: ConfigSource): () => void {
     if (index >= 0) sources.splice(index, 1);
   };
 }
-
-const defaultWarn = (message: string): void => {
-  console.warn(`[ddim] ${message}`);
-};
 
 function optionError(field: string, value: unknown, problem: string, fix: string): LoadError {
   return new LoadError({ field, value, problem, fix });
@@ -224,7 +227,7 @@ function resolveOptions(options: LoadConfigOptions | undefined): ResolvedLoadOpt
     timeoutMs,
     localFilesOnly: o.localFilesOnly,
     cacheDir: o.cacheDir,
-    warn: o.onWarning ?? defaultWarn,
+    warn: o.onWarning ?? defaultWarningHandler,
   };
 }
 

@@ -9,6 +9,7 @@ export {
   DEFAULT_MAX_BYTES,
   DEFAULT_TIMEOUT_MS,
   type FetchLike,
+  type FromPretrainedOptions,
   type LoadConfigOptions,
   type LoadContext,
   type LoadedConfig,

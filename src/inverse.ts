@@ -8,6 +8,7 @@
  */
 import type { ConfigOptions, DDIMInverseConfig } from './config.js';
 import { resolveDDIMInverseConfig } from './config.js';
+import { type FromPretrainedOptions, loadSchedulerConfig } from './hub.js';
 import { SchedulerBase, type StepOptions, type StepOutput } from './scheduler.js';
 import { stepCoefficients, type X0Bound } from './step.js';
 import type { TensorLike } from './tensor.js';
@@ -41,6 +42,15 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
   ): DDIMInverseScheduler {
     const { config: resolved } = resolveDDIMInverseConfig(config, overrides, options);
     return new DDIMInverseScheduler(resolved as DDIMInverseConfig, { onWarning: () => {} });
+  }
+
+  /** Like `DDIMScheduler.fromPretrained`: a Hub repo id, a URL, or (Node) a local folder or file. */
+  static async fromPretrained(
+    source: string,
+    options: FromPretrainedOptions<DDIMInverseConfig> = {},
+  ): Promise<DDIMInverseScheduler> {
+    const { config } = await loadSchedulerConfig(source, options);
+    return DDIMInverseScheduler.fromConfig(config, options.overrides, { onWarning: options.onWarning });
   }
 
   get className(): string {

@@ -4,8 +4,10 @@
  */
 import type { ConfigOptions, DDIMConfig, DDIMInverseConfig } from './config.js';
 import { configToJSON, resolveDDIMConfig } from './config.js';
+import type { DiffusersJsonOptions } from './diffusers-json.js';
 import { ArgumentError, NumericError, StateError } from './errors.js';
 import { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './forward.js';
+import { type FromPretrainedOptions, loadSchedulerConfig, saveSchedulerConfig } from './hub.js';
 import { alphasFromBetas, betasForConfig, cumprod, ddimVariance } from './schedule.js';
 import { ddimStepKernel, type StepCoefficients, stepCoefficients, type X0Bound } from './step.js';
 import type { DType, Tensor, TensorData, TensorLike } from './tensor.js';
@@ -91,6 +93,16 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   /** What diffusers' `save_config` writes (without `_diffusers_version`): `_class_name` and every config key. */
   toJSON(): Record<string, unknown> {
     return configToJSON(this.className, this.config);
+  }
+
+  /**
+   * Write `${dir}/scheduler_config.json` exactly as diffusers' `save_pretrained` / `save_config`
+   * does (`toJSON()` plus `_diffusers_version`, keys sorted), creating `dir`; diffusers'
+   * `from_pretrained(dir)` reads it back. Needs the file system (Node): in a browser build it
+   * throws a LoadError pointing at `toJSON()`. Returns the path written.
+   */
+  savePretrained(dir: string, options?: DiffusersJsonOptions): Promise<string> {
+    return saveSchedulerConfig(dir, this.toJSON(), options);
   }
 
   /** Returns `sample` unchanged: DDIM needs no input scaling (diffusers' interface for K-samplers). */
@@ -268,6 +280,20 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
   ): DDIMScheduler {
     const { config: resolved } = resolveDDIMConfig(config, overrides, options);
     return new DDIMScheduler(resolved as DDIMConfig, { onWarning: () => {} });
+  }
+
+  /**
+   * Load a scheduler the way diffusers' `DDIMScheduler.from_pretrained` does: from a Hub repo id
+   * (`'stabilityai/stable-diffusion-2-1'` with `{ subfolder: 'scheduler' }`), an http(s) URL, or
+   * under Node a local folder or file and the Hugging Face cache. Any scheduler's config loads;
+   * keys DDIM does not use go to `onWarning`. See `loadSchedulerConfig` for the options.
+   */
+  static async fromPretrained(
+    source: string,
+    options: FromPretrainedOptions<DDIMConfig> = {},
+  ): Promise<DDIMScheduler> {
+    const { config } = await loadSchedulerConfig(source, options);
+    return DDIMScheduler.fromConfig(config, options.overrides, { onWarning: options.onWarning });
   }
 
   get className(): string {

@@ -6,7 +6,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AbortError,
+  ConfigError,
   type ConfigSource,
+  DDIMInverseScheduler,
+  DDIMScheduler,
   DEFAULT_MAX_BYTES,
   DIFFUSERS_VERSION,
   LoadError,
@@ -520,8 +523,51 @@ describe('real configs', () => {
   });
 });
 
+describe('DDIMScheduler.fromPretrained / savePretrained in the browser build', () => {
+  it('loads by Hub id and by URL over fetch, with unused keys warned', async () => {
+    const warnings: string[] = [];
+    const scheduler = await DDIMScheduler.fromPretrained('stabilityai/stable-diffusion-2-1', {
+      subfolder: 'scheduler',
+      revision: 'main',
+      endpoint: hub.url,
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(scheduler.config.prediction_type).toBe('v_prediction');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('"skip_prk_steps"');
+    const inverse = await DDIMInverseScheduler.fromPretrained(
+      `${hub.url}/single/resolve/main/scheduler_config.json`,
+      {
+        onWarning: () => {},
+      },
+    );
+    expect(inverse.config.steps_offset).toBe(1);
+  });
+
+  it('loading failures stay LoadErrors, config problems ConfigErrors', async () => {
+    await expect(DDIMScheduler.fromPretrained('org/private', { endpoint: hub.url })).rejects.toBeInstanceOf(
+      LoadError,
+    );
+    hub.repos.set('bad/betas', {
+      commit: COMMIT,
+      files: { 'scheduler_config.json': '{"beta_schedule": "cosine", "clip_sample": 1}' },
+    });
+    await expect(DDIMScheduler.fromPretrained('bad/betas', { endpoint: hub.url })).rejects.toBeInstanceOf(
+      ConfigError,
+    );
+  });
+
+  it('savePretrained throws a LoadError saying it needs Node and pointing at toJSON()', async () => {
+    const scheduler = new DDIMScheduler();
+    const error = await loadError(scheduler.savePretrained('./out/scheduler'));
+    expect(error.problem).toContain('needs a file system');
+    expect(error.fix).toContain('toJSON()');
+    expect(error.fix).toContain('Node');
+  });
+});
+
 describe('saving', () => {
-  it('savePretrained in the browser build throws a LoadError pointing at toJSON()', async () => {
+  it('saveSchedulerConfig in the browser build throws a LoadError pointing at toJSON()', async () => {
     const error = await loadError(saveSchedulerConfig('./out/scheduler', { _class_name: 'DDIMScheduler' }));
     expect(error.field).toBe('dir');
     expect(error.problem).toContain('needs a file system');

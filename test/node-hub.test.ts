@@ -11,6 +11,11 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { writeToHubCache } from '../src/node/hub.js';
 import {
+  ConfigError,
+  DDIM_DEFAULTS,
+  DDIMInverseScheduler,
+  DDIMScheduler,
+  DIFFUSERS_VERSION,
   LoadError,
   loadSchedulerConfig,
   saveSchedulerConfig,
@@ -622,5 +627,154 @@ describe('saveSchedulerConfig (savePretrained)', () => {
     const error = await loadError(saveSchedulerConfig(file, config));
     expect(error.field).toBe('dir');
     expect(error.fix).toContain('is a file');
+  });
+});
+
+describe('DDIMScheduler.fromPretrained / savePretrained (Node)', () => {
+  const UNUSED: Record<string, string[]> = {
+    'sd15-pndm.json': ['skip_prk_steps'],
+    'sd21-ddim-v.json': ['skip_prk_steps'],
+    'sdxl-base-euler.json': ['interpolation_type', 'skip_prk_steps', 'use_karras_sigmas'],
+    'zero-snr-trailing-v.json': [],
+    'cogvideox-2b-ddim.json': ['snr_shift_scale'],
+  };
+
+  it.each(Object.keys(UNUSED))(
+    '%s loads from a model folder as diffusers loads it; unused keys warned',
+    async (file) => {
+      const model = path.join(tmp, 'model');
+      const raw = JSON.parse(fixtureText(file)) as Record<string, unknown>;
+      await writeFile(path.join(model, 'scheduler', 'scheduler_config.json'), fixtureText(file));
+      const warnings: string[] = [];
+      const scheduler = await DDIMScheduler.fromPretrained(model, {
+        subfolder: 'scheduler',
+        onWarning: (m) => warnings.push(m),
+      });
+      // Every DDIM key the file has is taken as written; the rest are diffusers' defaults.
+      for (const [key, value] of Object.entries(scheduler.config)) {
+        const expected =
+          key in raw && raw[key] !== null ? raw[key] : (DDIM_DEFAULTS as Record<string, unknown>)[key];
+        expect([key, value]).toEqual([key, expected]);
+      }
+      const unused = UNUSED[file]!;
+      if (unused.length === 0) {
+        expect(warnings).toEqual([]);
+      } else {
+        expect(warnings).toHaveLength(1);
+        for (const key of unused) expect(warnings[0]).toContain(`"${key}"`);
+        expect(warnings[0]).toContain('DDIMScheduler');
+      }
+    },
+  );
+
+  it('loads SD 2.1 from the Hub with subfolder and revision, then again offline from the cache', async () => {
+    const online = await DDIMScheduler.fromPretrained('stabilityai/stable-diffusion-2-1', {
+      subfolder: 'scheduler',
+      revision: 'main',
+      endpoint: hub.url,
+      onWarning: () => {},
+    });
+    expect(online.config.prediction_type).toBe('v_prediction');
+    expect(online.config.steps_offset).toBe(1);
+    const offline = await DDIMScheduler.fromPretrained('stabilityai/stable-diffusion-2-1', {
+      subfolder: 'scheduler',
+      localFilesOnly: true,
+      onWarning: () => {},
+    });
+    expect(offline.toJSON()).toEqual(online.toJSON());
+    expect(hub.requests).toHaveLength(1);
+  });
+
+  it('applies overrides over the loaded config, as from_pretrained(..., **kwargs) does', async () => {
+    const model = path.join(tmp, 'model');
+    await writeFile(path.join(model, 'scheduler_config.json'), fixtureText('sd21-ddim-v.json'));
+    const scheduler = await DDIMScheduler.fromPretrained(model, {
+      overrides: { timestep_spacing: 'trailing', rescale_betas_zero_snr: true },
+      onWarning: () => {},
+    });
+    expect(scheduler.config.timestep_spacing).toBe('trailing');
+    expect(scheduler.config.rescale_betas_zero_snr).toBe(true);
+    expect(scheduler.config.prediction_type).toBe('v_prediction');
+  });
+
+  it('wrong value types surface as typed ConfigErrors naming the field', async () => {
+    hub.repos.set('org/typed', {
+      commit: COMMIT,
+      files: { 'scheduler_config.json': '{"_class_name": "DDIMScheduler", "num_train_timesteps": "1000"}' },
+    });
+    const error = await DDIMScheduler.fromPretrained('org/typed', { endpoint: hub.url }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).field).toBe('num_train_timesteps');
+    expect((error as ConfigError).value).toBe('1000');
+  });
+
+  it('savePretrained writes the exact text diffusers writes, and fromPretrained reads it back', async () => {
+    const model = path.join(tmp, 'model');
+    await writeFile(path.join(model, 'scheduler', 'scheduler_config.json'), fixtureText('sd21-ddim-v.json'));
+    const scheduler = await DDIMScheduler.fromPretrained(model, {
+      subfolder: 'scheduler',
+      onWarning: () => {},
+    });
+    const out = path.join(tmp, 'out', 'scheduler');
+    const written = await scheduler.savePretrained(out);
+    expect(written).toBe(path.join(out, 'scheduler_config.json'));
+    expect(await fs.readFile(written, 'utf8')).toBe(
+      [
+        '{',
+        '  "_class_name": "DDIMScheduler",',
+        `  "_diffusers_version": "${DIFFUSERS_VERSION}",`,
+        '  "beta_end": 0.012,',
+        '  "beta_schedule": "scaled_linear",',
+        '  "beta_start": 0.00085,',
+        '  "clip_sample": false,',
+        '  "clip_sample_range": 1.0,',
+        '  "dynamic_thresholding_ratio": 0.995,',
+        '  "num_train_timesteps": 1000,',
+        '  "prediction_type": "v_prediction",',
+        '  "rescale_betas_zero_snr": false,',
+        '  "sample_max_value": 1.0,',
+        '  "set_alpha_to_one": false,',
+        '  "steps_offset": 1,',
+        '  "thresholding": false,',
+        '  "timestep_spacing": "leading",',
+        '  "trained_betas": null',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const warnings: string[] = [];
+    const reloaded = await DDIMScheduler.fromPretrained(path.join(tmp, 'out'), {
+      subfolder: 'scheduler',
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(reloaded.toJSON()).toEqual(scheduler.toJSON());
+    expect(warnings).toEqual([]);
+  });
+
+  it('DDIMInverseScheduler loads and saves the same way', async () => {
+    const model = path.join(tmp, 'model');
+    await writeFile(
+      path.join(model, 'scheduler', 'scheduler_config.json'),
+      fixtureText('zero-snr-trailing-v.json'),
+    );
+    const warnings: string[] = [];
+    const inverse = await DDIMInverseScheduler.fromPretrained(model, {
+      subfolder: 'scheduler',
+      onWarning: (m) => warnings.push(m),
+    });
+    expect(inverse.config.timestep_spacing).toBe('trailing');
+    expect(inverse.config.rescale_betas_zero_snr).toBe(true);
+    // DDIMInverseScheduler takes no thresholding keys: diffusers warns about them too.
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('"thresholding"');
+    const file = await inverse.savePretrained(path.join(tmp, 'inv'));
+    const text = await fs.readFile(file, 'utf8');
+    expect(text).toContain('"_class_name": "DDIMInverseScheduler"');
+    expect(text).toContain('"clip_sample_range": 1.0,');
+    expect(text).not.toContain('thresholding');
+    const back = await DDIMInverseScheduler.fromPretrained(path.join(tmp, 'inv'));
+    expect(back.toJSON()).toEqual(inverse.toJSON());
   });
 });
