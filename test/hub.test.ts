@@ -21,6 +21,7 @@ import {
 import {
   endlessBody,
   fixtureText,
+  guardNetwork,
   type HubServer,
   startHubServer,
   startSilentServer,
@@ -37,7 +38,10 @@ const FIXTURE_FILES = [
 
 let hub: HubServer;
 
+let restoreFetch: () => void;
+
 beforeAll(async () => {
+  restoreFetch = guardNetwork();
   hub = await startHubServer();
   hub.repos.set('stabilityai/stable-diffusion-2-1', {
     commit: COMMIT,
@@ -61,6 +65,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  restoreFetch();
   await hub.close();
 });
 

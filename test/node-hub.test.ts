@@ -24,6 +24,7 @@ import {
 import {
   fixtureText,
   gitBlobSha1,
+  guardNetwork,
   type HubServer,
   sha256,
   startHubServer,
@@ -49,11 +50,15 @@ let tmp: string;
 let home: string;
 let savedEnv: Record<string, string | undefined>;
 
+let restoreFetch: () => void;
+
 beforeAll(async () => {
+  restoreFetch = guardNetwork();
   hub = await startHubServer();
 });
 
 afterAll(async () => {
+  restoreFetch();
   await hub.close();
 });
 

@@ -249,7 +249,8 @@ async function commitForRevision(repo: RepoCache, revision: string): Promise<str
     throw new LoadError({
       field: 'revision',
       value: revision,
-      problem: `is recorded in ${refFile} as ${JSON.stringify(commit.slice(0, 60))}, which is not a commit hash`,
+      // Echo the content only when it is short printable text: the ref could be a link to any file.
+      problem: `is recorded in ${refFile} as ${/^[\x20-\x7e]{1,60}$/.test(commit) ? JSON.stringify(commit) : 'something'}, which is not a commit hash`,
       fix: `delete ${refFile}; the next online load writes it again.`,
     });
   }

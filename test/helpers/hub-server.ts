@@ -216,3 +216,21 @@ export function endlessBody(stopAfter = 64 * 1024 * 1024): {
   };
   return { handler, sent: () => sent, clientClosed: () => closed };
 }
+
+/**
+ * Make any fetch to a host other than 127.0.0.1 fail the test run loudly, so no test can reach the
+ * internet by accident (a default endpoint, a forgotten option). Returns the restore function.
+ */
+export function guardNetwork(): () => void {
+  const original = globalThis.fetch;
+  globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: RequestInit) => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    if (url.hostname !== '127.0.0.1') {
+      return Promise.reject(new Error(`test tried to reach ${url.origin}: tests must stay on 127.0.0.1`));
+    }
+    return original(input, init);
+  }) as typeof fetch;
+  return () => {
+    globalThis.fetch = original;
+  };
+}
