@@ -1,2 +1,3 @@
 export * from './errors.js';
+export * from './noise.js';
 export * from './tensor.js';
