@@ -24,13 +24,16 @@
  *   so negative seeds down to -2^63 wrap to `seed + 2^64`; anything else is an error.
  *
  * The arithmetic of the 16+ path is done in float32 in torch (on x86 with AVX2: `log256_ps` and
- * `sincos256_ps`, float multiplies). We reproduce every float32 rounding step that is a basic operation
- * (1 - u, 2pi * u, sqrt, the final products) exactly with Math.fround, and use correctly rounded
- * double log/sin/cos rounded to float32 where torch uses its polynomial approximations: the result
- * matches torch bit for bit most of the time and is always within a few float32 ulps (< 1e-6).
+ * `sincos256_ps` from avx_mathfun.h, float multiplies, `2pi` broadcast as a float). We reproduce every
+ * float32 rounding step that is a basic operation (1 - u, 2pi * u, sqrt, the final products) exactly
+ * with Math.fround, and take log/sin/cos to double accuracy, rounded to float32, where torch uses its
+ * float polynomial approximations: on randn.json 83% of values are bit-identical to torch and the
+ * largest difference is 4.8e-7 (torch's non-AVX2 build, with a double 2pi, is itself up to ~2e-6 away
+ * from its AVX2 build). The tolerance is 1e-5.
  *
- * The hot path is allocation-free and BigInt-free: the engine state lives in an Int32Array and the
- * twist runs over the whole block at once. BigInt is used only to parse and report seeds.
+ * The hot path is allocation-free and BigInt-free: the engine state lives in an Int32Array, the twist
+ * runs over the whole 624-word block, and words are tempered and transformed 16 at a time straight
+ * into the output. BigInt is used only to parse and report seeds.
  *
  * This module is core: no Node built-ins, no dependencies. Secure seeding uses Web Crypto
  * (`globalThis.crypto.getRandomValues`), present in browsers and Node 20.
@@ -72,6 +75,7 @@ const M = 397;
 const MATRIX_A = 0x9908b0df | 0;
 const UPPER_MASK = 0x80000000 | 0;
 const LOWER_MASK = 0x7fffffff;
+const TEMPER_C = 0xefc60000 | 0;
 
 /** `default_rng_seed_val` in c10/core/GeneratorImpl.h: what `torch.Generator()` starts from. */
 export const DEFAULT_SEED = 67280421310721n;
@@ -190,27 +194,87 @@ const INV_2_53 = 1 / 9007199254740992;
 /** `2.0f * c10::pi<double>` rounded to float, as the AVX2 kernel broadcasts it. */
 const TWO_PI_F32 = Math.fround(2 * Math.PI);
 const TWO_PI = 2 * Math.PI;
+const LN2 = Math.LN2;
+
+// Math.log, Math.sin and Math.cos are out-of-line library calls in V8: with them a large draw ran at
+// less than half the speed. The 16-wide kernel rounds each of them to float32 (as torch's float
+// kernel does), so double accuracy is far more than it needs: small tables plus short series,
+// accurate to ~1e-15, give the same float32 values as Math.log / Math.sin / Math.cos -- checked on
+// all 2^24 possible inputs of each when this was written, and in the tests against a plain Math.*
+// version of the kernel on millions of draws.
+
+/** log(1 + j/256), j = 0..256; LOG_TABLE[256] is exactly Math.LN2, so log(2^-k * 2) cancels exactly. */
+const LOG_TABLE = new Float64Array(257);
+/** 2^-31 / (1 + j/256): turns the 23-bit remainder below a table point into t = m / (1 + j/256) - 1. */
+const LOG_TSCALE = new Float64Array(257);
+for (let j = 0; j <= 256; j++) {
+  LOG_TABLE[j] = Math.log(1 + j / 256);
+  LOG_TSCALE[j] = 2 ** -31 / (1 + j / 256);
+}
 
 /**
- * Box-Muller on one block of 16 float uniforms, in place: `normal_fill_16_AVX2`. Element k (k < 8) gives
- * u1 = 1 - d[k], element k + 8 gives u2; they become r cos(theta) and r sin(theta). Each fround is one
- * float32 rounding torch performs; log/sin/cos are torch's float approximations, here double rounded.
+ * log(w * 2^-24) for an integer w in [1, 2^24], i.e. log(u1) for u1 = 1 - u of the float kernel.
+ * w = 2^e * m with m in [1, 2); m is split at the nearest table point 1 + j/256 (|t| <= 2^-9), and
+ * log(1 + t) is its 5-term series (error below t^6/6 ~ 1e-17).
  */
-function boxMuller16(d: Float32Array, j: number): void {
-  const end = j + 8;
-  for (let k = j; k < end; k++) {
-    // 1 - u is exact in float32: u is a multiple of 2^-24 in [0, 1), so u1 is in (0, 1], never log(0).
-    const u1 = 1 - d[k];
-    const u2 = d[k + 8];
+function logScaled24(w: number): number {
+  const sh = Math.clz32(w); // w < 2^(32 - sh): exponent e = 31 - sh, and e - 24 = 7 - sh
+  const frac = (w << sh) & 0x7fffffff; // the bits of m below its leading 1, as a 31-bit integer
+  const j = (frac + 0x400000) >>> 23; // nearest table point, 0..256
+  const t = (frac - j * 8388608) * LOG_TSCALE[j]; // j * 2^23, not j << 23: that overflows int32 at 256
+  const series = t * (1 + t * (-0.5 + t * (1 / 3 + t * (-0.25 + t * 0.2))));
+  // Table value and exponent first: they cancel exactly at j = 256, e = 23.
+  return LOG_TABLE[j] + (7 - sh) * LN2 + series;
+}
+
+/** Angles k * 2pi / 1024 (as the double k * SINCOS_STEP) and their sines and cosines. */
+const SINCOS_N = 1024;
+const SINCOS_STEP = TWO_PI / SINCOS_N;
+const SINCOS_INV_STEP = SINCOS_N / TWO_PI;
+const SIN_TABLE = new Float64Array(SINCOS_N + 1);
+const COS_TABLE = new Float64Array(SINCOS_N + 1);
+for (let k = 0; k <= SINCOS_N; k++) {
+  SIN_TABLE[k] = Math.sin(k * SINCOS_STEP);
+  COS_TABLE[k] = Math.cos(k * SINCOS_STEP);
+}
+
+/**
+ * Box-Muller on one block of 16 engine words (raw, untempered, read from words[i .. i + 16)) into
+ * out[pos .. pos + 16): `normal_fill_16_AVX2` applied to the block of 16 float uniforms those words
+ * give. Word k (k < 8) gives u1 = 1 - u_k, word k + 8 gives u2; they become r cos(theta) and
+ * r sin(theta) at k and k + 8. Each fround is one float32 rounding torch performs.
+ */
+function boxMullerBlock(words: Int32Array, i: number, out: Float32Array, pos: number): void {
+  for (let k = 0; k < 8; k++) {
+    let a = words[i + k];
+    a ^= a >>> 11;
+    a ^= (a << 7) & 0x9d2c5680;
+    a ^= (a << 15) & TEMPER_C;
+    a ^= a >>> 18;
+    let b = words[i + k + 8];
+    b ^= b >>> 11;
+    b ^= (b << 7) & 0x9d2c5680;
+    b ^= (b << 15) & TEMPER_C;
+    b ^= b >>> 18;
+    // u1 = 1 - (a & 0xffffff) * 2^-24 is exact in float32 and lies in (0, 1]: never log(0).
     // -2 * log is exact scaling; sqrt of a float done in double then rounded is the correctly rounded
     // float sqrt (_mm256_sqrt_ps).
-    const radius = Math.fround(Math.sqrt(-2 * Math.fround(Math.log(u1))));
+    const radius = Math.fround(Math.sqrt(-2 * Math.fround(logScaled24(16777216 - (a & 0xffffff)))));
     // A product of two floats is exact in double, so one fround is the float multiply.
-    const theta = Math.fround(TWO_PI_F32 * u2);
+    const theta = Math.fround(TWO_PI_F32 * ((b & 0xffffff) * INV_2_24));
+    // sin/cos of theta = A + x, A the nearest table angle: theta - A is exact (Sterbenz) and
+    // |x| <= pi / 1024, where the series below are exact to ~1e-16.
+    const idx = (theta * SINCOS_INV_STEP + 0.5) | 0;
+    const x = theta - idx * SINCOS_STEP;
+    const x2 = x * x;
+    const sinX = x - x * x2 * (1 / 6 - x2 * (1 / 120));
+    const cosX = 1 - x2 * (0.5 - x2 * (1 / 24));
+    const sinA = SIN_TABLE[idx];
+    const cosA = COS_TABLE[idx];
     // The Float32Array store rounds radius * cos (exact in double) like the float multiply; std = 1 and
     // mean = 0 make torch's final fmadd exact.
-    d[k] = radius * Math.fround(Math.cos(theta));
-    d[k + 8] = radius * Math.fround(Math.sin(theta));
+    out[pos + k] = radius * Math.fround(cosA * cosX - sinA * sinX);
+    out[pos + k + 8] = radius * Math.fround(sinA * cosX + cosA * sinX);
   }
 }
 
@@ -229,6 +293,8 @@ export class Generator {
   private initial = DEFAULT_SEED;
   private hasNextNormal = false;
   private nextNormal = 0;
+  /** Raw words of a block of 16 that straddles a twist. */
+  private readonly scratch = new Int32Array(16);
 
   /** Like `torch.Generator()`: seeded with torch's default seed 67280421310721, not randomly. */
   constructor() {
@@ -289,14 +355,10 @@ export class Generator {
 
   /** One raw 32-bit engine output (torch's `random()`), in [0, 2^32 - 1]. */
   nextUint32(): number {
-    if (this.mti >= N) {
-      twist(this.mt);
-      this.mti = 0;
-    }
-    let y = this.mt[this.mti++];
+    let y = this.nextRaw();
     y ^= y >>> 11;
     y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & (0xefc60000 | 0);
+    y ^= (y << 15) & TEMPER_C;
     y ^= y >>> 18;
     return y >>> 0;
   }
@@ -311,41 +373,54 @@ export class Generator {
     else for (let i = 0; i < length; i++) out[offset + i] = this.normalDouble();
   }
 
-  /** `normal_fill` for 16 or more float32 elements. */
+  /**
+   * `normal_fill` for 16 or more float32 elements. torch first fills all `length` uniforms, then
+   * transforms each block of 16 in place; since a block only reads its own 16 uniforms, drawing and
+   * transforming block by block is the same and keeps the data in cache.
+   */
   private fillLarge(out: Float32Array, offset: number, length: number): void {
-    this.fillUniform24(out, offset, length);
-    const end = offset + length;
-    for (let j = offset; j + 16 <= end; j += 16) boxMuller16(out, j);
-    if (length % 16 !== 0) {
-      // torch recomputes the last 16 values from 16 fresh uniforms, overlapping the last full block.
-      this.fillUniform24(out, end - 16, 16);
-      boxMuller16(out, end - 16);
-    }
-  }
-
-  /** `count` float uniforms (low 24 bits of each word, times 2^-24) into out[start ..]. */
-  private fillUniform24(out: Float32Array, start: number, count: number): void {
     const mt = this.mt;
+    const end = offset + length;
     let i = this.mti;
-    let pos = start;
-    const end = start + count;
-    while (pos < end) {
+    for (let pos = offset; pos + 16 <= end; pos += 16) {
       if (i >= N) {
         twist(mt);
         i = 0;
       }
-      let stop = pos + (N - i);
-      if (stop > end) stop = end;
-      for (; pos < stop; pos++) {
-        let y = mt[i++];
-        y ^= y >>> 11;
-        y ^= (y << 7) & 0x9d2c5680;
-        y ^= (y << 15) & (0xefc60000 | 0);
-        y ^= y >>> 18;
-        out[pos] = (y & 0xffffff) * INV_2_24;
+      if (i <= N - 16) {
+        boxMullerBlock(mt, i, out, pos);
+        i += 16;
+      } else {
+        // The block straddles a twist (at most once per 624 words).
+        this.mti = i;
+        this.blockAcrossTwist(out, pos);
+        i = this.mti;
       }
     }
     this.mti = i;
+    const rest = length % 16;
+    if (rest !== 0) {
+      // The first pass drew `rest` more uniforms that no full block used; torch then overwrites the
+      // last 16 values from 16 fresh uniforms (overlapping the last full block).
+      for (let k = 0; k < rest; k++) this.nextRaw();
+      this.blockAcrossTwist(out, end - 16);
+    }
+  }
+
+  /** One block of 16 from the next 16 words, twisting wherever needed. */
+  private blockAcrossTwist(out: Float32Array, pos: number): void {
+    const scratch = this.scratch;
+    for (let k = 0; k < 16; k++) scratch[k] = this.nextRaw();
+    boxMullerBlock(scratch, 0, out, pos);
+  }
+
+  /** The next untempered state word, twisting first when the block is used up. */
+  private nextRaw(): number {
+    if (this.mti >= N) {
+      twist(this.mt);
+      this.mti = 0;
+    }
+    return this.mt[this.mti++];
   }
 
   /** `uniform_real_distribution<double>(0, 1)`: low 53 bits of random64() (first word high) times 2^-53. */
