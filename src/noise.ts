@@ -522,11 +522,7 @@ function checkState(state: GeneratorState): {
   }
   const words = s.mt;
   if (!Array.isArray(words) || words.length !== N) {
-    throw stateError(
-      'mt',
-      words,
-      `must be an array of ${N} words (got ${Array.isArray(words) ? `length ${words.length}` : typeof words})`,
-    );
+    throw stateError('mt', words, `must be an array of ${N} words`);
   }
   const mt = new Int32Array(N);
   let lowerBitsSet = false;
@@ -623,7 +619,7 @@ function fillRandnChecked(
   if (batch === undefined || list.length !== batch) {
     throw new ArgumentError({
       field: 'generator',
-      value: list,
+      value: list.length, // the length is what is wrong; printing generators would dump their state
       problem:
         batch === undefined
           ? `is a list of ${list.length} generators, but a 0-d shape has no batch axis to split`
