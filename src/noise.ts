@@ -367,10 +367,11 @@ export class Generator {
    * Exactly one `torch.randn(length, generator=g)` call, written to `out[offset .. offset + length)`.
    * No allocation.
    */
-  fillRandn(out: Float32Array, offset = 0, length = out.length - offset): void {
+  fillRandn(out: Float32Array, offset = 0, length?: number): void {
     checkRange(out, offset, length);
-    if (length >= 16) this.fillLarge(out, offset, length);
-    else for (let i = 0; i < length; i++) out[offset + i] = this.normalDouble();
+    const n = length ?? out.length - offset;
+    if (n >= 16) this.fillLarge(out, offset, n);
+    else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
   }
 
   /**
@@ -451,7 +452,7 @@ export class Generator {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-function checkRange(out: Float32Array, offset: number, length: number): void {
+function checkRange(out: Float32Array, offset: number, length: number | undefined): void {
   if (!(out instanceof Float32Array)) {
     throw new ShapeError({
       field: 'out',
@@ -467,6 +468,17 @@ function checkRange(out: Float32Array, offset: number, length: number): void {
       problem: 'must be a non-negative integer',
       fix: 'pass the index of the first element to fill.',
     });
+  }
+  if (length === undefined) {
+    if (offset > out.length) {
+      throw new ShapeError({
+        field: 'offset',
+        value: offset,
+        problem: `is past the end of out (${out.length} elements)`,
+        fix: 'pass an offset within the array.',
+      });
+    }
+    return;
   }
   if (!Number.isInteger(length) || length < 0) {
     throw new ArgumentError({

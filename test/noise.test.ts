@@ -426,6 +426,13 @@ describe('large tensors (normal_fill, 16-wide Box-Muller)', () => {
     expect(Math.abs(variance - 1)).toBeLessThan(0.03);
   });
 
+  it('fillRandn without a length fills from offset to the end', () => {
+    const out = new Float32Array(20).fill(7);
+    new Generator().manualSeed(4).fillRandn(out, 3);
+    expect(out.subarray(0, 3)).toEqual(new Float32Array(3).fill(7));
+    expect(out.subarray(3)).toEqual(randnTensor([17], { generator: new Generator().manualSeed(4) }).data);
+  });
+
   it('fillRandn writes only its window of out', () => {
     const out = new Float32Array(40).fill(7);
     new Generator().manualSeed(4).fillRandn(out, 5, 30);
@@ -441,6 +448,8 @@ describe('large tensors (normal_fill, 16-wide Box-Muller)', () => {
     expect(() => g.fillRandn(new Float32Array(4), 0.5)).toThrow(ArgumentError);
     expect(() => g.fillRandn(new Float32Array(4), 0, 1.5)).toThrow(ArgumentError);
     expect(() => g.fillRandn(new Float32Array(4), 2, 3)).toThrow(ShapeError);
+    expect(() => g.fillRandn(new Float32Array(4), 5)).toThrow(ShapeError);
+    expect(() => g.fillRandn(null as never)).toThrow(ShapeError);
     expect(g.getState()).toEqual(new Generator().getState());
   });
 });
