@@ -19,6 +19,7 @@ export {
   saveSchedulerConfig,
 } from './hub.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './inverse.js';
+export * from './noise.js';
 export * from './schedule.js';
 export {
   DDIMScheduler,

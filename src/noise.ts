@@ -1,0 +1,678 @@
+/**
+ * Seeded Gaussian noise that is bit-for-bit (up to float32 transcendental rounding) what PyTorch's CPU
+ * generator gives, so that `torch.Generator().manual_seed(s)` in Python and `new Generator().manualSeed(s)`
+ * here start a diffusion run from the same latents.
+ *
+ * What is reproduced, from PyTorch's sources (ATen, torch 1.13 era):
+ *
+ * - `at::mt19937` (core/MT19937RNGEngine.h): the reference MT19937 seeded with `init_genrand` on the LOW
+ *   32 bits of the 64-bit seed, while `initial_seed()` keeps all 64 bits. Its first draw after seeding
+ *   twists first (left_ starts at 1), exactly as the reference code does.
+ * - `CPUGeneratorImpl` (CPUGeneratorImpl.cpp): `random()` is one engine word; `random64()` is two words,
+ *   the FIRST one becoming the high half. `manual_seed` also drops the cached normal.
+ * - `normal_kernel` (native/cpu/DistributionTemplates.h), which `torch.randn` reaches with mean 0, std 1:
+ *   * float32, at least 16 elements, contiguous: `normal_fill` / `normal_fill_AVX2`. Every element first
+ *     gets a float uniform `(word & (2^24 - 1)) * 2^-24`; then each full block of 16 is Box-Muller'd in
+ *     place, pairing element j with j + 8; when the size is not a multiple of 16, 16 FRESH uniforms are
+ *     drawn into the last 16 slots and that block is transformed again (so the tail overwrites part of
+ *     the last full block, and the leftover uniforms of the first pass are simply lost).
+ *   * fewer than 16 elements: `normal_distribution<double>` per element: a cached second value is used
+ *     first; otherwise two 53-bit uniforms u1, u2 from `random64()`, r = sqrt(-2 log(1 - u2)),
+ *     theta = 2 pi u1, the value r sin(theta) is cached on the generator and r cos(theta) returned, then
+ *     rounded to float32. The 16+ path neither reads nor clears that cache.
+ * - `torch/csrc/Generator.cpp` `manual_seed`: a seed is read as uint64, and if that overflows as int64,
+ *   so negative seeds down to -2^63 wrap to `seed + 2^64`; anything else is an error.
+ *
+ * The arithmetic of the 16+ path is done in float32 in torch (on x86 with AVX2: `log256_ps` and
+ * `sincos256_ps` from avx_mathfun.h, float multiplies, `2pi` broadcast as a float). We reproduce every
+ * float32 rounding step that is a basic operation (1 - u, 2pi * u, sqrt, the final products) exactly
+ * with Math.fround, and take log/sin/cos to double accuracy, rounded to float32, where torch uses its
+ * float polynomial approximations: on randn.json 83% of values are bit-identical to torch and the
+ * largest difference is 4.8e-7 (torch's non-AVX2 build, with a double 2pi, is itself up to ~2e-6 away
+ * from its AVX2 build). The tolerance is 1e-5.
+ *
+ * The hot path is allocation-free and BigInt-free: the engine state lives in an Int32Array, the twist
+ * runs over the whole 624-word block, and words are tempered and transformed 16 at a time straight
+ * into the output. BigInt is used only to parse and report seeds.
+ *
+ * This module is core: no Node built-ins, no dependencies. Secure seeding uses Web Crypto
+ * (`globalThis.crypto.getRandomValues`), present in browsers and Node 20.
+ */
+import { ArgumentError, ShapeError, StateError } from './errors.js';
+import { sizeOf, type Tensor } from './tensor.js';
+
+/** A seed as PyTorch takes it: an integer in [-2^63, 2^64 - 1], as number, bigint or decimal string. */
+export type Seed = number | bigint | string;
+
+/**
+ * A generator's full state as plain JSON data (`JSON.stringify` / `JSON.parse` round-trip it exactly).
+ * It holds what torch's `get_state()` holds, in readable form.
+ */
+export interface GeneratorState {
+  /** Format tag; only 1 exists. */
+  version: 1;
+  /** The engine; only `'mt19937'` exists. */
+  engine: 'mt19937';
+  /** The 64-bit initial seed, as an unsigned decimal string (torch's `initial_seed()`). */
+  seed: string;
+  /** The 624 words of the Mersenne Twister state, each an integer in [0, 2^32 - 1]. */
+  mt: number[];
+  /**
+   * How many words of the current twisted block are used, 0..624; 624 means the next draw twists first
+   * (that is also the state right after seeding). torch stores this as `next_` and `left_ = 625 - next_`
+   * (`left_ = 1` after seeding).
+   */
+  index: number;
+  /** The cached second Box-Muller value of the small-tensor path (a double), or null. */
+  nextNormal: number | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seeds
+
+const N = 624;
+const M = 397;
+const MATRIX_A = 0x9908b0df | 0;
+const UPPER_MASK = 0x80000000 | 0;
+const LOWER_MASK = 0x7fffffff;
+const TEMPER_C = 0xefc60000 | 0;
+
+/** `default_rng_seed_val` in c10/core/GeneratorImpl.h: what `torch.Generator()` starts from. */
+export const DEFAULT_SEED = 67280421310721n;
+
+const TWO_64 = 1n << 64n;
+const MAX_SEED = TWO_64 - 1n;
+const MIN_SEED = -(1n << 63n);
+const SEED_RANGE = '[-2^63, 2^64 - 1] (-9223372036854775808 .. 18446744073709551615)';
+
+/**
+ * Read a seed the way torch's `Generator.manual_seed` does, returning the uint64 torch stores.
+ *
+ * Numbers must be safe integers (|n| <= 2^53 - 1). A larger number is rejected rather than taken at its
+ * double value: a seed like 12345678901234567890 typed in JavaScript has already been rounded to
+ * 12345678901234567168 before we see it, so accepting it would silently give a different stream from
+ * the Python run it was copied from. Pass such seeds as a bigint or a decimal string instead.
+ */
+export function parseSeed(seed: Seed, field = 'seed'): bigint {
+  let value: bigint;
+  if (typeof seed === 'number') {
+    if (!Number.isInteger(seed)) {
+      throw new ArgumentError({
+        field,
+        value: seed,
+        problem: 'must be an integer',
+        fix: 'pass a whole number, e.g. 1234, as torch.manual_seed takes.',
+      });
+    }
+    if (!Number.isSafeInteger(seed)) {
+      throw new ArgumentError({
+        field,
+        value: seed,
+        problem: 'is a number beyond 2^53 - 1, where JavaScript numbers cannot hold every integer exactly',
+        fix: 'pass large seeds as a bigint (1234n) or a decimal string ("12345678901234567890").',
+      });
+    }
+    value = BigInt(seed);
+  } else if (typeof seed === 'bigint') {
+    value = seed;
+  } else if (typeof seed === 'string') {
+    if (!/^-?[0-9]+$/.test(seed)) {
+      throw new ArgumentError({
+        field,
+        value: seed,
+        problem: 'must be a decimal integer string (digits, optionally a leading minus)',
+        fix: 'pass e.g. "1234" or "18446744073709551615".',
+      });
+    }
+    value = BigInt(seed);
+  } else {
+    throw new ArgumentError({
+      field,
+      value: seed,
+      problem: 'must be a number, a bigint or a decimal string',
+      fix: 'pass an integer seed, e.g. 1234.',
+    });
+  }
+  if (value < MIN_SEED || value > MAX_SEED) {
+    throw new ArgumentError({
+      field,
+      value: seed,
+      problem: `is outside the range torch accepts, ${SEED_RANGE}`,
+      fix: 'pass a seed in that range; torch raises an overflow error for it too.',
+    });
+  }
+  // torch: PyLong_AsUnsignedLongLong overflows for negatives, then the value is re-read as int64 and
+  // reinterpreted as uint64 -- i.e. two's complement wrap.
+  return value < 0n ? value + TWO_64 : value;
+}
+
+/** 64 random bits from the platform's secure source (what torch reads from /dev/urandom). */
+function secureSeed(): bigint {
+  const crypto = (globalThis as { crypto?: { getRandomValues?: <T extends Uint32Array>(a: T) => T } }).crypto;
+  if (crypto === undefined || typeof crypto.getRandomValues !== 'function') {
+    throw new StateError({
+      field: 'globalThis.crypto.getRandomValues',
+      problem: 'is not available, so there is no secure source to seed a generator from',
+      fix: 'seed explicitly: new Generator().manualSeed(seed), or manualSeed(seed) for the default generator.',
+    });
+  }
+  const words = crypto.getRandomValues(new Uint32Array(2));
+  return (BigInt(words[0]) << 32n) | BigInt(words[1]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine
+
+/** `init_genrand` of the reference MT19937 (torch's `init_with_uint32`). */
+function initGenrand(mt: Int32Array, seed32: number): void {
+  mt[0] = seed32;
+  for (let i = 1; i < N; i++) {
+    const prev = mt[i - 1];
+    mt[i] = (Math.imul(1812433253, prev ^ (prev >>> 30)) + i) | 0;
+  }
+}
+
+/** Regenerate all 624 words at once (torch's `next_state`, the reference `genrand` block update). */
+function twist(mt: Int32Array): void {
+  let k = 0;
+  for (; k < N - M; k++) {
+    const y = (mt[k] & UPPER_MASK) | (mt[k + 1] & LOWER_MASK);
+    mt[k] = mt[k + M] ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
+  }
+  for (; k < N - 1; k++) {
+    const y = (mt[k] & UPPER_MASK) | (mt[k + 1] & LOWER_MASK);
+    mt[k] = mt[k + M - N] ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
+  }
+  const y = (mt[N - 1] & UPPER_MASK) | (mt[0] & LOWER_MASK);
+  mt[N - 1] = mt[M - 1] ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
+}
+
+/** 2^-24: `uniform_real_distribution<float>` scales the low 24 bits of one word by it. */
+const INV_2_24 = 1 / 16777216;
+/** 2^-53: `uniform_real_distribution<double>` scales the low 53 bits of `random64()` by it. */
+const INV_2_53 = 1 / 9007199254740992;
+/** `2.0f * c10::pi<double>` rounded to float, as the AVX2 kernel broadcasts it. */
+const TWO_PI_F32 = Math.fround(2 * Math.PI);
+const TWO_PI = 2 * Math.PI;
+const LN2 = Math.LN2;
+
+// Math.log, Math.sin and Math.cos are out-of-line library calls in V8: with them a large draw ran at
+// less than half the speed. The 16-wide kernel rounds each of them to float32 (as torch's float
+// kernel does), so double accuracy is far more than it needs: small tables plus short series,
+// accurate to ~1e-15, give the same float32 values as Math.log / Math.sin / Math.cos -- checked on
+// all 2^24 possible inputs of each when this was written, and in the tests against a plain Math.*
+// version of the kernel on millions of draws.
+
+/** log(1 + j/256), j = 0..256; LOG_TABLE[256] is exactly Math.LN2, so log(2^-k * 2) cancels exactly. */
+const LOG_TABLE = new Float64Array(257);
+/** 2^-31 / (1 + j/256): turns the 23-bit remainder below a table point into t = m / (1 + j/256) - 1. */
+const LOG_TSCALE = new Float64Array(257);
+for (let j = 0; j <= 256; j++) {
+  LOG_TABLE[j] = Math.log(1 + j / 256);
+  LOG_TSCALE[j] = 2 ** -31 / (1 + j / 256);
+}
+
+/**
+ * log(w * 2^-24) for an integer w in [1, 2^24], i.e. log(u1) for u1 = 1 - u of the float kernel.
+ * w = 2^e * m with m in [1, 2); m is split at the nearest table point 1 + j/256 (|t| <= 2^-9), and
+ * log(1 + t) is its 5-term series (error below t^6/6 ~ 1e-17).
+ */
+function logScaled24(w: number): number {
+  const sh = Math.clz32(w); // w < 2^(32 - sh): exponent e = 31 - sh, and e - 24 = 7 - sh
+  const frac = (w << sh) & 0x7fffffff; // the bits of m below its leading 1, as a 31-bit integer
+  const j = (frac + 0x400000) >>> 23; // nearest table point, 0..256
+  const t = (frac - j * 8388608) * LOG_TSCALE[j]; // j * 2^23, not j << 23: that overflows int32 at 256
+  const series = t * (1 + t * (-0.5 + t * (1 / 3 + t * (-0.25 + t * 0.2))));
+  // Table value and exponent first: they cancel exactly at j = 256, e = 23.
+  return LOG_TABLE[j] + (7 - sh) * LN2 + series;
+}
+
+/** Angles k * 2pi / 1024 (as the double k * SINCOS_STEP) and their sines and cosines. */
+const SINCOS_N = 1024;
+const SINCOS_STEP = TWO_PI / SINCOS_N;
+const SINCOS_INV_STEP = SINCOS_N / TWO_PI;
+const SIN_TABLE = new Float64Array(SINCOS_N + 1);
+const COS_TABLE = new Float64Array(SINCOS_N + 1);
+for (let k = 0; k <= SINCOS_N; k++) {
+  SIN_TABLE[k] = Math.sin(k * SINCOS_STEP);
+  COS_TABLE[k] = Math.cos(k * SINCOS_STEP);
+}
+
+/**
+ * Box-Muller on one block of 16 engine words (raw, untempered, read from words[i .. i + 16)) into
+ * out[pos .. pos + 16): `normal_fill_16_AVX2` applied to the block of 16 float uniforms those words
+ * give. Word k (k < 8) gives u1 = 1 - u_k, word k + 8 gives u2; they become r cos(theta) and
+ * r sin(theta) at k and k + 8. Each fround is one float32 rounding torch performs.
+ */
+function boxMullerBlock(words: Int32Array, i: number, out: Float32Array, pos: number): void {
+  for (let k = 0; k < 8; k++) {
+    let a = words[i + k];
+    a ^= a >>> 11;
+    a ^= (a << 7) & 0x9d2c5680;
+    a ^= (a << 15) & TEMPER_C;
+    a ^= a >>> 18;
+    let b = words[i + k + 8];
+    b ^= b >>> 11;
+    b ^= (b << 7) & 0x9d2c5680;
+    b ^= (b << 15) & TEMPER_C;
+    b ^= b >>> 18;
+    // u1 = 1 - (a & 0xffffff) * 2^-24 is exact in float32 and lies in (0, 1]: never log(0).
+    // -2 * log is exact scaling; sqrt of a float done in double then rounded is the correctly rounded
+    // float sqrt (_mm256_sqrt_ps).
+    const radius = Math.fround(Math.sqrt(-2 * Math.fround(logScaled24(16777216 - (a & 0xffffff)))));
+    // A product of two floats is exact in double, so one fround is the float multiply.
+    const theta = Math.fround(TWO_PI_F32 * ((b & 0xffffff) * INV_2_24));
+    // sin/cos of theta = A + x, A the nearest table angle: theta - A is exact (Sterbenz) and
+    // |x| <= pi / 1024, where the series below are exact to ~1e-16.
+    const idx = (theta * SINCOS_INV_STEP + 0.5) | 0;
+    const x = theta - idx * SINCOS_STEP;
+    const x2 = x * x;
+    const sinX = x - x * x2 * (1 / 6 - x2 * (1 / 120));
+    const cosX = 1 - x2 * (0.5 - x2 * (1 / 24));
+    const sinA = SIN_TABLE[idx];
+    const cosA = COS_TABLE[idx];
+    // The Float32Array store rounds radius * cos (exact in double) like the float multiply; std = 1 and
+    // mean = 0 make torch's final fmadd exact.
+    out[pos + k] = radius * Math.fround(cosA * cosX - sinA * sinX);
+    out[pos + k + 8] = radius * Math.fround(sinA * cosX + cosA * sinX);
+  }
+}
+
+/**
+ * A PyTorch CPU generator (`torch.Generator()`): same seeds, same streams, same `randn` values.
+ *
+ * ```ts
+ * const g = new Generator().manualSeed(1234);
+ * const latents = randnTensor([1, 4, 64, 64], { generator: g });
+ * ```
+ */
+export class Generator {
+  private readonly mt = new Int32Array(N);
+  /** Words used of the current block; N = twist before the next draw. */
+  private mti = N;
+  private initial = DEFAULT_SEED;
+  private hasNextNormal = false;
+  private nextNormal = 0;
+  /** Raw words of a block of 16 that straddles a twist. */
+  private readonly scratch = new Int32Array(16);
+
+  /** Like `torch.Generator()`: seeded with torch's default seed 67280421310721, not randomly. */
+  constructor() {
+    this.reseed(DEFAULT_SEED);
+  }
+
+  /** `Generator.manual_seed(seed)`. Seeds are validated before anything changes. */
+  manualSeed(seed: Seed): this {
+    this.reseed(parseSeed(seed));
+    return this;
+  }
+
+  /** `Generator.seed()`: reseed from the platform's secure random source and return the new seed. */
+  seed(): bigint {
+    const value = secureSeed();
+    this.reseed(value);
+    return value;
+  }
+
+  /** `Generator.initial_seed()`: the last seed set, as the uint64 torch stores (negatives wrapped). */
+  initialSeed(): bigint {
+    return this.initial;
+  }
+
+  private reseed(seed: bigint): void {
+    this.initial = seed;
+    initGenrand(this.mt, Number(seed & 0xffffffffn) | 0);
+    this.mti = N;
+    // set_current_seed resets both cached normals.
+    this.hasNextNormal = false;
+    this.nextNormal = 0;
+  }
+
+  /** A JSON-serialisable snapshot; `setState` on it resumes exactly here. */
+  getState(): GeneratorState {
+    const mt = new Array<number>(N);
+    for (let i = 0; i < N; i++) mt[i] = this.mt[i] >>> 0;
+    return {
+      version: 1,
+      engine: 'mt19937',
+      seed: this.initial.toString(),
+      mt,
+      index: this.mti,
+      nextNormal: this.hasNextNormal ? this.nextNormal : null,
+    };
+  }
+
+  /** Restore a state from `getState`. Every field is checked first; a bad state changes nothing. */
+  setState(state: GeneratorState): this {
+    const checked = checkState(state);
+    this.initial = checked.seed;
+    this.mt.set(checked.mt);
+    this.mti = checked.index;
+    this.hasNextNormal = checked.nextNormal !== null;
+    this.nextNormal = checked.nextNormal ?? 0;
+    return this;
+  }
+
+  /** One raw 32-bit engine output (torch's `random()`), in [0, 2^32 - 1]. */
+  nextUint32(): number {
+    let y = this.nextRaw();
+    y ^= y >>> 11;
+    y ^= (y << 7) & 0x9d2c5680;
+    y ^= (y << 15) & TEMPER_C;
+    y ^= y >>> 18;
+    return y >>> 0;
+  }
+
+  /**
+   * Exactly one `torch.randn(length, generator=g)` call, written to `out[offset .. offset + length)`.
+   * No allocation.
+   */
+  fillRandn(out: Float32Array, offset = 0, length?: number): void {
+    checkRange(out, offset, length);
+    const n = length ?? out.length - offset;
+    if (n >= 16) this.fillLarge(out, offset, n);
+    else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
+  }
+
+  /**
+   * `normal_fill` for 16 or more float32 elements. torch first fills all `length` uniforms, then
+   * transforms each block of 16 in place; since a block only reads its own 16 uniforms, drawing and
+   * transforming block by block is the same and keeps the data in cache.
+   */
+  private fillLarge(out: Float32Array, offset: number, length: number): void {
+    const mt = this.mt;
+    const end = offset + length;
+    let i = this.mti;
+    for (let pos = offset; pos + 16 <= end; pos += 16) {
+      if (i >= N) {
+        twist(mt);
+        i = 0;
+      }
+      if (i <= N - 16) {
+        boxMullerBlock(mt, i, out, pos);
+        i += 16;
+      } else {
+        // The block straddles a twist (at most once per 624 words).
+        this.mti = i;
+        this.blockAcrossTwist(out, pos);
+        i = this.mti;
+      }
+    }
+    this.mti = i;
+    const rest = length % 16;
+    if (rest !== 0) {
+      // The first pass drew `rest` more uniforms that no full block used; torch then overwrites the
+      // last 16 values from 16 fresh uniforms (overlapping the last full block).
+      for (let k = 0; k < rest; k++) this.nextRaw();
+      this.blockAcrossTwist(out, end - 16);
+    }
+  }
+
+  /** One block of 16 from the next 16 words, twisting wherever needed. */
+  private blockAcrossTwist(out: Float32Array, pos: number): void {
+    const scratch = this.scratch;
+    for (let k = 0; k < 16; k++) scratch[k] = this.nextRaw();
+    boxMullerBlock(scratch, 0, out, pos);
+  }
+
+  /** The next untempered state word, twisting first when the block is used up. */
+  private nextRaw(): number {
+    if (this.mti >= N) {
+      twist(this.mt);
+      this.mti = 0;
+    }
+    return this.mt[this.mti++];
+  }
+
+  /** `uniform_real_distribution<double>(0, 1)`: low 53 bits of random64() (first word high) times 2^-53. */
+  private uniform53(): number {
+    const hi = this.nextUint32();
+    const lo = this.nextUint32();
+    return ((hi & 0x1fffff) * 4294967296 + lo) * INV_2_53;
+  }
+
+  /** `normal_distribution<double>(0, 1)` with the generator's cached second value. */
+  private normalDouble(): number {
+    if (this.hasNextNormal) {
+      this.hasNextNormal = false;
+      return this.nextNormal;
+    }
+    const u1 = this.uniform53();
+    const u2 = this.uniform53();
+    // torch 1.13 writes log(1 - u2) (later versions log1p(-u2)); 1 - u2 is exact for a 53-bit
+    // uniform, so both are the same correctly rounded number.
+    const r = Math.sqrt(-2 * Math.log(1 - u2));
+    const theta = TWO_PI * u1;
+    this.nextNormal = r * Math.sin(theta);
+    this.hasNextNormal = true;
+    return r * Math.cos(theta);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+function checkRange(out: Float32Array, offset: number, length: number | undefined): void {
+  if (!(out instanceof Float32Array)) {
+    throw new ShapeError({
+      field: 'out',
+      value: out,
+      problem: 'must be a Float32Array (torch.randn gives float32)',
+      fix: 'pass a Float32Array to fill.',
+    });
+  }
+  if (!Number.isInteger(offset) || offset < 0) {
+    throw new ArgumentError({
+      field: 'offset',
+      value: offset,
+      problem: 'must be a non-negative integer',
+      fix: 'pass the index of the first element to fill.',
+    });
+  }
+  if (length === undefined) {
+    if (offset > out.length) {
+      throw new ShapeError({
+        field: 'offset',
+        value: offset,
+        problem: `is past the end of out (${out.length} elements)`,
+        fix: 'pass an offset within the array.',
+      });
+    }
+    return;
+  }
+  if (!Number.isInteger(length) || length < 0) {
+    throw new ArgumentError({
+      field: 'length',
+      value: length,
+      problem: 'must be a non-negative integer',
+      fix: 'pass the number of elements to draw (the numel of the torch.randn call).',
+    });
+  }
+  if (offset + length > out.length) {
+    throw new ShapeError({
+      field: 'out',
+      value: out,
+      problem: `has ${out.length} elements, fewer than offset ${offset} + length ${length}`,
+      fix: 'pass a larger array, or a smaller offset or length.',
+    });
+  }
+}
+
+function stateError(field: string, value: unknown, problem: string): ArgumentError {
+  return new ArgumentError({
+    field: `state.${field}`,
+    value,
+    problem,
+    fix: 'pass an object returned by Generator.getState() (it survives JSON.stringify / JSON.parse).',
+  });
+}
+
+function isUint32(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= 0xffffffff;
+}
+
+function checkState(state: GeneratorState): {
+  seed: bigint;
+  mt: Int32Array;
+  index: number;
+  nextNormal: number | null;
+} {
+  if (state === null || typeof state !== 'object' || Array.isArray(state)) {
+    throw new ArgumentError({
+      field: 'state',
+      value: state,
+      problem: 'must be a generator state object',
+      fix: 'pass an object returned by Generator.getState().',
+    });
+  }
+  const s = state as unknown as Record<string, unknown>;
+  if (s.version !== 1) throw stateError('version', s.version, 'must be 1, the only state format there is');
+  if (s.engine !== 'mt19937') throw stateError('engine', s.engine, "must be 'mt19937'");
+  const seedText = s.seed;
+  if (typeof seedText !== 'string' || !/^[0-9]+$/.test(seedText) || BigInt(seedText) > MAX_SEED) {
+    throw stateError('seed', seedText, 'must be an unsigned decimal string in [0, 2^64 - 1]');
+  }
+  const words = s.mt;
+  if (!Array.isArray(words) || words.length !== N) {
+    throw stateError('mt', words, `must be an array of ${N} words`);
+  }
+  const mt = new Int32Array(N);
+  let lowerBitsSet = false;
+  for (let i = 0; i < N; i++) {
+    const w: unknown = words[i];
+    if (!isUint32(w)) throw stateError(`mt[${i}]`, w, 'must be an integer in [0, 2^32 - 1]');
+    mt[i] = w | 0;
+    if (i > 0 ? w !== 0 : (w & UPPER_MASK) !== 0) lowerBitsSet = true;
+  }
+  // MT19937 uses only the top bit of word 0; if that and the other 623 words are all zero the engine
+  // outputs zeros forever. No seed produces that state, so it can only be a corrupted one.
+  if (!lowerBitsSet) throw stateError('mt', words, 'is all zero, which no seed produces');
+  const index = s.index;
+  if (typeof index !== 'number' || !Number.isInteger(index) || index < 0 || index > N) {
+    throw stateError('index', index, `must be an integer in [0, ${N}]`);
+  }
+  const nextNormal = s.nextNormal;
+  if (nextNormal !== null && (typeof nextNormal !== 'number' || !Number.isFinite(nextNormal))) {
+    throw stateError('nextNormal', nextNormal, 'must be null or a finite number');
+  }
+  return { seed: BigInt(seedText), mt, index, nextNormal };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The default generator and tensors
+
+let defaultGen: Generator | null = null;
+
+/**
+ * The generator used when none is passed (torch's `default_generator`). Created on first use and
+ * seeded from the platform's secure random source, as torch seeds its own from /dev/urandom.
+ */
+export function defaultGenerator(): Generator {
+  if (defaultGen === null) {
+    const g = new Generator();
+    g.seed();
+    defaultGen = g;
+  }
+  return defaultGen;
+}
+
+/** `torch.manual_seed(seed)`: seed the default generator, and return it. */
+export function manualSeed(seed: Seed): Generator {
+  const g = defaultGen ?? new Generator();
+  g.manualSeed(seed); // throws on a bad seed before the default generator is created or changed
+  defaultGen = g;
+  return g;
+}
+
+export type GeneratorOption = Generator | readonly Generator[] | null | undefined;
+
+function checkGenerator(g: unknown, field: string): Generator {
+  if (!(g instanceof Generator)) {
+    throw new ArgumentError({
+      field,
+      value: g,
+      problem: 'must be a Generator',
+      fix: 'pass new Generator().manualSeed(seed), a list of them (one per batch element), or nothing.',
+    });
+  }
+  return g;
+}
+
+function fillRandnChecked(
+  out: Float32Array,
+  dims: readonly number[],
+  generator: GeneratorOption,
+  field: string,
+) {
+  const n = sizeOf(dims, field);
+  if (!(out instanceof Float32Array) || out.length !== n) {
+    throw new ShapeError({
+      field: 'out',
+      value: out,
+      problem: `must be a Float32Array of ${n} elements, the size of [${dims.join(', ')}]`,
+      fix: 'allocate new Float32Array(size) for the shape.',
+    });
+  }
+  if (generator === undefined || generator === null) {
+    defaultGenerator().fillRandn(out, 0, n);
+    return;
+  }
+  if (!Array.isArray(generator)) {
+    checkGenerator(generator, 'generator').fillRandn(out, 0, n);
+    return;
+  }
+  const list = generator as readonly unknown[];
+  // diffusers' randn_tensor: a list of length 1 is treated as that one generator.
+  if (list.length === 1) {
+    checkGenerator(list[0], 'generator[0]').fillRandn(out, 0, n);
+    return;
+  }
+  const batch = dims.length > 0 ? dims[0] : undefined;
+  if (batch === undefined || list.length !== batch) {
+    throw new ArgumentError({
+      field: 'generator',
+      value: list.length, // the length is what is wrong; printing generators would dump their state
+      problem:
+        batch === undefined
+          ? `is a list of ${list.length} generators, but a 0-d shape has no batch axis to split`
+          : `is a list of ${list.length} generators, but the batch size (${field}[0]) is ${batch}; they must be equal`,
+      fix: 'pass one generator per batch element, or a single generator for the whole tensor.',
+    });
+  }
+  // Check every element before drawing, so a bad list leaves all generators untouched.
+  const gens: Generator[] = [];
+  for (let i = 0; i < list.length; i++) gens.push(checkGenerator(list[i], `generator[${i}]`));
+  // Each generator draws torch.randn((1, *shape[1:])) -- one call per batch element -- concatenated.
+  const per = n / batch;
+  for (let i = 0; i < batch; i++) gens[i].fillRandn(out, i * per, per);
+}
+
+/**
+ * Allocation-free `randnTensor`: fill `out` (length = product of `dims`) exactly as
+ * `randnTensor(dims, { generator })` would.
+ */
+export function randnInto(out: Float32Array, dims: readonly number[], generator?: GeneratorOption): void {
+  fillRandnChecked(out, dims, generator, 'dims');
+}
+
+/**
+ * diffusers' `randn_tensor(shape, generator)` on the CPU: `torch.randn(shape, generator=g)` for one
+ * generator (or none: the default generator), or one `torch.randn((1, *shape[1:]))` per batch element
+ * for a list of generators. Returns a float32 tensor.
+ */
+export function randnTensor(
+  shape: readonly number[],
+  options?: { generator?: GeneratorOption },
+): Tensor<Float32Array> {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new ArgumentError({
+      field: 'options',
+      value: options,
+      problem: 'must be an object',
+      fix: 'pass { generator } or nothing.',
+    });
+  }
+  const data = new Float32Array(sizeOf(shape, 'shape'));
+  fillRandnChecked(data, shape, options?.generator, 'shape');
+  return { data, dims: [...shape], type: 'float32' };
+}
