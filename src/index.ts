@@ -19,13 +19,18 @@ export {
   saveSchedulerConfig,
 } from './hub.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './inverse.js';
+export * from './previous-timestep.js';
 export * from './schedule.js';
 export {
   DDIMScheduler,
+  resolveSchedulerOptions,
   SchedulerBase,
+  type SchedulerOptions,
   type StepOptions,
   type StepOutBuffers,
   type StepOutput,
+  type TimestepsChoice,
+  zeroSnrEpsilonError,
 } from './scheduler.js';
 export {
   ddimStepKernel,
