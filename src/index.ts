@@ -23,6 +23,8 @@ export * from './previous-timestep.js';
 export * from './schedule.js';
 export {
   DDIMScheduler,
+  type PretrainedOptions,
+  pretrainedSchedulerOptions,
   resolveSchedulerOptions,
   SchedulerBase,
   type SchedulerOptions,

@@ -12,9 +12,11 @@
  */
 import type { DDIMInverseConfig } from './config.js';
 import { resolveDDIMInverseConfig } from './config.js';
-import { type FromPretrainedOptions, loadSchedulerConfig } from './hub.js';
+import { loadSchedulerConfig } from './hub.js';
 import { scheduleInverseStartTimestep, strideInverseStartTimestep } from './previous-timestep.js';
 import {
+  type PretrainedOptions,
+  pretrainedSchedulerOptions,
   resolveSchedulerOptions,
   SchedulerBase,
   type SchedulerOptions,
@@ -62,10 +64,11 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
   /** Like `DDIMScheduler.fromPretrained`: a Hub repo id, a URL, or (Node) a local folder or file. */
   static async fromPretrained(
     source: string,
-    options: FromPretrainedOptions<DDIMInverseConfig> = {},
+    options: PretrainedOptions<DDIMInverseConfig> = {},
   ): Promise<DDIMInverseScheduler> {
+    const schedulerOptions = pretrainedSchedulerOptions(options);
     const { config } = await loadSchedulerConfig(source, options);
-    return DDIMInverseScheduler.fromConfig(config, options.overrides, { onWarning: options.onWarning });
+    return DDIMInverseScheduler.fromConfig(config, options.overrides, schedulerOptions);
   }
 
   get className(): string {

@@ -55,6 +55,23 @@ export interface SchedulerOptions extends ConfigOptions {
   clampZeroTerminalSnr?: boolean;
 }
 
+/** `fromPretrained` options: where to load from, config overrides, and the scheduler options. */
+export type PretrainedOptions<C> = FromPretrainedOptions<C> &
+  Pick<SchedulerOptions, 'previousTimestepRule' | 'clampZeroTerminalSnr'>;
+
+/**
+ * The scheduler options carried by `fromPretrained`'s options, validated before anything is
+ * loaded (a bad option fails fast, without a network round trip).
+ */
+export function pretrainedSchedulerOptions(options: unknown): SchedulerOptions {
+  const o = options !== null && typeof options === 'object' ? (options as SchedulerOptions) : {};
+  const picked = {
+    previousTimestepRule: o.previousTimestepRule,
+    clampZeroTerminalSnr: o.clampZeroTerminalSnr,
+  };
+  return { ...resolveSchedulerOptions(picked), onWarning: o.onWarning };
+}
+
 /** `setTimesteps`' argument: a step count (diffusers' lists) or `{ timesteps }`, your own list. */
 export type TimestepsChoice = number | { timesteps: ArrayLike<number> | ArrayLike<bigint> };
 
@@ -518,14 +535,16 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
    * Load a scheduler the way diffusers' `DDIMScheduler.from_pretrained` does: from a Hub repo id
    * (`'stabilityai/stable-diffusion-2-1'` with `{ subfolder: 'scheduler' }`), an http(s) URL, or
    * under Node a local folder or file and the Hugging Face cache. Any scheduler's config loads;
-   * keys DDIM does not use go to `onWarning`. See `loadSchedulerConfig` for the options.
+   * keys DDIM does not use go to `onWarning`. See `loadSchedulerConfig` for the loading options;
+   * `previousTimestepRule` and `clampZeroTerminalSnr` are the scheduler options (SchedulerOptions).
    */
   static async fromPretrained(
     source: string,
-    options: FromPretrainedOptions<DDIMConfig> = {},
+    options: PretrainedOptions<DDIMConfig> = {},
   ): Promise<DDIMScheduler> {
+    const schedulerOptions = pretrainedSchedulerOptions(options);
     const { config } = await loadSchedulerConfig(source, options);
-    return DDIMScheduler.fromConfig(config, options.overrides, { onWarning: options.onWarning });
+    return DDIMScheduler.fromConfig(config, options.overrides, schedulerOptions);
   }
 
   get className(): string {
