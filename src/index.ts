@@ -20,13 +20,20 @@ export {
 } from './hub.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './inverse.js';
 export * from './noise.js';
+export * from './previous-timestep.js';
 export * from './schedule.js';
 export {
   DDIMScheduler,
+  type PretrainedOptions,
+  pretrainedSchedulerOptions,
+  resolveSchedulerOptions,
   SchedulerBase,
+  type SchedulerOptions,
   type StepOptions,
   type StepOutBuffers,
   type StepOutput,
+  type TimestepsChoice,
+  zeroSnrEpsilonError,
 } from './scheduler.js';
 export {
   ddimStepKernel,

@@ -2,14 +2,29 @@
  * `DDIMInverseScheduler`: DDIM run backwards (x0 -> x_T) for DDIM inversion, with diffusers'
  * config subset and behaviour (scheduling_ddim_inverse.py).
  *
- * A step "from" timestep t goes to the noisier level t: it reads alpha_bar at
- * t' = min(t - T // n, T - 1) (or `initialAlphaCumprod` when t' < 0) as the current level and
- * alpha_bar_t as the target, then applies the eta = 0 DDIM update (eq. 12) in that direction.
+ * A step "to" timestep t goes to the noisier level t: it reads alpha_bar at the start level
+ * t' = min(t - T // n, T - 1) (diffusers' rule; or `initialAlphaCumprod` when t' < 0) as the
+ * current level and alpha_bar_t as the target, then applies the eta = 0 DDIM update (eq. 12) in
+ * that direction. With the scheduler option `previousTimestepRule: "schedule"`, or custom
+ * timesteps, t' is the list element before t instead (-1 for the first): the mirror image of the
+ * forward scheduler's "next element" rule, so inverting with a list and sampling back with the
+ * same list revisit the same noise levels.
  */
-import type { ConfigOptions, DDIMInverseConfig } from './config.js';
+import type { DDIMInverseConfig } from './config.js';
 import { resolveDDIMInverseConfig } from './config.js';
-import { type FromPretrainedOptions, loadSchedulerConfig } from './hub.js';
-import { SchedulerBase, type StepOptions, type StepOutput } from './scheduler.js';
+import { loadSchedulerConfig } from './hub.js';
+import { scheduleInverseStartTimestep, strideInverseStartTimestep } from './previous-timestep.js';
+import {
+  type PretrainedOptions,
+  pretrainedSchedulerOptions,
+  resolveSchedulerOptions,
+  SchedulerBase,
+  type SchedulerOptions,
+  type StepOptions,
+  type StepOutput,
+  type TimestepsChoice,
+  zeroSnrEpsilonError,
+} from './scheduler.js';
 import { stepCoefficients, type X0Bound } from './step.js';
 import type { TensorLike } from './tensor.js';
 import { ddimInverseTimesteps } from './timesteps.js';
@@ -24,13 +39,14 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
    */
   readonly initialAlphaCumprod: number;
 
-  constructor(config: Partial<DDIMInverseConfig> = {}, options?: ConfigOptions) {
+  constructor(config: Partial<DDIMInverseConfig> = {}, options?: SchedulerOptions) {
+    const resolvedOptions = resolveSchedulerOptions(options);
     const { config: resolved } = resolveDDIMInverseConfig(config, undefined, options);
     const T = resolved.num_train_timesteps;
     // Before setTimesteps diffusers holds every training timestep, ascending.
     const all = new Int32Array(T);
     for (let i = 0; i < T; i++) all[i] = i;
-    super(resolved, all);
+    super(resolved, all, resolvedOptions);
     this.initialAlphaCumprod = resolved.set_alpha_to_one ? 1 : this.alphasCumprod[0];
   }
 
@@ -38,48 +54,73 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
   static fromConfig(
     config: unknown,
     overrides?: Partial<DDIMInverseConfig>,
-    options?: ConfigOptions,
+    options?: SchedulerOptions,
   ): DDIMInverseScheduler {
+    const o = resolveSchedulerOptions(options);
     const { config: resolved } = resolveDDIMInverseConfig(config, overrides, options);
-    return new DDIMInverseScheduler(resolved as DDIMInverseConfig, { onWarning: () => {} });
+    return new DDIMInverseScheduler(resolved as DDIMInverseConfig, { ...o, onWarning: () => {} });
   }
 
   /** Like `DDIMScheduler.fromPretrained`: a Hub repo id, a URL, or (Node) a local folder or file. */
   static async fromPretrained(
     source: string,
-    options: FromPretrainedOptions<DDIMInverseConfig> = {},
+    options: PretrainedOptions<DDIMInverseConfig> = {},
   ): Promise<DDIMInverseScheduler> {
+    const schedulerOptions = pretrainedSchedulerOptions(options);
     const { config } = await loadSchedulerConfig(source, options);
-    return DDIMInverseScheduler.fromConfig(config, options.overrides, { onWarning: options.onWarning });
+    return DDIMInverseScheduler.fromConfig(config, options.overrides, schedulerOptions);
   }
 
   get className(): string {
     return 'DDIMInverseScheduler';
   }
 
-  /** Ascending inference timesteps (diffusers' `set_timesteps`; spacing leading or trailing). */
-  setTimesteps(numInferenceSteps: number): this {
+  /**
+   * Ascending inference timesteps. `setTimesteps(n)` is diffusers' `set_timesteps(n)` (spacing
+   * leading or trailing). `setTimesteps({ timesteps })` takes your own strictly increasing list
+   * (e.g. a sampling list reversed, to invert exactly the levels you will sample back through):
+   * the step to `timesteps[i]` starts from `timesteps[i - 1]`, the first from `initialAlphaCumprod`.
+   */
+  setTimesteps(choice: TimestepsChoice): this {
     const c = this.config;
-    const timesteps = ddimInverseTimesteps(
-      c.num_train_timesteps,
-      numInferenceSteps,
-      c.timestep_spacing,
-      c.steps_offset,
+    const { timesteps, numInferenceSteps, custom } = this.chooseTimesteps(choice, 'ascending', (n) =>
+      ddimInverseTimesteps(c.num_train_timesteps, n, c.timestep_spacing, c.steps_offset),
     );
-    this.commitTimesteps(timesteps, numInferenceSteps);
+    if (c.prediction_type === 'epsilon') {
+      // Inversion divides by the alpha_bar it starts from, which is 0 only at T - 1; a list step
+      // never starts there, and diffusers' stride only past the end (steps_offset >= 2, n = T).
+      const T = c.num_train_timesteps;
+      for (let i = 0; i < timesteps.length; i++) {
+        const from =
+          custom || this.previousTimestepRule === 'schedule'
+            ? i > 0
+              ? timesteps[i - 1]
+              : -1
+            : strideInverseStartTimestep(timesteps[i], T, numInferenceSteps);
+        if (from >= 0 && this.alphasCumprod[Math.min(from, T - 1)] === 0) throw zeroSnrEpsilonError(from);
+      }
+    }
+    this.commitTimesteps(timesteps, numInferenceSteps, custom);
     return this;
   }
 
-  /** The less noisy level a step to `timestep` starts from: min(t - T // n, T - 1), -1 for "before the start". */
+  /**
+   * The less noisy level a step to `timestep` starts from, -1 for "before the start"
+   * (initialAlphaCumprod): diffusers' min(t - T // n, T - 1) with the default rule "stride"; the
+   * list element before `timestep` with rule "schedule" or custom timesteps.
+   */
   previousTimestep(timestep: number): number {
     const n = this.requireTimesteps();
-    const T = this.config.num_train_timesteps;
-    const from = Math.min(timestep - Math.floor(T / n), T - 1);
-    return from >= 0 ? from : -1;
+    if (this.stepsFollowList) return scheduleInverseStartTimestep(this.schedule, timestep);
+    return strideInverseStartTimestep(timestep, this.config.num_train_timesteps, n);
   }
 
+  /**
+   * alpha_bar at a timestep, or initialAlphaCumprod for -1 (before the start). A scheduled
+   * timestep past the training range (n = T with steps_offset, diffusers #10003) reads alpha_bar[T - 1].
+   */
   alphaBarAt(timestep: number): number {
-    return timestep >= 0 ? this.alphasCumprod[timestep] : this.initialAlphaCumprod;
+    return timestep < 0 ? this.initialAlphaCumprod : this.alphasCumprod[this.alphaIndex(timestep)];
   }
 
   /** One inversion step to `timestep`: returns the noisier sample and the predicted x0. */
@@ -92,8 +133,10 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     this.requireTimesteps();
     const t = this.checkTimestep(timestep);
     const c = this.config;
-    const alphaProdT = this.alphaBarAt(this.previousTimestep(t));
-    const alphaProdNext = this.alphasCumprod[t];
+    const from = this.previousTimestep(t);
+    const alphaProdT = this.alphaBarAt(from);
+    if (alphaProdT === 0 && c.prediction_type === 'epsilon') throw zeroSnrEpsilonError(from);
+    const alphaProdNext = this.alphaBarAt(t);
     // eta = 0: the direction weight is sqrt(1 - alpha_bar_next), as in diffusers' inverse step.
     const coefficients = stepCoefficients(c.prediction_type, alphaProdT, alphaProdNext, 0, 0);
     const bound: X0Bound = c.clip_sample ? { kind: 'clip', range: c.clip_sample_range } : { kind: 'none' };

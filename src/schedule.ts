@@ -125,3 +125,22 @@ export function snr(alphaBar: number): number {
 export function ddimVariance(alphaBarT: number, alphaBarPrev: number): number {
   return ((1 - alphaBarPrev) / (1 - alphaBarT)) * (1 - alphaBarT / alphaBarPrev);
 }
+
+/**
+ * The alpha_bar diffusers' `EulerDiscreteScheduler` puts at the last training timestep when
+ * `rescale_betas_zero_snr` (2^-24, float16's smallest subnormal): "close to 0 without being 0" so
+ * the first sigma, and for DDIM the epsilon-prediction x0 = (x - sqrt(1 - a) eps) / sqrt(a), is finite.
+ */
+export const ZERO_SNR_ALPHA_BAR = 2 ** -24;
+
+/**
+ * The opt-in fix for zero terminal SNR with an epsilon-prediction model (diffusers #3851): a copy
+ * of `alphasCumprod` whose last value, when it is exactly 0, is ZERO_SNR_ALPHA_BAR. Any other
+ * schedule is returned unchanged (copied).
+ */
+export function clampZeroTerminalAlphaBar(alphasCumprod: Float64Array): Float64Array {
+  const out = alphasCumprod.slice();
+  const last = out.length - 1;
+  if (last >= 0 && out[last] === 0) out[last] = ZERO_SNR_ALPHA_BAR;
+  return out;
+}

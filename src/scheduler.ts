@@ -5,14 +5,149 @@
 import type { ConfigOptions, DDIMConfig, DDIMInverseConfig } from './config.js';
 import { configToJSON, resolveDDIMConfig } from './config.js';
 import type { DiffusersJsonOptions } from './diffusers-json.js';
-import { ArgumentError, NumericError, StateError } from './errors.js';
+import { ArgumentError, ConfigError, NumericError, StateError } from './errors.js';
 import { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './forward.js';
 import { type FromPretrainedOptions, loadSchedulerConfig, saveSchedulerConfig } from './hub.js';
-import { alphasFromBetas, betasForConfig, cumprod, ddimVariance } from './schedule.js';
+import {
+  PREVIOUS_TIMESTEP_RULES,
+  type PreviousTimestepRule,
+  schedulePreviousTimestep,
+  stridePreviousTimestep,
+} from './previous-timestep.js';
+import {
+  alphasFromBetas,
+  betasForConfig,
+  clampZeroTerminalAlphaBar,
+  cumprod,
+  ddimVariance,
+} from './schedule.js';
 import { ddimStepKernel, type StepCoefficients, stepCoefficients, type X0Bound } from './step.js';
 import type { DType, Tensor, TensorData, TensorLike } from './tensor.js';
 import { checkSameDims, checkTensor, emptyLike, float16Table } from './tensor.js';
-import { ddimTimesteps } from './timesteps.js';
+import { checkCustomTimesteps, ddimTimesteps, type TimestepOrder } from './timesteps.js';
+
+/**
+ * Scheduler behaviour that is not a diffusers config key. These live in the constructor /
+ * `fromConfig` options, next to `onWarning`, and not in the config, because:
+ *  - `toJSON()` must write exactly diffusers' keys, so a saved config still loads in Python;
+ *  - they hold for the scheduler's whole life: the clamp changes `alphasCumprod` (which
+ *    `addNoise` reads too), and a sampling loop must not switch previous-step rules between
+ *    `setTimesteps` and `step`; so they are not `setTimesteps` arguments either.
+ * The defaults give diffusers' results.
+ */
+export interface SchedulerOptions extends ConfigOptions {
+  /**
+   * How a step finds the timestep it lands on. `"stride"` (default): diffusers' `t - T // n`.
+   * `"schedule"`: the next timestep of `scheduler.timesteps` (for the inverse scheduler, a step to
+   * t starts from the one before it), which is what "trailing" and "linspace" spacing need
+   * (diffusers #11347, #12633). Identical to "stride" for "leading" lists but at the last step when
+   * steps_offset >= T // n, where the stride lands on timestep 0 and the list on the final alpha.
+   * Custom timesteps always use the list.
+   */
+  previousTimestepRule?: PreviousTimestepRule;
+  /**
+   * Zero terminal SNR (`rescale_betas_zero_snr`) makes alpha_bar[T - 1] exactly 0, and an
+   * epsilon-prediction step from there divides by 0 (diffusers #3851: silent Inf). By default that
+   * is a ConfigError at `setTimesteps`; `true` instead sets alpha_bar[T - 1] to 2^-24, as diffusers'
+   * EulerDiscreteScheduler does, so the step is finite. Changes `alphasCumprod` (and so `addNoise`).
+   * No effect when alpha_bar[T - 1] is not 0. Default false.
+   */
+  clampZeroTerminalSnr?: boolean;
+}
+
+/** `fromPretrained` options: where to load from, config overrides, and the scheduler options. */
+export type PretrainedOptions<C> = FromPretrainedOptions<C> &
+  Pick<SchedulerOptions, 'previousTimestepRule' | 'clampZeroTerminalSnr'>;
+
+/**
+ * The scheduler options carried by `fromPretrained`'s options, validated before anything is
+ * loaded (a bad option fails fast, without a network round trip).
+ */
+export function pretrainedSchedulerOptions(options: unknown): SchedulerOptions {
+  const o = options !== null && typeof options === 'object' ? (options as SchedulerOptions) : {};
+  const picked = {
+    previousTimestepRule: o.previousTimestepRule,
+    clampZeroTerminalSnr: o.clampZeroTerminalSnr,
+  };
+  return { ...resolveSchedulerOptions(picked), onWarning: o.onWarning };
+}
+
+/** `setTimesteps`' argument: a step count (diffusers' lists) or `{ timesteps }`, your own list. */
+export type TimestepsChoice = number | { timesteps: ArrayLike<number> | ArrayLike<bigint> };
+
+const OPTION_KEYS = new Set(['onWarning', 'previousTimestepRule', 'clampZeroTerminalSnr']);
+
+interface ResolvedSchedulerOptions {
+  previousTimestepRule: PreviousTimestepRule;
+  clampZeroTerminalSnr: boolean;
+}
+
+/** Validate scheduler options; unknown keys are errors, so a misspelt fix is never silently off. */
+export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOptions {
+  if (options === undefined || options === null) {
+    return { previousTimestepRule: 'stride', clampZeroTerminalSnr: false };
+  }
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new ArgumentError({
+      field: 'options',
+      value: options,
+      problem: 'must be an object',
+      fix: "pass e.g. { previousTimestepRule: 'schedule' }, or nothing.",
+    });
+  }
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new ArgumentError({
+        field: `options.${key}`,
+        value: o[key],
+        problem: 'is not a scheduler option',
+        fix: `use one of ${[...OPTION_KEYS].join(', ')}; diffusers config keys go in the config (or overrides).`,
+      });
+    }
+  }
+  const rule = o.previousTimestepRule ?? 'stride';
+  if (!PREVIOUS_TIMESTEP_RULES.includes(rule as PreviousTimestepRule)) {
+    throw new ArgumentError({
+      field: 'options.previousTimestepRule',
+      value: rule,
+      problem: `must be one of ${PREVIOUS_TIMESTEP_RULES.map((r) => JSON.stringify(r)).join(', ')}`,
+      fix: '"stride" gives diffusers\' results; "schedule" lands each step on the next scheduled timestep.',
+    });
+  }
+  const clamp = o.clampZeroTerminalSnr ?? false;
+  if (typeof clamp !== 'boolean') {
+    throw new ArgumentError({
+      field: 'options.clampZeroTerminalSnr',
+      value: clamp,
+      problem: 'must be a boolean',
+      fix: 'pass true or false.',
+    });
+  }
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
+    throw new ArgumentError({
+      field: 'options.onWarning',
+      value: o.onWarning,
+      problem: 'must be a function',
+      fix: 'pass (message) => { ... }, or leave it out for console.warn.',
+    });
+  }
+  return { previousTimestepRule: rule as PreviousTimestepRule, clampZeroTerminalSnr: clamp };
+}
+
+/**
+ * diffusers #3851: with zero terminal SNR, alpha_bar = 0 at the last training timestep, and an
+ * epsilon model's x0 = (x - sqrt(1 - a) eps) / sqrt(a) is Inf / NaN. diffusers returns that
+ * silently; we refuse before any model call.
+ */
+export function zeroSnrEpsilonError(timestep: number): ConfigError {
+  return new ConfigError({
+    field: 'prediction_type',
+    value: 'epsilon',
+    problem: `cannot step from timestep ${timestep}: alpha_bar is 0 there (zero terminal SNR, e.g. rescale_betas_zero_snr), and an epsilon prediction gives x0 = (x - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar), a division by zero (diffusers #3851)`,
+    fix: 'use a model trained with prediction_type "v_prediction" (as Lin et al. 2023 do for zero SNR), or pass { clampZeroTerminalSnr: true } in the scheduler options to set alpha_bar[T - 1] = 2^-24 as diffusers\' EulerDiscreteScheduler does, or use timestep_spacing "leading", which never schedules the last timestep.',
+  });
+}
 
 export interface StepOutput {
   /** x_{t-1}: the next model input. */
@@ -56,17 +191,34 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   /** Model evaluations per step (1 for DDIM). */
   readonly order = 1;
 
+  /** The previous-step rule in force (scheduler option `previousTimestepRule`; default "stride"). */
+  readonly previousTimestepRule: PreviousTimestepRule;
+  /** Whether alpha_bar[T - 1] = 0 was replaced by 2^-24 (scheduler option `clampZeroTerminalSnr`). */
+  readonly clampZeroTerminalSnr: boolean;
+
   protected numInferenceStepsValue: number | null = null;
   /** The schedule the scheduler works from; `timesteps` hands out a copy of it. */
   protected schedule: Int32Array;
+  /** True when the schedule came from `setTimesteps({ timesteps })`. */
+  protected customSchedule = false;
   private publicTimesteps: Int32Array;
   private thresholdScratch: Float64Array | null = null;
 
-  protected constructor(config: Readonly<C>, initialTimesteps: Int32Array) {
+  protected constructor(
+    config: Readonly<C>,
+    initialTimesteps: Int32Array,
+    options: ResolvedSchedulerOptions,
+  ) {
     this.config = config;
+    this.previousTimestepRule = options.previousTimestepRule;
+    this.clampZeroTerminalSnr = options.clampZeroTerminalSnr;
     this.betas = betasForConfig(config);
     this.alphas = alphasFromBetas(this.betas);
-    this.alphasCumprod = cumprod(this.alphas);
+    const alphasCumprod = cumprod(this.alphas);
+    // betas / alphas stay as they are (as in diffusers' Euler scheduler): only alpha_bar moves.
+    this.alphasCumprod = options.clampZeroTerminalSnr
+      ? clampZeroTerminalAlphaBar(alphasCumprod)
+      : alphasCumprod;
     this.schedule = initialTimesteps;
     this.publicTimesteps = initialTimesteps.slice();
   }
@@ -84,10 +236,103 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     return this.publicTimesteps;
   }
 
-  protected commitTimesteps(timesteps: Int32Array, numInferenceSteps: number): void {
+  /** True after `setTimesteps({ timesteps })`: steps then always follow the list. */
+  get customTimesteps(): boolean {
+    return this.customSchedule;
+  }
+
+  /** Whether the previous step is looked up in the schedule (custom list, or rule "schedule"). */
+  protected get stepsFollowList(): boolean {
+    return this.customSchedule || this.previousTimestepRule === 'schedule';
+  }
+
+  protected commitTimesteps(timesteps: Int32Array, numInferenceSteps: number, custom: boolean): void {
     this.schedule = timesteps;
     this.publicTimesteps = timesteps.slice();
     this.numInferenceStepsValue = numInferenceSteps;
+    this.customSchedule = custom;
+  }
+
+  /**
+   * Read `setTimesteps`' argument: a step count goes to `fromCount` (diffusers' lists), and
+   * `{ timesteps }` is validated as a custom list in the given order.
+   */
+  protected chooseTimesteps(
+    choice: unknown,
+    order: TimestepOrder,
+    fromCount: (numInferenceSteps: number) => Int32Array,
+  ): { timesteps: Int32Array; numInferenceSteps: number; custom: boolean } {
+    if (typeof choice === 'number') {
+      const timesteps = fromCount(choice);
+      return { timesteps, numInferenceSteps: choice, custom: false };
+    }
+    const isOptions =
+      choice !== null && typeof choice === 'object' && !Array.isArray(choice) && !ArrayBuffer.isView(choice);
+    if (!isOptions) {
+      throw new ArgumentError({
+        field: 'setTimesteps',
+        value: choice,
+        problem: 'takes a number of inference steps or { timesteps: [...] }',
+        fix:
+          Array.isArray(choice) || ArrayBuffer.isView(choice)
+            ? 'wrap the list: setTimesteps({ timesteps: list }).'
+            : 'pass e.g. 50.',
+      });
+    }
+    const o = choice as Record<string, unknown>;
+    const extra = Object.keys(o).filter((k) => k !== 'timesteps');
+    if (!Object.hasOwn(o, 'timesteps') || extra.length > 0) {
+      throw new ArgumentError({
+        field: 'setTimesteps',
+        value: choice,
+        problem: `takes { timesteps } and nothing else${extra.length > 0 ? ` (unknown: ${extra.join(', ')})` : ''}`,
+        fix: 'pass { timesteps: [...] }; a custom list sets the number of inference steps itself.',
+      });
+    }
+    const timesteps = checkCustomTimesteps(o.timesteps, this.config.num_train_timesteps, order);
+    return { timesteps, numInferenceSteps: timesteps.length, custom: true };
+  }
+
+  /**
+   * diffusers #10003: with "leading" spacing and steps_offset >= 1, n = T steps schedule the
+   * timestep T (T = 1000: 1000, 999, ..., 1), one past the schedule; diffusers then fails with an
+   * IndexError in `step`. Those lists are diffusers' (and the fixtures'), so `setTimesteps` keeps
+   * them; instead a timestep >= T that the scheduler itself scheduled reads alpha_bar at T - 1.
+   * The step from T is then an identity step (it lands on T - 1 as well): the loop makes one model
+   * call more than needed and gives what 999, ..., 1 would. Any other timestep >= T is still an
+   * ArgumentError.
+   */
+  protected isScheduledPastEnd(timestep: number): boolean {
+    return (
+      timestep >= this.config.num_train_timesteps &&
+      this.numInferenceStepsValue !== null &&
+      this.schedule.includes(timestep)
+    );
+  }
+
+  /** The alpha_bar index of a timestep: itself, or T - 1 for a scheduled timestep past the end. */
+  protected alphaIndex(timestep: number): number {
+    if (typeof timestep === 'number' && this.isScheduledPastEnd(timestep)) {
+      return this.config.num_train_timesteps - 1;
+    }
+    return checkTrainTimestep(timestep, this.config.num_train_timesteps);
+  }
+
+  /** `timesteps` for addNoise / getVelocity with scheduled past-the-end timesteps read at T - 1. */
+  private forwardTimesteps(timesteps: Timesteps): Timesteps {
+    const T = this.config.num_train_timesteps;
+    if (typeof timesteps === 'number') return this.isScheduledPastEnd(timesteps) ? T - 1 : timesteps;
+    if (!(Array.isArray(timesteps) || ArrayBuffer.isView(timesteps))) return timesteps;
+    const list = timesteps as ArrayLike<number | bigint>;
+    let any = false;
+    for (let i = 0; i < list.length; i++) {
+      const v = list[i];
+      if (typeof v === 'number' && this.isScheduledPastEnd(v)) any = true;
+    }
+    if (!any) return timesteps;
+    return Array.from(list, (v) =>
+      typeof v === 'number' && this.isScheduledPastEnd(v) ? T - 1 : v,
+    ) as number[];
   }
 
   /** What diffusers' `save_config` writes (without `_diffusers_version`): `_class_name` and every config key. */
@@ -112,12 +357,12 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
 
   /** Forward process: sqrt(a_t) x0 + sqrt(1 - a_t) noise, per batch element. */
   addNoise(originalSamples: TensorLike, noise: TensorLike, timesteps: Timesteps): Tensor {
-    return addNoise(this.alphasCumprod, originalSamples, noise, timesteps);
+    return addNoise(this.alphasCumprod, originalSamples, noise, this.forwardTimesteps(timesteps));
   }
 
   /** The v_prediction target: sqrt(a_t) noise - sqrt(1 - a_t) sample. */
   getVelocity(sample: TensorLike, noise: TensorLike, timesteps: Timesteps): Tensor {
-    return getVelocity(this.alphasCumprod, sample, noise, timesteps);
+    return getVelocity(this.alphasCumprod, sample, noise, this.forwardTimesteps(timesteps));
   }
 
   protected requireTimesteps(): number {
@@ -132,7 +377,9 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     return this.numInferenceStepsValue;
   }
 
+  /** A timestep for `step`: a training timestep, or one the scheduler scheduled past the end. */
   protected checkTimestep(timestep: unknown): number {
+    if (typeof timestep === 'number' && this.isScheduledPastEnd(timestep)) return timestep;
     return checkTrainTimestep(timestep, this.config.num_train_timesteps);
   }
 
@@ -258,13 +505,14 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
    */
   readonly finalAlphaCumprod: number;
 
-  constructor(config: Partial<DDIMConfig> = {}, options?: ConfigOptions) {
+  constructor(config: Partial<DDIMConfig> = {}, options?: SchedulerOptions) {
+    const resolvedOptions = resolveSchedulerOptions(options);
     const { config: resolved } = resolveDDIMConfig(config, undefined, options);
     const T = resolved.num_train_timesteps;
     // Before setTimesteps diffusers holds every training timestep, descending.
     const all = new Int32Array(T);
     for (let i = 0; i < T; i++) all[i] = T - 1 - i;
-    super(resolved, all);
+    super(resolved, all, resolvedOptions);
     this.finalAlphaCumprod = resolved.set_alpha_to_one ? 1 : this.alphasCumprod[0];
   }
 
@@ -276,57 +524,76 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
   static fromConfig(
     config: unknown,
     overrides?: Partial<DDIMConfig>,
-    options?: ConfigOptions,
+    options?: SchedulerOptions,
   ): DDIMScheduler {
+    const o = resolveSchedulerOptions(options);
     const { config: resolved } = resolveDDIMConfig(config, overrides, options);
-    return new DDIMScheduler(resolved as DDIMConfig, { onWarning: () => {} });
+    return new DDIMScheduler(resolved as DDIMConfig, { ...o, onWarning: () => {} });
   }
 
   /**
    * Load a scheduler the way diffusers' `DDIMScheduler.from_pretrained` does: from a Hub repo id
    * (`'stabilityai/stable-diffusion-2-1'` with `{ subfolder: 'scheduler' }`), an http(s) URL, or
    * under Node a local folder or file and the Hugging Face cache. Any scheduler's config loads;
-   * keys DDIM does not use go to `onWarning`. See `loadSchedulerConfig` for the options.
+   * keys DDIM does not use go to `onWarning`. See `loadSchedulerConfig` for the loading options;
+   * `previousTimestepRule` and `clampZeroTerminalSnr` are the scheduler options (SchedulerOptions).
    */
   static async fromPretrained(
     source: string,
-    options: FromPretrainedOptions<DDIMConfig> = {},
+    options: PretrainedOptions<DDIMConfig> = {},
   ): Promise<DDIMScheduler> {
+    const schedulerOptions = pretrainedSchedulerOptions(options);
     const { config } = await loadSchedulerConfig(source, options);
-    return DDIMScheduler.fromConfig(config, options.overrides, { onWarning: options.onWarning });
+    return DDIMScheduler.fromConfig(config, options.overrides, schedulerOptions);
   }
 
   get className(): string {
     return 'DDIMScheduler';
   }
 
-  /** Choose the inference timesteps (diffusers' `set_timesteps`). */
-  setTimesteps(numInferenceSteps: number): this {
+  /**
+   * Choose the inference timesteps. `setTimesteps(n)` is diffusers' `set_timesteps(n)` (the same
+   * integers for every spacing). `setTimesteps({ timesteps })` takes your own strictly decreasing
+   * list of training timesteps (diffusers #2165; e.g. `quadraticTimesteps(T, S)`, the DDIM paper's
+   * skip): each step then lands on the next one and the last on `finalAlphaCumprod`, as diffusers'
+   * DDPM does with custom timesteps. A schedule an epsilon model cannot step through (alpha_bar 0,
+   * zero terminal SNR) is a ConfigError here, before any model call; the scheduler is unchanged
+   * when this throws.
+   */
+  setTimesteps(choice: TimestepsChoice): this {
     const c = this.config;
-    const timesteps = ddimTimesteps(
-      c.num_train_timesteps,
-      numInferenceSteps,
-      c.timestep_spacing,
-      c.steps_offset,
+    const { timesteps, numInferenceSteps, custom } = this.chooseTimesteps(choice, 'descending', (n) =>
+      ddimTimesteps(c.num_train_timesteps, n, c.timestep_spacing, c.steps_offset),
     );
-    this.commitTimesteps(timesteps, numInferenceSteps);
+    if (c.prediction_type === 'epsilon') {
+      const T = c.num_train_timesteps;
+      // With "leading" spacing the last training timestep is never scheduled, so zero-SNR
+      // schedules work there as in diffusers; trailing / linspace start at T - 1.
+      for (const t of timesteps)
+        if (this.alphasCumprod[Math.min(t, T - 1)] === 0) throw zeroSnrEpsilonError(t);
+    }
+    this.commitTimesteps(timesteps, numInferenceSteps, custom);
     return this;
   }
 
   /**
-   * The timestep whose alpha_bar a step from `timestep` lands on: diffusers' `t - T // n` for
-   * every spacing (even trailing/linspace, where it is not the next scheduled timestep), or -1
-   * meaning "past the end" (alpha_bar = finalAlphaCumprod).
+   * The timestep whose alpha_bar a step from `timestep` lands on, or -1 meaning "past the end"
+   * (alpha_bar = finalAlphaCumprod). With the default rule "stride" this is diffusers' `t - T // n`
+   * for every spacing (even trailing/linspace, where it is not the next scheduled timestep); with
+   * rule "schedule" or custom timesteps it is the next element of `timesteps`.
    */
   previousTimestep(timestep: number): number {
     const n = this.requireTimesteps();
-    const prev = timestep - Math.floor(this.config.num_train_timesteps / n);
-    return prev >= 0 ? prev : -1;
+    if (this.stepsFollowList) return schedulePreviousTimestep(this.schedule, timestep);
+    return stridePreviousTimestep(timestep, this.config.num_train_timesteps, n);
   }
 
-  /** alpha_bar at a timestep index, or finalAlphaCumprod for -1 (past the end). */
+  /**
+   * alpha_bar at a timestep, or finalAlphaCumprod for -1 (past the end). A scheduled timestep
+   * past the training range (n = T with steps_offset, diffusers #10003) reads alpha_bar[T - 1].
+   */
   alphaBarAt(timestep: number): number {
-    return timestep >= 0 ? this.alphasCumprod[timestep] : this.finalAlphaCumprod;
+    return timestep < 0 ? this.finalAlphaCumprod : this.alphasCumprod[this.alphaIndex(timestep)];
   }
 
   /** DDIM eq. 16's variance sigma_t^2 / eta^2 between `timestep` and `prevTimestep` (diffusers' `_get_variance`). */
@@ -353,6 +620,7 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
     const c = this.config;
     const prev = this.previousTimestep(t);
     const alphaProdT = this.alphaBarAt(t);
+    if (alphaProdT === 0 && c.prediction_type === 'epsilon') throw zeroSnrEpsilonError(t);
     const alphaProdPrev = this.alphaBarAt(prev);
     const coefficients = stepCoefficients(
       c.prediction_type,

@@ -7,7 +7,7 @@
  * The spacings are Table 2 of Lin et al. 2023 ("Common Diffusion Noise Schedules and Sample
  * Steps are Flawed"): leading (DDIM/SD default), trailing (zero-SNR), linspace.
  */
-import type { TimestepSpacing } from './config.js';
+import { MAX_TRAIN_TIMESTEPS, type TimestepSpacing } from './config.js';
 import { ArgumentError } from './errors.js';
 
 /** numpy's `np.round` / `np.rint`: round half to even. */
@@ -121,4 +121,162 @@ export function ddimInverseTimesteps(
 ): Int32Array {
   const forward = ddimTimesteps(numTrainTimesteps, numInferenceSteps, spacing, stepsOffset);
   return forward.reverse();
+}
+
+export type TimestepOrder = 'descending' | 'ascending';
+
+/**
+ * Validate a user-chosen timestep list (`setTimesteps({ timesteps })`, diffusers #2165): non-empty,
+ * integers in 0 .. T - 1, strictly decreasing (sampling) or strictly increasing (inversion).
+ * Strictness matters: with a repeated timestep the "previous" level would be the current one and
+ * the list could no longer say which step follows which. Returns a fresh Int32Array.
+ */
+export function checkCustomTimesteps(
+  timesteps: unknown,
+  numTrainTimesteps: number,
+  order: TimestepOrder,
+  field = 'timesteps',
+): Int32Array {
+  const isList =
+    timesteps !== null &&
+    typeof timesteps === 'object' &&
+    (Array.isArray(timesteps) || ArrayBuffer.isView(timesteps)) &&
+    !(timesteps instanceof DataView);
+  if (!isList) {
+    throw new ArgumentError({
+      field,
+      value: timesteps,
+      problem: 'must be an array (or typed array) of integer timesteps',
+      fix: `pass e.g. { timesteps: ${order === 'descending' ? '[999, 666, 333, 0]' : '[0, 333, 666, 999]'} }.`,
+    });
+  }
+  const list = timesteps as ArrayLike<unknown>;
+  if (list.length === 0) {
+    throw new ArgumentError({
+      field,
+      value: timesteps,
+      problem: 'must not be empty',
+      fix: 'pass at least one timestep.',
+    });
+  }
+  const T = numTrainTimesteps;
+  const out = new Int32Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const raw = list[i];
+    const t = typeof raw === 'bigint' ? Number(raw) : raw;
+    if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= T) {
+      throw new ArgumentError({
+        field: `${field}[${i}]`,
+        value: raw,
+        problem: `must be an integer training timestep in 0 .. ${T - 1}`,
+        fix: `keep every custom timestep within the ${T} training timesteps.`,
+      });
+    }
+    if (i > 0 && (order === 'descending' ? t >= out[i - 1] : t <= out[i - 1])) {
+      throw new ArgumentError({
+        field: `${field}[${i}]`,
+        value: t,
+        problem: `must be ${order === 'descending' ? 'smaller' : 'larger'} than ${field}[${i - 1}] (${out[i - 1]}): custom timesteps must be strictly ${order === 'descending' ? 'decreasing (noisiest first)' : 'increasing (inversion goes from clean to noisy)'}`,
+        fix: `sort the list ${order === 'descending' ? 'from high to low' : 'from low to high'} and drop repeated values.`,
+      });
+    }
+    out[i] = t;
+  }
+  return out;
+}
+
+/**
+ * Custom-timestep helpers: descending Int32Arrays ready for `setTimesteps({ timesteps })`, each in
+ * 0 .. T - 1 and strictly decreasing. The spacings are diffusers' (the same integers
+ * `setTimesteps(n)` picks), so e.g. `linspaceTimesteps(T, n)` with the default previous-timestep
+ * rule of a custom list steps through the list, which is the fix for diffusers #11347 / #12633.
+ */
+export function leadingTimesteps(
+  numTrainTimesteps: number,
+  numInferenceSteps: number,
+  stepsOffset = 0,
+): Int32Array {
+  checkNumTrainTimesteps(numTrainTimesteps);
+  checkStepsOffset(stepsOffset, numTrainTimesteps);
+  const out = ddimTimesteps(numTrainTimesteps, numInferenceSteps, 'leading', stepsOffset);
+  if (out[0] >= numTrainTimesteps) {
+    // Only possible for n = T with steps_offset >= 1 (diffusers #10003): setTimesteps(n) handles
+    // that case (see DDIMScheduler), but a custom list must stay inside the training range.
+    throw new ArgumentError({
+      field: 'numInferenceSteps',
+      value: numInferenceSteps,
+      problem: `with steps_offset ${stepsOffset} gives timestep ${out[0]}, past the last training timestep ${numTrainTimesteps - 1}`,
+      fix: 'use fewer steps, steps_offset 0, or trailingTimesteps / linspaceTimesteps.',
+    });
+  }
+  return out;
+}
+
+/** diffusers' "trailing" list (Lin et al. 2023): starts at T - 1. */
+export function trailingTimesteps(numTrainTimesteps: number, numInferenceSteps: number): Int32Array {
+  checkNumTrainTimesteps(numTrainTimesteps);
+  return ddimTimesteps(numTrainTimesteps, numInferenceSteps, 'trailing', 0);
+}
+
+/** diffusers' "linspace" list: round(linspace(0, T - 1, n)), descending. */
+export function linspaceTimesteps(numTrainTimesteps: number, numInferenceSteps: number): Int32Array {
+  checkNumTrainTimesteps(numTrainTimesteps);
+  return ddimTimesteps(numTrainTimesteps, numInferenceSteps, 'linspace', 0);
+}
+
+/**
+ * The DDIM paper's quadratic skip (Song et al. 2020, appendix D.2; their code,
+ * `ddim/runners/diffusion.py`, skip_type "quad"): `int(linspace(0, sqrt(0.8 T), S) ** 2)`, here
+ * descending. Small steps near the data, large ones near the noise; the largest timestep is
+ * int(0.8 T), not T - 1, as in the paper.
+ *
+ * When S - 1 > sqrt(0.8 T) (S >= 30 at T = 1000) the paper's list repeats small values
+ * (0, 0, 1, ...). A repeated timestep makes a step from t to t, which is the identity for
+ * every eta (alpha_bar_t = alpha_bar_prev, sigma = 0), so we drop the repeats: the samples are the
+ * paper's, with fewer model calls, and the list may be shorter than S.
+ */
+export function quadraticTimesteps(numTrainTimesteps: number, numInferenceSteps: number): Int32Array {
+  const T = checkNumTrainTimesteps(numTrainTimesteps);
+  const n = checkInferenceSteps(numInferenceSteps, T);
+  // numpy: np.sqrt(T * 0.8), np.linspace, then ** 2 (x * x) and int() (truncation).
+  const values = numpyLinspace(0, Math.sqrt(T * 0.8), n);
+  const ascending: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = Math.trunc(values[i] * values[i]);
+    if (ascending.length === 0 || ascending[ascending.length - 1] !== t) ascending.push(t);
+  }
+  return Int32Array.from(ascending.reverse());
+}
+
+function checkStepsOffset(stepsOffset: unknown, numTrainTimesteps: number): void {
+  if (
+    typeof stepsOffset !== 'number' ||
+    !Number.isInteger(stepsOffset) ||
+    stepsOffset < 0 ||
+    stepsOffset >= numTrainTimesteps
+  ) {
+    throw new ArgumentError({
+      field: 'stepsOffset',
+      value: stepsOffset,
+      problem: `must be an integer in 0 .. ${numTrainTimesteps - 1}`,
+      fix: 'use 0, or 1 as Stable Diffusion configs do.',
+    });
+  }
+}
+
+function checkNumTrainTimesteps(numTrainTimesteps: unknown): number {
+  if (
+    typeof numTrainTimesteps !== 'number' ||
+    !Number.isInteger(numTrainTimesteps) ||
+    numTrainTimesteps < 1 ||
+    numTrainTimesteps > MAX_TRAIN_TIMESTEPS
+  ) {
+    throw new ArgumentError({
+      field: 'numTrainTimesteps',
+      value: numTrainTimesteps,
+      problem: `must be an integer in 1 .. ${MAX_TRAIN_TIMESTEPS}`,
+      fix: "pass the model's num_train_timesteps (scheduler.config.num_train_timesteps), e.g. 1000.",
+    });
+  }
+  return numTrainTimesteps;
 }
