@@ -8,6 +8,7 @@ import type { DiffusersJsonOptions } from './diffusers-json.js';
 import { ArgumentError, ConfigError, NumericError, StateError } from './errors.js';
 import { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './forward.js';
 import { type FromPretrainedOptions, loadSchedulerConfig, saveSchedulerConfig } from './hub.js';
+import { type GeneratorOption, randnInto } from './noise.js';
 import {
   PREVIOUS_TIMESTEP_RULES,
   type PreviousTimestepRule,
@@ -167,7 +168,15 @@ export interface StepOptions {
   eta?: number;
   /** Re-derive the noise prediction from the clipped x0 (Glide). Default false. */
   useClippedModelOutput?: boolean;
-  /** The noise z for eta > 0, instead of drawing it (CycleDiffusion). */
+  /**
+   * Where the eta > 0 noise comes from, as in diffusers: `randn_tensor(model_output.shape,
+   * generator)`, i.e. `torch.randn` on this PyTorch-exact generator (a list: one generator per batch
+   * element). Neither this nor `varianceNoise`: the module's default generator (see `manualSeed`).
+   * Noise is always drawn in float32, even for float16 tensors (torch would draw float16 values
+   * with a different algorithm on CPU; float32 noise is what a float32 pipeline draws).
+   */
+  generator?: GeneratorOption;
+  /** The noise z for eta > 0, instead of drawing it (CycleDiffusion). Not together with `generator`. */
   varianceNoise?: TensorLike | null;
   /** Write results into these tensors (same dims and dtype as `sample`; may alias `sample`). */
   out?: StepOutBuffers;
@@ -203,6 +212,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   protected customSchedule = false;
   private publicTimesteps: Int32Array;
   private thresholdScratch: Float64Array | null = null;
+  private noiseScratch: Float32Array | null = null;
 
   protected constructor(
     config: Readonly<C>,
@@ -391,7 +401,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     coefficients: StepCoefficients,
     bound: X0Bound,
     useClippedModelOutput: boolean,
-    noise: { data: TensorData; type: DType } | null,
+    noise: NoiseSource | null,
     options: StepOptions,
   ): StepOutput {
     const sampleType = checkTensor(sample, 'sample');
@@ -405,6 +415,21 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
       sampleType,
     );
     const batch = sample.dims.length > 0 ? sample.dims[0] : 1;
+    // Draw the noise only now, after every input check, so a rejected call leaves the generator
+    // where it was. The draw goes into a buffer the scheduler keeps, so steps allocate nothing.
+    let noiseData: TensorData | null = null;
+    let noiseType: DType = 'float32';
+    if (noise !== null && noise.kind === 'tensor') {
+      noiseType = checkTensor(noise.tensor, 'varianceNoise');
+      checkSameDims(sample, 'sample', noise.tensor, 'varianceNoise');
+      noiseData = noise.tensor.data;
+    } else if (noise !== null) {
+      if (this.noiseScratch === null || this.noiseScratch.length !== sample.data.length) {
+        this.noiseScratch = new Float32Array(sample.data.length);
+      }
+      randnInto(this.noiseScratch, sample.dims, noise.generator);
+      noiseData = this.noiseScratch;
+    }
     let scratch: Float64Array | undefined;
     if (bound.kind === 'threshold') {
       const per = batch > 0 ? sample.data.length / batch : 0;
@@ -422,8 +447,8 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
       sampleType,
       modelOutput: modelOutput.data,
       modelOutputType: modelType,
-      noise: noise?.data ?? null,
-      noiseType: noise?.type ?? 'float32',
+      noise: noiseData,
+      noiseType,
       prevSample: prevSample.data,
       predOriginalSample: predOriginalSample.data,
       outType: sampleType,
@@ -435,6 +460,9 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     return { prevSample, predOriginalSample };
   }
 }
+
+/** The eta > 0 noise of a step: a tensor the caller gave, or draws from a generator (null: the default one). */
+type NoiseSource = { kind: 'tensor'; tensor: TensorLike } | { kind: 'generator'; generator: GeneratorOption };
 
 function outBuffer(
   given: TensorLike | undefined,
@@ -635,20 +663,20 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
       : c.clip_sample
         ? { kind: 'clip', range: c.clip_sample_range }
         : { kind: 'none' };
-    let noise: { data: TensorData; type: DType } | null = null;
+    let noise: NoiseSource | null = null;
     if (eta > 0) {
       const given = options.varianceNoise ?? null;
-      if (given === null) {
+      const generator = options.generator ?? null;
+      if (given !== null && generator !== null) {
+        // diffusers raises the same ValueError: the two would be two different noises.
         throw new ArgumentError({
-          field: 'varianceNoise',
-          value: null,
-          problem: 'is required when eta > 0',
-          fix: 'pass varianceNoise (a tensor shaped like sample).',
+          field: 'generator',
+          value: 'a generator and varianceNoise',
+          problem: 'cannot be given together with varianceNoise',
+          fix: 'pass either generator (noise drawn like diffusers) or varianceNoise (your own noise), not both.',
         });
       }
-      const noiseType = checkTensor(given, 'varianceNoise');
-      checkSameDims(sample, 'sample', given, 'varianceNoise');
-      noise = { data: given.data, type: noiseType };
+      noise = given !== null ? { kind: 'tensor', tensor: given } : { kind: 'generator', generator };
     }
     return this.runStep(
       modelOutput,
