@@ -3,6 +3,11 @@ export { DIFFUSERS_VERSION, type DiffusersJsonOptions, toDiffusersJsonString } f
 export * from './errors.js';
 export { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './forward.js';
 export {
+  batchStd,
+  classifierFreeGuidance,
+  rescaleNoiseCfg,
+} from './guidance.js';
+export {
   CONFIG_NAME,
   type ConfigSource,
   DEFAULT_ENDPOINT,
@@ -18,6 +23,7 @@ export {
   registerConfigSource,
   saveSchedulerConfig,
 } from './hub.js';
+export { checkStrength, img2imgStartIndex, img2imgTimesteps, noiseInitLatents } from './img2img.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './inverse.js';
 export * from './noise.js';
 export * from './previous-timestep.js';
