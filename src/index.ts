@@ -25,6 +25,13 @@ export {
 } from './hub.js';
 export { checkStrength, img2imgStartIndex, img2imgTimesteps, noiseInitLatents } from './img2img.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './inverse.js';
+export {
+  datasetDenoiser,
+  type ExactDenoiser,
+  type GaussianMixture,
+  gaussianMixtureDenoiser,
+  type ScheduleLike,
+} from './models.js';
 export * from './noise.js';
 export * from './previous-timestep.js';
 export * from './schedule.js';
