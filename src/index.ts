@@ -34,6 +34,17 @@ export {
 } from './models.js';
 export * from './noise.js';
 export * from './previous-timestep.js';
+export {
+  type Denoiser,
+  type GuidedDenoiser,
+  type GuidedPrediction,
+  invert,
+  type SampleOptions,
+  type SampleResult,
+  type StepInfo,
+  sample,
+  sampleGuided,
+} from './sampling.js';
 export * from './schedule.js';
 export {
   DDIMScheduler,

@@ -10,6 +10,7 @@ import {
   ShapeError,
   type Tensor,
 } from '../src/index.js';
+import { exactEpsilon } from './helpers/gaussian-mixture.js';
 
 const f64 = (values: readonly number[], dims: number[]): Tensor => ({
   data: Float64Array.from(values),
@@ -320,6 +321,31 @@ describe('datasetDenoiser', () => {
         data,
       ),
     ).toThrow(ArgumentError);
+  });
+});
+
+describe('gaussianMixtureDenoiser agrees with the independent test helper (helpers/gaussian-mixture.ts)', () => {
+  it('epsilon for a 2-D mixture at several noise levels', () => {
+    const helperMixture = {
+      means: [
+        [-1.5, 0.5],
+        [1, 1],
+        [0.5, -2],
+      ] as [number, number][],
+      weights: [0.2, 0.5, 0.3],
+      stds: [0.3, 0.6, 0.2],
+    };
+    const points = [0.3, -0.4, -1.2, 0.9, 2.5, 1.5, 0, -2.2];
+    for (const a of [0.995, 0.7, 0.2, 0.01]) {
+      const d = gaussianMixtureDenoiser(schedule([a], 'epsilon'), {
+        weights: helperMixture.weights,
+        means: helperMixture.means,
+        variances: helperMixture.stds.map((s) => s * s),
+      });
+      const got = d(f64(points, [4, 2]), 0);
+      const want = exactEpsilon(helperMixture, points, a);
+      for (let i = 0; i < points.length; i++) expect(got.data[i]).toBeCloseTo(want[i], 11);
+    }
   });
 });
 

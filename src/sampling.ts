@@ -1,0 +1,641 @@
+/**
+ * The sampling loop of diffusers' pipelines (StableDiffusionPipeline, its img2img variant, and DDIM
+ * inversion), over any denoiser, so that JavaScript users do not write it by hand:
+ *
+ *   latents = randn_tensor(shape, generator) * init_noise_sigma          (or the given latents)
+ *   for t in scheduler.timesteps:
+ *     noise_pred = model(latents, t)                                     (cond and uncond: guidance)
+ *     latents = scheduler.step(noise_pred, t, latents, eta, generator).prev_sample
+ *
+ * Randomness is diffusers' to the draw: the initial latents (or the img2img noise) come first, one
+ * `randn_tensor` of the whole shape (or one per batch element for a list of generators), then each
+ * step with eta > 0 draws `randn_tensor(sample.shape)` in step order. The same seeds give the same
+ * numbers as PyTorch.
+ *
+ * Memory: the loop allocates its buffers once -- two sample buffers used in turn, one for the
+ * predicted x0, one for the guided prediction; the scheduler keeps one for the eta noise -- and
+ * nothing per step but what the denoiser returns. The tensors handed to the denoiser and to
+ * `onStep` are therefore views of those buffers: they are valid during the call (until the
+ * denoiser's promise settles, or `onStep` returns or its promise settles) and are overwritten by
+ * later steps. Copy them (`sample.data.slice()`) to keep them. The latents passed in (`latents`, `initLatents`, `x0`) are
+ * never written.
+ *
+ * One loop runs on a scheduler at a time (a second `sample` on a busy scheduler throws a
+ * StateError): `setTimesteps` changes what `step` does. Schedulers are cheap; make one per
+ * concurrent run. An aborted or failed loop leaves the scheduler ready for the next one.
+ */
+import { AbortError, ArgumentError, ShapeError, StateError } from './errors.js';
+import { classifierFreeGuidance, rescaleNoiseCfg } from './guidance.js';
+import { checkStrength, img2imgStartIndex } from './img2img.js';
+import type { DDIMInverseScheduler } from './inverse.js';
+import { Generator, randnTensor } from './noise.js';
+import type { DDIMScheduler, StepOptions, StepOutput, TimestepsChoice } from './scheduler.js';
+import {
+  checkTensor,
+  type DType,
+  emptyLike,
+  float16Table,
+  numberToFloat16,
+  sizeOf,
+  type Tensor,
+  type TensorLike,
+} from './tensor.js';
+
+/** A model: the prediction (of the scheduler's `prediction_type`) for `sample` at `timestep`. */
+export type Denoiser = (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>;
+
+/** The two predictions classifier-free guidance combines. */
+export interface GuidedPrediction {
+  /** Conditional ("text") prediction. */
+  cond: TensorLike;
+  /** Unconditional (empty / negative prompt) prediction. */
+  uncond: TensorLike;
+}
+
+/** A model evaluated with and without its conditioning (e.g. one UNet call on a batch of 2B). */
+export type GuidedDenoiser = (
+  sample: Tensor,
+  timestep: number,
+) => GuidedPrediction | Promise<GuidedPrediction>;
+
+/** What `onStep` sees after each step. The tensors are loop buffers: valid during the call only. */
+export interface StepInfo {
+  /** 0-based step index. */
+  index: number;
+  /** The step's timestep: the one the denoiser was called with (sampling steps from it, inversion to it). */
+  timestep: number;
+  /** The new sample (x_{t-1}; for inversion the noisier sample). */
+  sample: Tensor;
+  /** The step's predicted x0: a preview of the final result. */
+  predOriginalSample: Tensor;
+  /** Number of steps in this run. */
+  total: number;
+}
+
+export interface SampleOptions {
+  /** Denoising steps of the full schedule (before `strength`). Default 50. */
+  numInferenceSteps?: number;
+  /**
+   * Your own timesteps instead of `numInferenceSteps` (`scheduler.setTimesteps({ timesteps })`:
+   * strictly decreasing for sampling, increasing for inversion). With `strength`, the tail is kept
+   * as diffusers does with a custom list: `n` is the list's length.
+   */
+  timesteps?: ArrayLike<number>;
+  /** DDIM eta: 0 (default) is deterministic, 1 is DDPM-like. */
+  eta?: number;
+  /**
+   * Source of the initial noise (and of the eta > 0 noise), as diffusers' `generator`: one
+   * Generator, or one per batch element. Default: the default generator (`defaultGenerator()`).
+   */
+  generator?: Generator | readonly Generator[] | null;
+  /** The initial x_T, instead of drawing it. Never written; its dtype is the loop's dtype. */
+  latents?: TensorLike;
+  /** Shape of the drawn latents; needed when neither `latents` nor `initLatents` is given. */
+  shape?: readonly number[];
+  /** Classifier-free guidance scale w (`sampleGuided` only). Default 7.5, diffusers' default. */
+  guidanceScale?: number;
+  /** Guidance rescale phi (`sampleGuided` only). Default 0 (off). */
+  guidanceRescale?: number;
+  /** Image-to-image: the fraction of the schedule to run, in [0, 1]. Default 0.8 with `initLatents`. */
+  strength?: number;
+  /** Image-to-image: the (VAE-encoded, scaled) latents of the input image. */
+  initLatents?: TensorLike;
+  /** Called after every step; awaited when it returns a promise. */
+  onStep?: (info: StepInfo) => void | Promise<void>;
+  /** Stops the loop (with an AbortError) before or after the next denoiser call. */
+  signal?: AbortSignal;
+}
+
+export interface SampleResult {
+  /** The final latents (owned by the caller). */
+  latents: Tensor;
+  /** The timesteps stepped through. */
+  timesteps: Int32Array;
+  /** Number of steps run. */
+  steps: number;
+}
+
+const SAMPLE_KEYS = [
+  'numInferenceSteps',
+  'timesteps',
+  'eta',
+  'generator',
+  'latents',
+  'shape',
+  'strength',
+  'initLatents',
+  'onStep',
+  'signal',
+];
+const GUIDED_KEYS = [...SAMPLE_KEYS, 'guidanceScale', 'guidanceRescale'];
+const INVERT_KEYS = ['numInferenceSteps', 'timesteps', 'onStep', 'signal'];
+
+/** Schedulers with a loop in progress. */
+const busy = new WeakSet<object>();
+
+type AnyScheduler = DDIMScheduler | DDIMInverseScheduler;
+
+function checkOptions(options: unknown, allowed: readonly string[], fn: string): void {
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ArgumentError({
+      field: 'options',
+      value: options,
+      problem: 'must be an object',
+      fix: `pass { ${allowed.join(', ')} } (all optional), or nothing.`,
+    });
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      const hint =
+        (key === 'guidanceScale' || key === 'guidanceRescale') && fn === 'sample'
+          ? ' use sampleGuided with a GuidedDenoiser for guidance.'
+          : ` ${fn} takes ${allowed.join(', ')}.`;
+      throw new ArgumentError({
+        field: `options.${key}`,
+        value: (options as Record<string, unknown>)[key],
+        problem: `is not an option of ${fn}`,
+        fix: `remove it or fix its spelling;${hint}`,
+      });
+    }
+  }
+}
+
+function checkNumber(value: unknown, field: string, min: number, fix: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new ArgumentError({ field, value, problem: `must be a finite number >= ${min}`, fix });
+  }
+  return value;
+}
+
+function checkFunction<F>(value: unknown, field: string, fix: string): F {
+  if (typeof value !== 'function') {
+    throw new ArgumentError({ field, value, problem: 'must be a function', fix });
+  }
+  return value as F;
+}
+
+function checkSignal(signal: unknown): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  if (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).aborted !== 'boolean') {
+    throw new ArgumentError({
+      field: 'options.signal',
+      value: signal,
+      problem: 'must be an AbortSignal',
+      fix: 'pass controller.signal from an AbortController.',
+    });
+  }
+  return signal as AbortSignal;
+}
+
+/** Check a generator option up front, so that a bad one fails before any model call. */
+function checkGeneratorOption(generator: unknown, batch: number): void {
+  if (generator === undefined || generator === null || generator instanceof Generator) return;
+  if (Array.isArray(generator)) {
+    generator.forEach((g, i) => {
+      if (!(g instanceof Generator)) {
+        throw new ArgumentError({
+          field: `options.generator[${i}]`,
+          value: g,
+          problem: 'must be a Generator',
+          fix: 'pass new Generator().manualSeed(seed) for each batch element.',
+        });
+      }
+    });
+    if (generator.length !== 1 && generator.length !== batch) {
+      throw new ArgumentError({
+        field: 'options.generator',
+        value: generator,
+        problem: `is a list of ${generator.length} generators, but the batch size is ${batch}; they must be equal`,
+        fix: 'pass one generator per batch element, or a single generator.',
+      });
+    }
+    return;
+  }
+  throw new ArgumentError({
+    field: 'options.generator',
+    value: generator,
+    problem: 'must be a Generator, a list of them (one per batch element), or null',
+    fix: 'pass new Generator().manualSeed(seed).',
+  });
+}
+
+function throwIfAborted(signal: AbortSignal | undefined, where: string): void {
+  if (signal?.aborted) {
+    throw new AbortError({
+      field: 'signal',
+      problem: `aborted the sampling loop ${where}`,
+      fix: 'start a new run; the scheduler is ready for it.',
+      cause: signal.reason,
+    });
+  }
+}
+
+/** A copy of `t` times `scale` in its own dtype (diffusers' `latents * init_noise_sigma`). */
+function scaledCopy(t: TensorLike, type: DType, scale: number): Tensor {
+  const out = emptyLike(t, type);
+  if (scale === 1) out.data.set(t.data);
+  else if (type === 'float16') {
+    const table = float16Table();
+    for (let i = 0; i < t.data.length; i++) out.data[i] = numberToFloat16(table[t.data[i]] * scale);
+  } else {
+    for (let i = 0; i < t.data.length; i++) out.data[i] = t.data[i] * scale;
+  }
+  return out;
+}
+
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The loop shared by sampling and inversion: ping-pong between two sample buffers, x0 into a third.
+ * `predict` returns the model output for the scheduler; `step` runs the scheduler's step into the
+ * given buffers (drawing the eta noise first when there is any).
+ */
+async function runLoop(
+  scheduler: AnyScheduler,
+  numInferenceSteps: number,
+  timesteps: Int32Array,
+  start: Tensor,
+  predict: (sample: Tensor, timestep: number) => Promise<TensorLike>,
+  step: (modelOutput: TensorLike, t: number, sample: Tensor, out: Tensor, x0: Tensor) => StepOutput,
+  onStep: SampleOptions['onStep'],
+  signal: AbortSignal | undefined,
+): Promise<SampleResult> {
+  let current = start;
+  let next = emptyLike(start, start.type);
+  const x0 = emptyLike(start, start.type);
+  const total = timesteps.length;
+  for (let index = 0; index < total; index++) {
+    const t = timesteps[index];
+    throwIfAborted(signal, `before step ${index} (timestep ${t})`);
+    const modelOutput = await predict(current, t);
+    throwIfAborted(signal, `after the denoiser at step ${index} (timestep ${t})`);
+    if (scheduler.numInferenceSteps !== numInferenceSteps) {
+      throw new StateError({
+        field: 'scheduler.numInferenceSteps',
+        value: scheduler.numInferenceSteps,
+        problem: `changed from ${numInferenceSteps} during the sampling loop`,
+        fix: 'do not call setTimesteps on a scheduler while a loop runs on it; use a second scheduler.',
+      });
+    }
+    step(modelOutput, t, current, next, x0);
+    if (onStep !== undefined) {
+      await onStep({ index, timestep: t, sample: next, predOriginalSample: x0, total });
+    }
+    const previous = current;
+    current = next;
+    next = previous;
+  }
+  throwIfAborted(signal, 'after the last step');
+  return {
+    latents: { data: current.data, dims: [...current.dims], type: current.type },
+    timesteps,
+    steps: total,
+  };
+}
+
+/** Run `body` with the scheduler marked busy. */
+async function exclusive<T>(scheduler: object, body: () => Promise<T>): Promise<T> {
+  if (
+    scheduler === null ||
+    typeof scheduler !== 'object' ||
+    typeof (scheduler as AnyScheduler).setTimesteps !== 'function' ||
+    typeof (scheduler as AnyScheduler).step !== 'function'
+  ) {
+    throw new ArgumentError({
+      field: 'scheduler',
+      value: scheduler,
+      problem: 'must be a DDIMScheduler (DDIMInverseScheduler for invert)',
+      fix: 'pass DDIMScheduler.fromConfig(config).',
+    });
+  }
+  if (busy.has(scheduler)) {
+    throw new StateError({
+      field: 'scheduler',
+      problem: 'is already running a sampling loop',
+      fix: 'await the running loop, or give each concurrent loop its own scheduler (DDIMScheduler.fromConfig(scheduler.config)).',
+    });
+  }
+  busy.add(scheduler);
+  try {
+    return await body();
+  } finally {
+    busy.delete(scheduler);
+  }
+}
+
+interface Prepared {
+  numInferenceSteps: number;
+  timesteps: Int32Array;
+  eta: number;
+  generator: Generator | readonly Generator[] | null | undefined;
+  onStep: SampleOptions['onStep'];
+  signal: AbortSignal | undefined;
+  /** The starting sample (a fresh buffer the loop may write). */
+  start: Tensor | null;
+  /** img2img with zero kept steps: the result as is. */
+  unchanged: Tensor | null;
+}
+
+/** `setTimesteps`' argument from `numInferenceSteps` (default 50) or `timesteps`, not both. */
+function timestepsChoice(options: Pick<SampleOptions, 'numInferenceSteps' | 'timesteps'>): TimestepsChoice {
+  if (options.timesteps === undefined) return options.numInferenceSteps ?? 50;
+  if (options.numInferenceSteps !== undefined) {
+    throw new ArgumentError({
+      field: 'options.timesteps',
+      value: options.timesteps,
+      problem: 'cannot be combined with options.numInferenceSteps',
+      fix: 'pass a step count (numInferenceSteps) or your own list (timesteps), not both.',
+    });
+  }
+  const list = options.timesteps;
+  if (list === null || typeof list !== 'object' || typeof list.length !== 'number') {
+    throw new ArgumentError({
+      field: 'options.timesteps',
+      value: list,
+      problem: 'must be an array of training timesteps',
+      fix: 'pass e.g. [999, 759, 499, 259] (or omit it and pass numInferenceSteps).',
+    });
+  }
+  return { timesteps: list };
+}
+
+/** Validate the options, set the timesteps and draw (or copy) the starting latents. */
+function prepare(scheduler: DDIMScheduler, options: SampleOptions): Prepared {
+  const choice = timestepsChoice(options);
+  const eta = checkNumber(options.eta ?? 0, 'options.eta', 0, 'use 0 for DDIM, 1 for DDPM-like sampling.');
+  const onStep =
+    options.onStep === undefined
+      ? undefined
+      : checkFunction<SampleOptions['onStep']>(options.onStep, 'options.onStep', 'pass (info) => { ... }.');
+  const signal = checkSignal(options.signal);
+  const { latents, initLatents, shape } = options;
+  const generator = options.generator;
+  const img2img = initLatents !== undefined;
+  if (!img2img && options.strength !== undefined) {
+    throw new ArgumentError({
+      field: 'options.strength',
+      value: options.strength,
+      problem: 'needs options.initLatents (strength is the image-to-image noise level)',
+      fix: 'pass initLatents (the encoded image), or drop strength for text-to-image.',
+    });
+  }
+  if (img2img && latents !== undefined) {
+    throw new ArgumentError({
+      field: 'options.latents',
+      problem: 'cannot be combined with options.initLatents',
+      fix: 'pass latents (x_T) for text-to-image, or initLatents with strength for image-to-image.',
+    });
+  }
+  const given = img2img ? initLatents : latents;
+  const givenName = img2img ? 'options.initLatents' : 'options.latents';
+  let dims: readonly number[];
+  let givenType: DType | null = null;
+  if (given !== undefined) {
+    givenType = checkTensor(given, givenName);
+    dims = given.dims;
+    if (shape !== undefined && !sameDims(shape, dims)) {
+      throw new ShapeError({
+        field: 'options.shape',
+        value: [...shape],
+        problem: `differs from ${givenName}.dims [${dims.join(', ')}]`,
+        fix: 'drop shape (it is taken from the latents) or make them agree.',
+      });
+    }
+  } else {
+    if (shape === undefined) {
+      throw new ArgumentError({
+        field: 'options.shape',
+        value: undefined,
+        problem: 'is required when neither latents nor initLatents is given',
+        fix: 'pass the latent shape, e.g. shape: [1, 4, 64, 64].',
+      });
+    }
+    sizeOf(shape as number[], 'options.shape');
+    dims = shape;
+  }
+  if (dims.length < 1) {
+    throw new ShapeError({
+      field: given === undefined ? 'options.shape' : `${givenName}.dims`,
+      value: [...dims],
+      problem: 'must have a batch axis',
+      fix: 'use shape [batch, ...], e.g. [1, 4, 64, 64].',
+    });
+  }
+  checkGeneratorOption(generator, dims[0]);
+  const strength = img2img ? checkStrength(options.strength ?? 0.8, 'options.strength') : 1;
+  // Everything is valid: from here on the scheduler and the generators change.
+  throwIfAborted(signal, 'before it started');
+  scheduler.setTimesteps(choice);
+  // diffusers: with a custom list, num_inference_steps = len(timesteps) (retrieve_timesteps).
+  const numInferenceSteps = scheduler.numInferenceSteps as number;
+  const timesteps = img2img
+    ? scheduler.timesteps.slice(img2imgStartIndex(numInferenceSteps, strength, scheduler.order))
+    : scheduler.timesteps.slice();
+  const base = { numInferenceSteps, timesteps, eta, generator, onStep, signal };
+  if (img2img) {
+    const init = initLatents as TensorLike;
+    if (timesteps.length === 0) {
+      return { ...base, start: null, unchanged: scaledCopy(init, givenType as DType, 1) };
+    }
+    // prepare_latents: noise = randn_tensor(init.shape, generator); add_noise(init, noise, timesteps[:1]).
+    const noise = randnTensor(init.dims, { generator });
+    return { ...base, start: scheduler.addNoise(init, noise, timesteps[0]), unchanged: null };
+  }
+  if (latents !== undefined) {
+    return {
+      ...base,
+      start: scaledCopy(latents, givenType as DType, scheduler.initNoiseSigma),
+      unchanged: null,
+    };
+  }
+  // prepare_latents: randn_tensor(shape, generator) * init_noise_sigma (1 for DDIM: no copy needed).
+  const drawn = randnTensor(dims, { generator });
+  const start =
+    scheduler.initNoiseSigma === 1 ? drawn : scaledCopy(drawn, 'float32', scheduler.initNoiseSigma);
+  return { ...base, start, unchanged: null };
+}
+
+/**
+ * The scheduler step with the loop's buffers. With eta > 0 the step draws diffusers'
+ * `randn_tensor(model_output.shape, generator)` itself -- every step, even where the variance is 0,
+ * after the model call -- into a buffer the scheduler keeps (no generator: the default one).
+ */
+function stepper(
+  scheduler: DDIMScheduler,
+  prepared: Prepared,
+): (modelOutput: TensorLike, t: number, sample: Tensor, out: Tensor, x0: Tensor) => StepOutput {
+  const out: { prevSample?: Tensor; predOriginalSample?: Tensor } = {};
+  const stepOptions: StepOptions = { eta: prepared.eta, out, generator: prepared.generator ?? null };
+  return (modelOutput, t, sample, prev, x0) => {
+    out.prevSample = prev;
+    out.predOriginalSample = x0;
+    return scheduler.step(modelOutput, t, sample, stepOptions);
+  };
+}
+
+/**
+ * Sample with a DDIM scheduler and any denoiser (text-to-image, or image-to-image with `initLatents`
+ * and `strength`). Calls `scheduler.setTimesteps` (with `numInferenceSteps` or `timesteps`).
+ */
+export function sample(
+  scheduler: DDIMScheduler,
+  denoiser: Denoiser,
+  options: SampleOptions = {},
+): Promise<SampleResult> {
+  return Promise.resolve().then(() => {
+    checkOptions(options, SAMPLE_KEYS, 'sample');
+    const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
+    return exclusive(scheduler, async () => {
+      const prepared = prepare(scheduler, options);
+      if (prepared.unchanged !== null) {
+        return { latents: prepared.unchanged, timesteps: prepared.timesteps, steps: 0 };
+      }
+      return runLoop(
+        scheduler,
+        prepared.numInferenceSteps,
+        prepared.timesteps,
+        prepared.start as Tensor,
+        async (x, t) => model(x, t),
+        stepper(scheduler, prepared),
+        prepared.onStep,
+        prepared.signal,
+      );
+    });
+  });
+}
+
+/**
+ * Sample with classifier-free guidance, as diffusers' Stable Diffusion pipeline: per step
+ * `uncond + guidanceScale * (cond - uncond)`, then `rescaleNoiseCfg(..., cond, guidanceRescale)` when
+ * guidanceRescale > 0. As in diffusers, guidance applies only when guidanceScale > 1; otherwise the
+ * conditional prediction is used as is (and `uncond` is ignored: use `sample` to skip computing it).
+ */
+export function sampleGuided(
+  scheduler: DDIMScheduler,
+  denoiser: GuidedDenoiser,
+  options: SampleOptions = {},
+): Promise<SampleResult> {
+  return Promise.resolve().then(() => {
+    checkOptions(options, GUIDED_KEYS, 'sampleGuided');
+    const model = checkFunction<GuidedDenoiser>(
+      denoiser,
+      'denoiser',
+      'pass (sample, timestep) => ({ cond, uncond }).',
+    );
+    const scale = options.guidanceScale ?? 7.5;
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) {
+      throw new ArgumentError({
+        field: 'options.guidanceScale',
+        value: scale,
+        problem: 'must be a finite number',
+        fix: 'pass e.g. 7.5 (values <= 1 disable guidance, as in diffusers).',
+      });
+    }
+    const rescale = checkNumber(
+      options.guidanceRescale ?? 0,
+      'options.guidanceRescale',
+      0,
+      'pass a number in [0, 1], e.g. 0.7 for zero-SNR models (0 disables it).',
+    );
+    return exclusive(scheduler, async () => {
+      const prepared = prepare(scheduler, options);
+      if (prepared.unchanged !== null) {
+        return { latents: prepared.unchanged, timesteps: prepared.timesteps, steps: 0 };
+      }
+      let guided: Tensor | null = null;
+      const predict = async (x: Tensor, t: number): Promise<TensorLike> => {
+        const prediction = await model(x, t);
+        if (prediction === null || typeof prediction !== 'object' || !('cond' in prediction)) {
+          throw new ArgumentError({
+            field: 'denoiser result',
+            value: prediction,
+            problem: `must be { cond, uncond } (at timestep ${t})`,
+            fix: 'return both predictions from the guided denoiser.',
+          });
+        }
+        const { cond, uncond } = prediction;
+        // diffusers: do_classifier_free_guidance = guidance_scale > 1.
+        if (!(scale > 1)) return cond;
+        const type = checkTensor(uncond, 'uncond');
+        if (guided === null || guided.type !== type || !sameDims(guided.dims, uncond.dims)) {
+          guided = emptyLike(uncond, type);
+        }
+        classifierFreeGuidance(uncond, cond, scale, guided);
+        if (rescale > 0) rescaleNoiseCfg(guided, cond, rescale, guided);
+        return guided;
+      };
+      return runLoop(
+        scheduler,
+        prepared.numInferenceSteps,
+        prepared.timesteps,
+        prepared.start as Tensor,
+        predict,
+        stepper(scheduler, prepared),
+        prepared.onStep,
+        prepared.signal,
+      );
+    });
+  });
+}
+
+/**
+ * DDIM inversion: run `x0` through the inverse schedule (ascending timesteps) with the denoiser and
+ * return the latents x_T that DDIM sampling with the same denoiser, steps and config maps back to x0
+ * (up to the discretisation error of evaluating the model one level early; see docs/sampling.md).
+ * Calls `scheduler.setTimesteps` (with `numInferenceSteps` or an ascending `timesteps` list); `x0`
+ * is never written.
+ */
+export function invert(
+  scheduler: DDIMInverseScheduler,
+  denoiser: Denoiser,
+  x0: TensorLike,
+  options: Pick<SampleOptions, 'numInferenceSteps' | 'timesteps' | 'onStep' | 'signal'> = {},
+): Promise<SampleResult> {
+  return Promise.resolve().then(() => {
+    checkOptions(options, INVERT_KEYS, 'invert');
+    const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
+    const type = checkTensor(x0, 'x0');
+    if (x0.dims.length < 1) {
+      throw new ShapeError({
+        field: 'x0.dims',
+        value: [...x0.dims],
+        problem: 'must have a batch axis',
+        fix: 'use dims [batch, ...], e.g. [1, 4, 64, 64].',
+      });
+    }
+    const onStep =
+      options.onStep === undefined
+        ? undefined
+        : checkFunction<SampleOptions['onStep']>(options.onStep, 'options.onStep', 'pass (info) => { ... }.');
+    const signal = checkSignal(options.signal);
+    const choice = timestepsChoice(options);
+    return exclusive(scheduler, async () => {
+      throwIfAborted(signal, 'before it started');
+      scheduler.setTimesteps(choice);
+      const numInferenceSteps = scheduler.numInferenceSteps as number;
+      const out = {
+        prevSample: undefined as Tensor | undefined,
+        predOriginalSample: undefined as Tensor | undefined,
+      };
+      const stepOptions = { out };
+      return runLoop(
+        scheduler,
+        numInferenceSteps,
+        scheduler.timesteps.slice(),
+        scaledCopy(x0, type, 1),
+        async (x, t) => model(x, t),
+        (modelOutput, t, sample, prev, predX0) => {
+          out.prevSample = prev;
+          out.predOriginalSample = predX0;
+          return scheduler.step(modelOutput, t, sample, stepOptions);
+        },
+        onStep,
+        signal,
+      );
+    });
+  });
+}
