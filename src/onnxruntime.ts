@@ -201,7 +201,8 @@ interface FloatTensor {
 interface Slot {
   array: InputArray;
   tensor: OrtTensorLike;
-  key: string;
+  type: OrtElementType;
+  dims: readonly number[];
 }
 
 class UnetRunner {
@@ -536,10 +537,11 @@ class UnetRunner {
    * transfers input buffers, like onnxruntime-web's proxy worker, leaves them detached: length 0).
    */
   private slot(slot: Slot | null, type: OrtElementType, length: number, dims: number[]): Slot {
-    const key = `${type}:${dims.join(',')}:${length}`;
-    if (slot !== null && slot.key === key && slot.array.length === length) return slot;
+    if (slot !== null && slot.type === type && sameDims(slot.dims, dims) && slot.array.length === length) {
+      return slot;
+    }
     const array = allocate(type, length);
-    return { array, tensor: new this.Tensor(type, array, dims), key };
+    return { array, tensor: new this.Tensor(type, array, dims), type, dims };
   }
 
   private readOutput(
