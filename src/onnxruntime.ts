@@ -342,7 +342,6 @@ class UnetRunner {
       if (positive !== undefined) {
         throw new ArgumentError({
           field: 'options.encoderHiddenStates',
-          value: 'given',
           problem: `was given but the model has no '${ehsName}' input (its inputs are ${listNames(session.inputNames)})`,
           fix: 'drop encoderHiddenStates for an unconditional model, or pass inputNames.encoderHiddenStates.',
         });

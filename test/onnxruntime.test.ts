@@ -501,8 +501,21 @@ describe('typed errors', () => {
     g.output('out_sample', 'float32', ['batch', 4, 2, 2]);
     g.op('Identity', ['sample'], [], 'out_sample');
     const bytes = g.encode();
-    const ok = createUnetDenoiser(await session(bytes), { ort });
+    // An unconditional UNet (no encoder_hidden_states): fine without embeddings, refused with them
+    // and under guidance.
+    const unconditional = await session(bytes);
+    const ok = createUnetDenoiser(unconditional, { ort });
     expect((await ok(x, 3)).data).toEqual(x.data);
+    expect(() => createUnetDenoiser(unconditional, { ort, encoderHiddenStates: ehs })).toThrow(
+      /was given but the model has no 'encoder_hidden_states' input/,
+    );
+    expect(() =>
+      createGuidedUnetDenoiser(unconditional, {
+        ort,
+        encoderHiddenStates: ehs,
+        negativeEncoderHiddenStates: ehs,
+      }),
+    ).toThrow(ArgumentError);
     const int8 = new GraphBuilder();
     int8.input('sample', 'float32', ['batch', 4, 2, 2]);
     int8.input('timestep', 'int32', [1]);
