@@ -5,8 +5,10 @@ import {
   ArgumentError,
   DDIMScheduler,
   float16Table,
+  Generator,
   numberToFloat16,
   type PredictionType,
+  randnTensor,
   ShapeError,
   StateError,
   type Tensor,
@@ -47,13 +49,9 @@ function uniforms(n: number, seed: number): Float64Array {
   return out;
 }
 
-/** Standard normal numbers (Box-Muller over mulberry32). */
-function normals(n: number, seed: number): Float64Array {
-  const u = uniforms(2 * n, seed);
-  const out = new Float64Array(n);
-  for (let i = 0; i < n; i++)
-    out[i] = Math.sqrt(-2 * Math.log(1 - u[2 * i])) * Math.cos(2 * Math.PI * u[2 * i + 1]);
-  return out;
+/** Standard normal numbers: torch.randn(n) with torch.manual_seed(seed). */
+function normals(n: number, seed: number): Float32Array {
+  return randnTensor([n], { generator: new Generator().manualSeed(seed) }).data;
 }
 
 /** Values k/16 in [-1, 1]: exact in float16, so a float16 model sees exactly what float64 code sees. */
@@ -655,7 +653,7 @@ function halfPrecision(model: (x: TensorLike, t: number) => TensorLike) {
 }
 
 function initialNoise(): Tensor {
-  return f32Tensor(Float32Array.from(normals(2 * D, 400)), SAMPLE_DIMS);
+  return randnTensor(SAMPLE_DIMS, { generator: new Generator().manualSeed(400) });
 }
 
 describe('Gaussian-mixture exact denoiser as ONNX', () => {
