@@ -4,13 +4,18 @@ import { describe, expect, it } from 'vitest';
 import {
   ArgumentError,
   DDIMScheduler,
+  emptyLike,
   float16Table,
+  type GaussianMixture,
   Generator,
+  gaussianMixtureDenoiser,
   numberToFloat16,
   type PredictionType,
   randnTensor,
   ShapeError,
   StateError,
+  sample,
+  sampleGuided,
   type Tensor,
   type TensorLike,
   toFloat64,
@@ -23,14 +28,8 @@ import {
   type OrtTensorLike,
 } from '../src/onnxruntime.js';
 import { expectClose, fixtureError } from './helpers/fixtures.js';
-import { referenceDenoiser } from './helpers/gmm-reference.js';
 import { GraphBuilder } from './helpers/onnx-graph.js';
-import {
-  gaussianMixtureUnetModel,
-  type MixtureSpec,
-  toyUnetModel,
-  type UnetLayout,
-} from './helpers/onnx-models.js';
+import { gaussianMixtureUnetModel, toyUnetModel, type UnetLayout } from './helpers/onnx-models.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -79,34 +78,6 @@ const sdConfig = {
   set_alpha_to_one: false,
   steps_offset: 1,
 } as const;
-
-// TEMPORARY minimal loops (DDIMScheduler.step, eta = 0) until `sample`/`sampleGuided` land on main.
-async function runLoop(
-  s: DDIMScheduler,
-  init: Tensor,
-  model: (x: Tensor, t: number) => TensorLike | Promise<TensorLike>,
-): Promise<Tensor> {
-  let x = init;
-  for (const t of s.timesteps) x = s.step(await model(x, t), t, x).prevSample;
-  return x;
-}
-
-async function runGuidedLoop(
-  s: DDIMScheduler,
-  init: Tensor,
-  model: (x: Tensor, t: number) => Promise<{ cond: TensorLike; uncond: TensorLike }>,
-  scale: number,
-): Promise<Tensor> {
-  let x = init;
-  for (const t of s.timesteps) {
-    const { cond, uncond } = await model(x, t);
-    const c = toFloat64(cond);
-    const u = toFloat64(uncond);
-    const guided = Float32Array.from(u, (v, i) => v + scale * (c[i] - v));
-    x = s.step({ data: guided, dims: x.dims, type: 'float32' }, t, x).prevSample;
-  }
-  return x;
-}
 
 /** A session wrapper recording the feeds' dims and types and the feed objects of each run. */
 function recording(inner: OrtSessionLike) {
@@ -606,7 +577,7 @@ const SAMPLE_DIMS = [2, 2, 3, 3];
 const D = 18;
 const HIDDEN = 4;
 const SEQ = 3;
-const mixture: MixtureSpec = {
+const mixture: GaussianMixture = {
   weights: [0.2, 0.5, 0.3],
   means: Array.from({ length: K }, (_, k) => Array.from(normals(D, 100 + k), (v) => 0.8 * v)),
   variances: [0.04, 0.15, 0.5],
@@ -616,8 +587,8 @@ const positive = sixteenths(2 * SEQ * HIDDEN, 300);
 const negative = sixteenths(2 * SEQ * HIDDEN, 301);
 
 /** The mixture seen by batch element b: means shifted by mean_seq(embeddings[b]) @ projection. */
-function conditioned(embeddings: Float32Array): MixtureSpec[] {
-  const out: MixtureSpec[] = [];
+function conditioned(embeddings: Float32Array): GaussianMixture[] {
+  const out: GaussianMixture[] = [];
   for (let b = 0; b < SAMPLE_DIMS[0]; b++) {
     const shift = new Float64Array(D);
     for (let h = 0; h < HIDDEN; h++) {
@@ -629,6 +600,27 @@ function conditioned(embeddings: Float32Array): MixtureSpec[] {
     out.push({ ...mixture, means: mixture.means.map((mu) => mu.map((v, d) => v + shift[d])) });
   }
   return out;
+}
+
+/**
+ * The TypeScript reference: `gaussianMixtureDenoiser` with batch element b's conditioned mixture
+ * (one denoiser per element, each called on its [1, ...] slice). Returns the sample's dtype.
+ */
+function reference(s: DDIMScheduler, embeddings: Float32Array): (x: TensorLike, t: number) => Tensor {
+  const denoisers = conditioned(embeddings).map((m) => gaussianMixtureDenoiser(s, m));
+  return (x, t) => {
+    const per = x.data.length / x.dims[0];
+    const out = emptyLike(
+      x,
+      x.type === 'float16' ? 'float16' : x.data instanceof Float64Array ? 'float64' : 'float32',
+    );
+    const itemDims = [1, ...x.dims.slice(1)];
+    for (let b = 0; b < x.dims[0]; b++) {
+      const item = { data: x.data.subarray(b * per, (b + 1) * per), dims: itemDims, type: x.type };
+      out.data.set(denoisers[b](item, t).data as never, b * per);
+    }
+    return out;
+  };
 }
 
 function gmmModel(s: DDIMScheduler, prediction: PredictionType, layout: UnetLayout = {}): Uint8Array {
@@ -656,102 +648,133 @@ function initialNoise(): Tensor {
   return randnTensor(SAMPLE_DIMS, { generator: new Generator().manualSeed(400) });
 }
 
+const STEPS = 25;
+const GUIDANCE = 5;
+
 describe('Gaussian-mixture exact denoiser as ONNX', () => {
   for (const prediction of ['epsilon', 'v_prediction', 'sample'] as const) {
-    it(`one call agrees with the TypeScript denoiser (${prediction})`, async () => {
+    it(`one call agrees with gaussianMixtureDenoiser (${prediction})`, async () => {
       const s = new DDIMScheduler({ ...sdConfig, prediction_type: prediction });
       const unet = await session(gmmModel(s, prediction));
       const denoise = createUnetDenoiser(unet, {
         ort,
         encoderHiddenStates: f32Tensor(positive, [2, SEQ, HIDDEN]),
       });
-      const reference = referenceDenoiser(s.alphasCumprod, conditioned(positive), prediction);
+      const want = reference(s, positive);
       for (const t of [999, 501, 20, 1]) {
         const x = f32Tensor(
           Float32Array.from(normals(2 * D, t), (v) => 1.5 * v),
           SAMPLE_DIMS,
         );
-        expectClose((await denoise(x, t)).data, reference(x, t).data, 1e-5, `t=${t}`);
+        expectClose((await denoise(x, t)).data, want(x, t).data, 1e-5, `t=${t}`);
       }
     });
   }
 
-  for (const prediction of ['epsilon', 'v_prediction'] as const) {
-    it(`sampling through the adapter equals sampling with the TypeScript denoiser (float32, ${prediction})`, async () => {
-      const s = new DDIMScheduler({ ...sdConfig, prediction_type: prediction }).setTimesteps(25);
+  for (const prediction of ['epsilon', 'v_prediction', 'sample'] as const) {
+    it(`sample() through the adapter equals sample() with gaussianMixtureDenoiser (float32, ${prediction})`, async () => {
+      const s = new DDIMScheduler({ ...sdConfig, prediction_type: prediction });
       const unet = await session(gmmModel(s, prediction));
       const denoise = createUnetDenoiser(unet, {
         ort,
         encoderHiddenStates: f32Tensor(positive, [2, SEQ, HIDDEN]),
       });
-      const got = await runLoop(s, initialNoise(), denoise);
-      const want = await runLoop(
-        s,
-        initialNoise(),
-        referenceDenoiser(s.alphasCumprod, conditioned(positive), prediction),
-      );
+      const options = { numInferenceSteps: STEPS, latents: initialNoise() };
+      const got = (await sample(s, denoise, options)).latents;
+      const want = (await sample(s, reference(s, positive), options)).latents;
+      expect(got.type).toBe('float32');
       const err = fixtureError(got.data, want.data);
       console.log(`float32 ${prediction} sampling: max scaled error ${err.toExponential(2)}`);
       expect(err).toBeLessThanOrEqual(1e-4);
     });
   }
 
-  it('guided sampling equals the TypeScript denoiser (float32, guidance 5)', async () => {
-    const s = new DDIMScheduler(sdConfig).setTimesteps(25);
+  it(`sampleGuided() through the adapter equals sampleGuided() with gaussianMixtureDenoiser (float32, guidance ${GUIDANCE}, rescale 0.7)`, async () => {
+    const s = new DDIMScheduler(sdConfig);
     const unet = await session(gmmModel(s, 'epsilon'));
     const denoise = createGuidedUnetDenoiser(unet, {
       ort,
       encoderHiddenStates: f32Tensor(positive, [2, SEQ, HIDDEN]),
       negativeEncoderHiddenStates: f32Tensor(negative, [2, SEQ, HIDDEN]),
     });
-    const cond = referenceDenoiser(s.alphasCumprod, conditioned(positive), 'epsilon');
-    const uncond = referenceDenoiser(s.alphasCumprod, conditioned(negative), 'epsilon');
-    const got = await runGuidedLoop(s, initialNoise(), denoise, 5);
-    const want = await runGuidedLoop(
-      s,
-      initialNoise(),
-      async (x, t) => ({ cond: cond(x, t), uncond: uncond(x, t) }),
-      5,
-    );
+    const cond = reference(s, positive);
+    const uncond = reference(s, negative);
+    const options = {
+      numInferenceSteps: STEPS,
+      latents: initialNoise(),
+      guidanceScale: GUIDANCE,
+      guidanceRescale: 0.7,
+    };
+    const got = (await sampleGuided(s, denoise, options)).latents;
+    const want = (await sampleGuided(s, (x, t) => ({ cond: cond(x, t), uncond: uncond(x, t) }), options))
+      .latents;
     const err = fixtureError(got.data, want.data);
     console.log(`float32 guided sampling: max scaled error ${err.toExponential(2)}`);
+    expect(err).toBeLessThanOrEqual(1e-4);
+    // Guidance matters here: the unguided result is far away (so swapped halves could not pass).
+    const plain = (await sample(s, cond, { numInferenceSteps: STEPS, latents: initialNoise() })).latents;
+    expect(fixtureError(plain.data, want.data)).toBeGreaterThan(1e-2);
+  });
+
+  it('sampleGuided() with eta = 1 and a seeded generator: the same noise reaches both', async () => {
+    const s = new DDIMScheduler(sdConfig);
+    const unet = await session(gmmModel(s, 'epsilon', { timestepType: 'float32' }));
+    const denoise = createGuidedUnetDenoiser(unet, {
+      ort,
+      encoderHiddenStates: f32Tensor(positive.subarray(0, SEQ * HIDDEN), [1, SEQ, HIDDEN]),
+      negativeEncoderHiddenStates: f32Tensor(negative.subarray(0, SEQ * HIDDEN), [1, SEQ, HIDDEN]),
+    });
+    // Embeddings of batch 1 are repeated: both batch elements see element 0's mixture.
+    const one = (e: Float32Array) => {
+      const firstTwice = new Float32Array(2 * SEQ * HIDDEN);
+      firstTwice.set(e.subarray(0, SEQ * HIDDEN));
+      firstTwice.set(e.subarray(0, SEQ * HIDDEN), SEQ * HIDDEN);
+      return reference(s, firstTwice);
+    };
+    const cond = one(positive);
+    const uncond = one(negative);
+    const options = () => ({
+      numInferenceSteps: STEPS,
+      eta: 1,
+      generator: new Generator().manualSeed(7),
+      shape: SAMPLE_DIMS,
+      guidanceScale: GUIDANCE,
+    });
+    const got = (await sampleGuided(s, denoise, options())).latents;
+    const want = (await sampleGuided(s, (x, t) => ({ cond: cond(x, t), uncond: uncond(x, t) }), options()))
+      .latents;
+    const err = fixtureError(got.data, want.data);
+    console.log(`float32 guided eta=1 sampling: max scaled error ${err.toExponential(2)}`);
     expect(err).toBeLessThanOrEqual(1e-4);
   });
 
   // float16 tolerance. The model's I/O rounds the sample and both predictions to 11 significant bits
   // (relative error <= 2^-11 ~ 4.9e-4) at every step; guidance 5 turns prediction errors into up to
   // 5 dc - 4 du (9 half-ulps); over 25 steps 1e-2 (~20 * 2^-11) bounds what that can add up to
-  // (measured: ~2e-3). Against the same reference seen through float16 (its input and output
+  // (measured: ~6e-4). Against the same reference seen through float16 (its input and output
   // rounded as the model's are) the float32 bar applies: the adapter itself must add nothing.
   const FLOAT16_TOL = 1e-2;
 
-  it('guided sampling on a float16 model with float32 latents', async () => {
-    const s = new DDIMScheduler(sdConfig).setTimesteps(25);
+  it('sampleGuided() on a float16 model with float32 latents', async () => {
+    const s = new DDIMScheduler(sdConfig);
     const unet = await session(gmmModel(s, 'epsilon', { io: 'float16', timestepType: 'float16' }));
     const denoise = createGuidedUnetDenoiser(unet, {
       ort,
       encoderHiddenStates: f32Tensor(positive, [2, SEQ, HIDDEN]),
       negativeEncoderHiddenStates: f32Tensor(negative, [2, SEQ, HIDDEN]),
     });
-    const cond = referenceDenoiser(s.alphasCumprod, conditioned(positive), 'epsilon');
-    const uncond = referenceDenoiser(s.alphasCumprod, conditioned(negative), 'epsilon');
-    const got = await runGuidedLoop(s, initialNoise(), denoise, 5);
+    const cond = reference(s, positive);
+    const uncond = reference(s, negative);
+    const options = { numInferenceSteps: STEPS, latents: initialNoise(), guidanceScale: GUIDANCE };
+    const got = (await sampleGuided(s, denoise, options)).latents;
     expect(got.type).toBe('float32');
-    const want = await runGuidedLoop(
-      s,
-      initialNoise(),
-      async (x, t) => ({ cond: cond(x, t), uncond: uncond(x, t) }),
-      5,
-    );
+    const want = (await sampleGuided(s, (x, t) => ({ cond: cond(x, t), uncond: uncond(x, t) }), options))
+      .latents;
     const err = fixtureError(got.data, want.data);
     const c16 = halfPrecision(cond);
     const u16 = halfPrecision(uncond);
-    const want16 = await runGuidedLoop(
-      s,
-      initialNoise(),
-      async (x, t) => ({ cond: c16(x, t), uncond: u16(x, t) }),
-      5,
-    );
+    const want16 = (await sampleGuided(s, (x, t) => ({ cond: c16(x, t), uncond: u16(x, t) }), options))
+      .latents;
     const err16 = fixtureError(got.data, want16.data);
     console.log(
       `float16 guided sampling: max scaled error ${err.toExponential(2)}; vs float16-rounded reference ${err16.toExponential(2)}`,
@@ -760,20 +783,21 @@ describe('Gaussian-mixture exact denoiser as ONNX', () => {
     expect(err16).toBeLessThanOrEqual(1e-4);
   });
 
-  it('sampling on a float16 model with float16 latents (diffusers fp16 pipeline)', async () => {
-    const s = new DDIMScheduler(sdConfig).setTimesteps(25);
+  it('sample() on a float16 model with float16 latents (diffusers fp16 pipeline)', async () => {
+    const s = new DDIMScheduler(sdConfig);
     const unet = await session(gmmModel(s, 'epsilon', { io: 'float16' }));
     const denoise = createUnetDenoiser(unet, {
       ort,
       encoderHiddenStates: f32Tensor(positive, [2, SEQ, HIDDEN]),
     });
-    const reference = referenceDenoiser(s.alphasCumprod, conditioned(positive), 'epsilon');
+    const ref = reference(s, positive);
     const init16 = f16Tensor(initialNoise().data, SAMPLE_DIMS);
-    const got = await runLoop(s, init16, denoise);
+    const got = (await sample(s, denoise, { numInferenceSteps: STEPS, latents: init16 })).latents;
     expect(got.type).toBe('float16');
-    const want = await runLoop(s, initialNoise(), reference);
+    const want = (await sample(s, ref, { numInferenceSteps: STEPS, latents: initialNoise() })).latents;
     const err = fixtureError(toFloat64(got), want.data);
-    const want16 = await runLoop(s, init16, halfPrecision(reference));
+    const want16 = (await sample(s, halfPrecision(ref), { numInferenceSteps: STEPS, latents: init16 }))
+      .latents;
     const err16 = fixtureError(toFloat64(got), toFloat64(want16));
     console.log(
       `float16 latents sampling: max scaled error ${err.toExponential(2)}; vs float16-rounded reference ${err16.toExponential(2)}`,
@@ -782,25 +806,51 @@ describe('Gaussian-mixture exact denoiser as ONNX', () => {
     expect(err16).toBeLessThanOrEqual(1e-4);
   });
 
-  it('one float16 call is the float16 rounding of the TypeScript denoiser', async () => {
+  it('one float16 call is the float16 rounding of gaussianMixtureDenoiser', async () => {
     const s = new DDIMScheduler({ ...sdConfig, prediction_type: 'v_prediction' });
     const unet = await session(gmmModel(s, 'v_prediction', { io: 'float16', timestepType: 'float32' }));
     const denoise = createUnetDenoiser(unet, {
       ort,
       encoderHiddenStates: f16Tensor(positive, [2, SEQ, HIDDEN]),
     });
-    const reference = referenceDenoiser(s.alphasCumprod, conditioned(positive), 'v_prediction');
+    const want = reference(s, positive);
     for (const t of [999, 400, 1]) {
       const x = f16Tensor(normals(2 * D, 500 + t), SAMPLE_DIMS);
       const got = toFloat64(await denoise(x, t));
-      const want = toFloat64(reference(x, t));
-      const scale = Math.max(1, ...want.map(Math.abs));
+      const exact = toFloat64(
+        want({ data: Float32Array.from(toFloat64(x)), dims: SAMPLE_DIMS, type: 'float32' }, t),
+      );
+      const scale = Math.max(1, ...exact.map(Math.abs));
       // Half an ulp of float16 for the output rounding, plus float32 arithmetic inside the model.
-      for (let i = 0; i < want.length; i++) {
-        expect(Math.abs(got[i] - want[i]), `t=${t} i=${i}`).toBeLessThanOrEqual(
-          2 ** -11 * Math.abs(want[i]) + 1e-5 * scale,
+      for (let i = 0; i < exact.length; i++) {
+        expect(Math.abs(got[i] - exact[i]), `t=${t} i=${i}`).toBeLessThanOrEqual(
+          2 ** -11 * Math.abs(exact[i]) + 1e-5 * scale,
         );
       }
     }
+  });
+
+  it('runs on onnxruntime-web too: sampleGuided() agrees with onnxruntime-node', async () => {
+    const s = new DDIMScheduler(sdConfig);
+    const bytes = gmmModel(s, 'epsilon', { io: 'float16' });
+    const options = () => ({ numInferenceSteps: 10, latents: initialNoise(), guidanceScale: GUIDANCE });
+    const results: Tensor[] = [];
+    for (const [runtime, unet] of [
+      [ort, await ort.InferenceSession.create(bytes)],
+      [ortWeb, await ortWeb.InferenceSession.create(bytes)],
+    ] as const) {
+      const denoise = createGuidedUnetDenoiser(unet, {
+        ort: runtime,
+        encoderHiddenStates: f32Tensor(positive, [2, SEQ, HIDDEN]),
+        negativeEncoderHiddenStates: f32Tensor(negative, [2, SEQ, HIDDEN]),
+      });
+      results.push((await sampleGuided(s, denoise, options())).latents);
+      await unet.release();
+    }
+    const err = fixtureError(results[1].data, results[0].data);
+    console.log(
+      `onnxruntime-web vs onnxruntime-node guided sampling: max scaled error ${err.toExponential(2)}`,
+    );
+    expect(err).toBeLessThanOrEqual(1e-4);
   });
 });

@@ -5,7 +5,7 @@
  * float16 models take and return float16 and compute in float32 inside (Cast in, Cast out): the
  * tests are about the adapter's float16 handling, not about float16 arithmetic.
  */
-import type { PredictionType } from '../../src/index.js';
+import type { GaussianMixture, PredictionType } from '../../src/index.js';
 import { attr, type ElemType, GraphBuilder, type Shape } from './onnx-graph.js';
 
 export interface UnetLayout {
@@ -72,16 +72,10 @@ export function toyUnetModel(layout: UnetLayout = {}): Uint8Array {
   return g.encode();
 }
 
-export interface MixtureSpec {
-  weights: readonly number[];
-  means: readonly (readonly number[])[];
-  variances: readonly number[];
-}
-
 export interface GaussianMixtureModelSpec extends UnetLayout {
   /** alpha_bar_t for every training timestep (the scheduler's alphasCumprod). */
   alphasCumprod: ArrayLike<number>;
-  mixture: MixtureSpec;
+  mixture: GaussianMixture;
   predictionType: PredictionType;
   /** [hidden, D] row-major: the means of batch element b are shifted by mean_seq(ehs[b]) @ projection. */
   projection: ArrayLike<number>;
