@@ -817,8 +817,7 @@ function convertInto(src: TensorData, srcType: DType, dst: FloatArray, dstType: 
     return;
   }
   if (dstType === 'float16') {
-    const round = srcType === 'float64' ? float64ToFloat16 : numberToFloat16;
-    for (let i = 0; i < n; i++) dst[i] = round(src[i]);
+    for (let i = 0; i < n; i++) dst[i] = numberToFloat16(src[i]);
     return;
   }
   if (srcType === 'float16') {
@@ -827,30 +826,4 @@ function convertInto(src: TensorData, srcType: DType, dst: FloatArray, dstType: 
     return;
   }
   dst.set(src as never); // float32 <-> float64: the typed-array store rounds to nearest even
-}
-
-/**
- * Round a double to the nearest float16 (ties to even) in one step and return its bits. Going
- * through float32 first would round twice, and can land on the wrong side of a float16 tie.
- */
-export function float64ToFloat16(value: number): number {
-  if (Number.isNaN(value)) return 0x7e00;
-  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
-  const a = Math.abs(value);
-  // 65520 is halfway between the largest half (65504) and 2^16; the tie goes to the even
-  // pattern, which is infinity.
-  if (a >= 65520) return sign | 0x7c00;
-  if (a < 2 ** -14) return sign | roundHalfEvenInt(a * 2 ** 24); // subnormal: units of 2^-24 (exact scaling)
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e--;
-  else if (2 ** (e + 1) <= a) e++;
-  const q = roundHalfEvenInt(a * 2 ** (10 - e)); // in [1024, 2048]; 2048 carries into the exponent
-  return sign | (((e + 15) << 10) + (q - 1024));
-}
-
-function roundHalfEvenInt(q: number): number {
-  let r = Math.floor(q);
-  const f = q - r;
-  if (f > 0.5 || (f === 0.5 && r % 2 === 1)) r++;
-  return r;
 }

@@ -194,7 +194,13 @@ export function float16ToNumber(bits: number): number {
 const f32Scratch = new Float32Array(1);
 const u32Scratch = new Uint32Array(f32Scratch.buffer);
 
-/** Round a number to the nearest float16 (ties to even) and return its bit pattern. */
+/**
+ * Round a number (a float64) to the nearest float16, ties to even, and return its bit pattern.
+ *
+ * The fast route goes through float32 bits. Rounding twice (float64 -> float32 -> float16) is
+ * wrong only when the float32 lands exactly halfway between two float16s although the float64 was
+ * not: then the float64's side of the float32 decides, as a single rounding would.
+ */
 export function numberToFloat16(value: number): number {
   f32Scratch[0] = value;
   const x = u32Scratch[0];
@@ -205,6 +211,9 @@ export function numberToFloat16(value: number): number {
   // Re-bias the exponent from float32 (127) to float16 (15).
   const e = exp - 127 + 15;
   if (e >= 31) return sign | 0x7c00; // overflow -> Inf
+  // Which way a float32 tie really goes: up when |value| > |float32(value)|, down when below.
+  const f = f32Scratch[0];
+  const towardUp = f === value ? 0 : Math.abs(value) > Math.abs(f) ? 1 : -1;
   if (e <= 0) {
     // Subnormal half (or zero): shift the mantissa, including the implicit 1, into place.
     if (e < -10) return sign;
@@ -213,12 +222,13 @@ export function numberToFloat16(value: number): number {
     let half = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && half & 1)) half++;
+    if (rem > mid || (rem === mid && (towardUp > 0 || (towardUp === 0 && half & 1)))) half++;
     return sign | half;
   }
   let half = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && half & 1)) half++; // a carry into the exponent is correct rounding
+  // A carry out of the mantissa moves into the exponent, which is the correct rounding (up to Inf).
+  if (rem > 0x1000 || (rem === 0x1000 && (towardUp > 0 || (towardUp === 0 && half & 1)))) half++;
   return sign | half;
 }
 

@@ -26,6 +26,48 @@ describe('float16', () => {
   });
 });
 
+/** Reference rounding of a float64 to float16 bits, once, by exact power-of-two scaling. */
+function referenceFloat16(value: number): number {
+  if (Number.isNaN(value)) return 0x7e00;
+  const sign = value < 0 || Object.is(value, -0) ? 0x8000 : 0;
+  const a = Math.abs(value);
+  const roundEven = (q: number) => {
+    let r = Math.floor(q);
+    const f = q - r;
+    if (f > 0.5 || (f === 0.5 && r % 2 === 1)) r++;
+    return r;
+  };
+  if (a >= 65520) return sign | 0x7c00;
+  if (a < 2 ** -14) return sign | roundEven(a * 2 ** 24);
+  let e = Math.floor(Math.log2(a));
+  if (2 ** e > a) e--;
+  else if (2 ** (e + 1) <= a) e++;
+  return sign | (((e + 15) << 10) + (roundEven(a * 2 ** (10 - e)) - 1024));
+}
+
+describe('float16 rounding from float64 (one rounding, not two)', () => {
+  it('rounds once where going through float32 would round twice', () => {
+    // 1 + 2^-11 is the tie between 1 and 1 + 2^-10; a hair above it must round up, although in
+    // float32 the hair is lost and the tie would go to even (1).
+    expect(numberToFloat16(1 + 2 ** -11 + 2 ** -40)).toBe(0x3c01);
+    expect(numberToFloat16(1 + 3 * 2 ** -11 - 2 ** -40)).toBe(0x3c01);
+    expect(numberToFloat16(-(1 + 2 ** -11 + 2 ** -40))).toBe(0xbc01);
+    expect(numberToFloat16(2 ** -25 + 2 ** -60)).toBe(1); // subnormal: above half the smallest
+    expect(numberToFloat16(65519.99999999)).toBe(0x7bff); // float32 rounds it to 65520, a tie
+  });
+  it('agrees with an exact reference on every value, every midpoint and its float64 neighbours', () => {
+    const wrong: string[] = [];
+    for (let h = 0; h < 0x7bff; h++) {
+      const v = float16ToNumber(h);
+      const mid = (v + float16ToNumber(h + 1)) / 2;
+      for (const x of [v, mid, mid * (1 + 2 ** -40), mid * (1 - 2 ** -40), -mid * (1 + 2 ** -40)]) {
+        if (numberToFloat16(x) !== referenceFloat16(x)) wrong.push(`${x}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});
+
 describe('tensors', () => {
   it('tensor() checks dims against data', () => {
     expect(tensor(new Float32Array(6), [2, 3]).type).toBe('float32');
