@@ -1,4 +1,5 @@
 export * from './config.js';
+export * from './datasets.js';
 export { DIFFUSERS_VERSION, type DiffusersJsonOptions, toDiffusersJsonString } from './diffusers-json.js';
 export * from './errors.js';
 export { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './forward.js';
@@ -33,6 +34,7 @@ export {
   type ScheduleLike,
 } from './models.js';
 export * from './noise.js';
+export * from './presets.js';
 export * from './previous-timestep.js';
 export {
   type Denoiser,
