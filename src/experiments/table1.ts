@@ -1,0 +1,192 @@
+/**
+ * The DDIM paper's Table 1 (Song et al. 2021: sample quality against the number of steps S and
+ * eta), asked of an exact denoiser for a 2-D Gaussian mixture instead of a trained network. With
+ * the exact posterior mean, what remains is the sampler's own error; the distance to the true
+ * mixture is the unbiased kernel MMD^2 with the mixture's side in closed form (src/mmd.ts), and
+ * every figure is reported beside its noise floor: the spread of the same statistic for N exact
+ * draws from the mixture, whose mean is 0.
+ */
+
+import type { DDIMConfig } from '../config.js';
+import { ArgumentError } from '../errors.js';
+import { circleMixture, type IsotropicGaussianMixture, mmdNullStd, mmdToMixture } from '../mmd.js';
+import { gaussianMixtureDenoiser } from '../models.js';
+import { Generator } from '../noise.js';
+import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from '../previous-timestep.js';
+import { sample } from '../sampling.js';
+import { DDIMScheduler } from '../scheduler.js';
+
+export interface Table1Options {
+  /** Points sampled per cell (N). Default 2000. */
+  samples?: number;
+  /** Numbers of steps S. Default [10, 20, 50, 100, 1000]. */
+  steps?: number[];
+  /** etas. Default [0, 0.2, 0.5, 1]. */
+  etas?: number[];
+  /** Seed of the generator; every cell starts from the same x_T. Default 0. */
+  seed?: number;
+  /** The mixture. Default 8 modes on the unit circle, standard deviation 0.2. */
+  mixture?: IsotropicGaussianMixture;
+  /** RBF kernel width. Default 0.3 (resolves the modes: about 1.5 mode standard deviations). */
+  bandwidth?: number;
+  /** The scheduler config. Default DDPM's linear betas as in the DDIM paper, no clipping. */
+  config?: Partial<DDIMConfig>;
+  /**
+   * Steps S for the previous-step rows (issue 9): linspace spacing with diffusers' stride t - T // n
+   * against the schedule-derived previous step, every eta. Default [10, 20]; [] to skip.
+   */
+  ruleSteps?: number[];
+  /** Progress: cells done out of the total. */
+  onCell?: (done: number, total: number) => void;
+}
+
+export interface Table1RuleCell extends Table1Cell {
+  rule: PreviousTimestepRule;
+}
+
+export interface Table1Cell {
+  steps: number;
+  eta: number;
+  /** Unbiased MMD^2 between the N samples and the mixture. */
+  mmd2: number;
+  /** |mmd2| <= 2 floor: not distinguishable from exact sampling with this N. */
+  withinFloor: boolean;
+}
+
+export interface Table1Result {
+  samples: number;
+  seed: number;
+  bandwidth: number;
+  mixture: IsotropicGaussianMixture;
+  config: Readonly<DDIMConfig>;
+  steps: number[];
+  etas: number[];
+  /** Standard deviation of MMD^2 over N exact draws (its mean is 0). */
+  floor: number;
+  /** The previous-step rows: linspace spacing, each rule. */
+  ruleSteps: number[];
+  ruleCells: Table1RuleCell[];
+  /** MMD^2 of N exact draws from the mixture with the same generator: one look at the floor. */
+  exactDraws: number;
+  cells: Table1Cell[];
+}
+
+export const TABLE1_CONFIG: Readonly<Partial<DDIMConfig>> = Object.freeze({
+  beta_schedule: 'linear',
+  beta_start: 0.0001,
+  beta_end: 0.02,
+  num_train_timesteps: 1000,
+  // The modes sit at radius 1 +- 0.2: clipping x0 to [-1, 1] would cut them.
+  clip_sample: false,
+});
+
+/** N exact draws from an isotropic mixture: the component by weight, then a Gaussian around its mean. */
+export function sampleMixture(
+  mixture: IsotropicGaussianMixture,
+  n: number,
+  generator: Generator,
+): Float32Array {
+  const d = mixture.means[0].length;
+  const out = new Float32Array(n * d);
+  const noise = new Float32Array(d);
+  for (let i = 0; i < n; i++) {
+    let u = generator.nextUint32() / 2 ** 32;
+    let k = 0;
+    while (k < mixture.weights.length - 1 && u >= mixture.weights[k]) u -= mixture.weights[k++];
+    generator.fillRandn(noise);
+    const s = Math.sqrt(mixture.variances[k]);
+    for (let c = 0; c < d; c++) out[i * d + c] = mixture.means[k][c] + s * noise[c];
+  }
+  return out;
+}
+
+export async function runTable1(options: Table1Options = {}): Promise<Table1Result> {
+  const samples = options.samples ?? 2000;
+  const steps = options.steps ?? [10, 20, 50, 100, 1000];
+  const etas = options.etas ?? [0, 0.2, 0.5, 1];
+  const seed = options.seed ?? 0;
+  const mixture = options.mixture ?? circleMixture(8, 1, 0.2);
+  const bandwidth = options.bandwidth ?? 0.3;
+  const ruleSteps = options.ruleSteps ?? [10, 20];
+  const config = { ...TABLE1_CONFIG, ...options.config };
+  const scheduler = new DDIMScheduler(config);
+  const floor = mmdNullStd(samples, mixture, bandwidth);
+  const dim = mixture.means[0].length;
+  const total = (steps.length + 2 * ruleSteps.length) * etas.length;
+  let done = 0;
+  const run = async (s: DDIMScheduler, S: number, eta: number): Promise<Table1Cell> => {
+    const { latents } = await sample(s, gaussianMixtureDenoiser(s, mixture), {
+      shape: [samples, dim],
+      numInferenceSteps: S,
+      eta,
+      generator: new Generator().manualSeed(seed),
+    });
+    const mmd2 = mmdToMixture(latents.data, mixture, bandwidth);
+    options.onCell?.(++done, total);
+    return { steps: S, eta, mmd2, withinFloor: Math.abs(mmd2) <= 2 * floor };
+  };
+  const cells: Table1Cell[] = [];
+  for (const S of steps) for (const eta of etas) cells.push(await run(scheduler, S, eta));
+  const ruleCells: Table1RuleCell[] = [];
+  for (const S of ruleSteps) {
+    for (const rule of PREVIOUS_TIMESTEP_RULES) {
+      const s = new DDIMScheduler(
+        { ...config, timestep_spacing: 'linspace' },
+        { previousTimestepRule: rule },
+      );
+      for (const eta of etas) ruleCells.push({ ...(await run(s, S, eta)), rule });
+    }
+  }
+  const exactDraws = mmdToMixture(
+    sampleMixture(mixture, samples, new Generator().manualSeed(seed)),
+    mixture,
+    bandwidth,
+  );
+  return {
+    samples,
+    seed,
+    bandwidth,
+    mixture,
+    config: scheduler.config,
+    steps,
+    etas,
+    floor,
+    exactDraws,
+    cells,
+    ruleSteps,
+    ruleCells,
+  };
+}
+
+/** The cell for (S, eta). */
+export function table1Cell(result: Table1Result, steps: number, eta: number): Table1Cell {
+  const cell = result.cells.find((c) => c.steps === steps && c.eta === eta);
+  if (!cell) {
+    throw new ArgumentError({
+      field: 'steps, eta',
+      value: [steps, eta],
+      problem: 'is not a cell of this table',
+      fix: `use S in [${result.steps.join(', ')}] and eta in [${result.etas.join(', ')}].`,
+    });
+  }
+  return cell;
+}
+
+/** The previous-step cell for (S, rule, eta). */
+export function table1RuleCell(
+  result: Table1Result,
+  steps: number,
+  rule: PreviousTimestepRule,
+  eta: number,
+): Table1RuleCell {
+  const cell = result.ruleCells.find((c) => c.steps === steps && c.rule === rule && c.eta === eta);
+  if (!cell) {
+    throw new ArgumentError({
+      field: 'steps, rule, eta',
+      value: [steps, rule, eta],
+      problem: 'is not a previous-step cell of this table',
+      fix: `use S in [${result.ruleSteps.join(', ')}] and eta in [${result.etas.join(', ')}].`,
+    });
+  }
+  return cell;
+}
