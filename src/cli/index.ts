@@ -1,0 +1,10 @@
+#!/usr/bin/env node
+/** The `ddim` executable (package.json "bin"). */
+import { readFileSync } from 'node:fs';
+import { processContext } from './context.js';
+import { run } from './program.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+process.exitCode = await run(process.argv.slice(2), processContext(), pkg.version);
