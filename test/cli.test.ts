@@ -234,6 +234,13 @@ describe.concurrent('usage errors exit 2 with a clear message; --help exits 0', 
     expect(r.stderr).toContain('numInferenceSteps cannot be larger than num_train_timesteps (1000)');
   });
 
+  it('prints the stack trace only with --verbose (or DEBUG)', async () => {
+    const r = await runCli(['timesteps', '--steps', '5000', '--verbose']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^ArgumentError: numInferenceSteps cannot be larger/m);
+    expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
   it('reports a missing config file with exit code 1', async () => {
     const r = await runCli(['plot', '--config', join(work, 'nope.json')]);
     expect(r.code).toBe(1);
