@@ -38,6 +38,8 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
    * outputs the predicted noise direction from x0), else alpha_bar_0.
    */
   readonly initialAlphaCumprod: number;
+  /** The inverse step clips x0 when clip_sample is set; it has no thresholding. */
+  private readonly bound: X0Bound;
 
   constructor(config: Partial<DDIMInverseConfig> = {}, options?: SchedulerOptions) {
     const resolvedOptions = resolveSchedulerOptions(options);
@@ -48,6 +50,9 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     for (let i = 0; i < T; i++) all[i] = i;
     super(resolved, all, resolvedOptions);
     this.initialAlphaCumprod = resolved.set_alpha_to_one ? 1 : this.alphasCumprod[0];
+    this.bound = resolved.clip_sample
+      ? { kind: 'clip', range: resolved.clip_sample_range }
+      : { kind: 'none' };
   }
 
   /** Like `DDIMScheduler.fromConfig`: any diffusers scheduler config, unused keys warned. */
@@ -138,9 +143,15 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     if (alphaProdT === 0 && c.prediction_type === 'epsilon') throw zeroSnrEpsilonError(from);
     const alphaProdNext = this.alphaBarAt(t);
     // eta = 0: the direction weight is sqrt(1 - alpha_bar_next), as in diffusers' inverse step.
-    const coefficients = stepCoefficients(c.prediction_type, alphaProdT, alphaProdNext, 0, 0);
-    const bound: X0Bound = c.clip_sample ? { kind: 'clip', range: c.clip_sample_range } : { kind: 'none' };
+    const coefficients = stepCoefficients(
+      c.prediction_type,
+      alphaProdT,
+      alphaProdNext,
+      0,
+      0,
+      this.coefficients,
+    );
     // diffusers' inverse step never re-derives eps from the clipped x0.
-    return this.runStep(modelOutput, sample, t, coefficients, bound, false, null, options);
+    return this.runStep(modelOutput, sample, t, coefficients, this.bound, false, null, options);
   }
 }

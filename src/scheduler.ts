@@ -22,7 +22,15 @@ import {
   cumprod,
   ddimVariance,
 } from './schedule.js';
-import { ddimStepKernel, type StepCoefficients, stepCoefficients, type X0Bound } from './step.js';
+import {
+  ddimStepKernel,
+  type FloatData,
+  type StepCoefficients,
+  type StepKernelArgs,
+  stepCoefficients,
+  thresholdPrecision,
+  type X0Bound,
+} from './step.js';
 import type { DType, Tensor, TensorData, TensorLike } from './tensor.js';
 import { checkSameDims, checkTensor, emptyLike, float16Table } from './tensor.js';
 import { checkCustomTimesteps, ddimTimesteps, type TimestepOrder } from './timesteps.js';
@@ -150,6 +158,9 @@ export function zeroSnrEpsilonError(timestep: number): ConfigError {
   });
 }
 
+/** Placeholder for the kernel's array arguments between steps. */
+const NO_DATA = new Float32Array(0);
+
 export interface StepOutput {
   /** x_{t-1}: the next model input. */
   prevSample: Tensor;
@@ -211,8 +222,34 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   /** True when the schedule came from `setTimesteps({ timesteps })`. */
   protected customSchedule = false;
   private publicTimesteps: Int32Array;
-  private thresholdScratch: Float64Array | null = null;
+  /**
+   * Per-step scratch, reused so that a step with `out` buffers allocates (next to) nothing: the
+   * step's scalars, the kernel's arguments, thresholding's |x0|, the drawn eta > 0 noise.
+   */
+  protected readonly coefficients: StepCoefficients = stepCoefficients('epsilon', 1, 1, 0, 0);
+  private readonly kernelArgs: StepKernelArgs = {
+    coefficients: this.coefficients,
+    bound: { kind: 'none' },
+    useClippedModelOutput: false,
+    batch: 0,
+    sample: NO_DATA,
+    sampleType: 'float32',
+    modelOutput: NO_DATA,
+    modelOutputType: 'float32',
+    noise: null,
+    noiseType: 'float32',
+    prevSample: NO_DATA,
+    predOriginalSample: NO_DATA,
+    outType: 'float32',
+    scratch: undefined,
+  };
+  private thresholdScratch: FloatData | null = null;
   private noiseScratch: Float32Array | null = null;
+  /**
+   * The results handed back for the last two pairs of `out` buffers (see StepOptions.out): two,
+   * so that a loop alternating ping-pong buffers allocates nothing either.
+   */
+  private readonly outResults: (OutResult | null)[] = [null, null];
 
   protected constructor(
     config: Readonly<C>,
@@ -393,7 +430,10 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     return checkTrainTimestep(timestep, this.config.num_train_timesteps);
   }
 
-  /** Validate step inputs and output buffers, run the fused kernel, check the result. */
+  /**
+   * Validate step inputs and output buffers, run the fused kernel, check the result. O(dims) work
+   * besides the kernel's one pass; allocates nothing of its own when both `out` buffers are given.
+   */
   protected runStep(
     modelOutput: TensorLike,
     sample: TensorLike,
@@ -407,13 +447,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     const sampleType = checkTensor(sample, 'sample');
     const modelType = checkTensor(modelOutput, 'modelOutput');
     checkSameDims(sample, 'sample', modelOutput, 'modelOutput');
-    const prevSample = outBuffer(options.out?.prevSample, 'out.prevSample', sample, sampleType);
-    const predOriginalSample = outBuffer(
-      options.out?.predOriginalSample,
-      'out.predOriginalSample',
-      sample,
-      sampleType,
-    );
+    const result = this.outputsFor(options.out, sample, sampleType);
     const batch = sample.dims.length > 0 ? sample.dims[0] : 1;
     // Draw the noise only now, after every input check, so a rejected call leaves the generator
     // where it was. The draw goes into a buffer the scheduler keeps, so steps allocate nothing.
@@ -430,47 +464,86 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
       randnInto(this.noiseScratch, sample.dims, noise.generator);
       noiseData = this.noiseScratch;
     }
-    let scratch: Float64Array | undefined;
-    if (bound.kind === 'threshold') {
-      const per = batch > 0 ? sample.data.length / batch : 0;
-      if (this.thresholdScratch === null || this.thresholdScratch.length < per) {
-        this.thresholdScratch = new Float64Array(per);
-      }
-      scratch = this.thresholdScratch;
-    }
-    const checksum = ddimStepKernel({
-      coefficients,
-      bound,
-      useClippedModelOutput,
-      batch,
-      sample: sample.data,
-      sampleType,
-      modelOutput: modelOutput.data,
-      modelOutputType: modelType,
-      noise: noiseData,
-      noiseType,
-      prevSample: prevSample.data,
-      predOriginalSample: predOriginalSample.data,
-      outType: sampleType,
-      scratch,
-    });
-    if (!Number.isFinite(checksum) && options.allowNonFinite !== true) {
+    const args = this.kernelArgs;
+    args.coefficients = coefficients;
+    args.bound = bound;
+    args.useClippedModelOutput = useClippedModelOutput;
+    args.batch = batch;
+    args.sample = sample.data;
+    args.sampleType = sampleType;
+    args.modelOutput = modelOutput.data;
+    args.modelOutputType = modelType;
+    args.noise = noiseData;
+    args.noiseType = noiseType;
+    args.prevSample = result.prevSample.data;
+    args.predOriginalSample = result.predOriginalSample.data;
+    args.outType = sampleType;
+    args.scratch =
+      bound.kind === 'threshold'
+        ? this.scratchFor(
+            batch > 0 ? sample.data.length / batch : 0,
+            thresholdPrecision(sampleType, modelType),
+          )
+        : undefined;
+    const finite = ddimStepKernel(args);
+    // Drop the references to the caller's arrays so the scheduler does not keep them alive.
+    args.sample = args.modelOutput = args.prevSample = args.predOriginalSample = NO_DATA;
+    args.noise = null;
+    if (!finite && options.allowNonFinite !== true) {
       throw nonFiniteError(timestep, modelOutput, modelType, sample, sampleType);
     }
-    return { prevSample, predOriginalSample };
+    return result;
+  }
+
+  private scratchFor(length: number, precision: 'float32' | 'float64'): FloatData {
+    const s = this.thresholdScratch;
+    if (s !== null && s.length >= length && s instanceof Float64Array === (precision === 'float64')) return s;
+    const fresh = precision === 'float64' ? new Float64Array(length) : new Float32Array(length);
+    this.thresholdScratch = fresh;
+    return fresh;
+  }
+
+  /** The result tensors: the validated `out` buffers (last steps' results when they are the same), or new ones. */
+  private outputsFor(out: StepOutBuffers | undefined, sample: TensorLike, sampleType: DType): StepOutput {
+    const givenPrev = out?.prevSample;
+    const givenX0 = out?.predOriginalSample;
+    if (givenPrev !== undefined) checkOutBuffer(givenPrev, 'out.prevSample', sample, sampleType);
+    if (givenX0 !== undefined) checkOutBuffer(givenX0, 'out.predOriginalSample', sample, sampleType);
+    const cache = this.outResults;
+    for (let i = 0; i < cache.length; i++) {
+      const hit = cache[i];
+      if (
+        hit !== null &&
+        hit.prev === givenPrev &&
+        hit.x0 === givenX0 &&
+        sameView(hit.result.prevSample, givenPrev) &&
+        sameView(hit.result.predOriginalSample, givenX0)
+      ) {
+        return hit.result;
+      }
+    }
+    const result: StepOutput = {
+      prevSample: givenPrev === undefined ? emptyLike(sample, sampleType) : viewOf(givenPrev, sampleType),
+      predOriginalSample: givenX0 === undefined ? emptyLike(sample, sampleType) : viewOf(givenX0, sampleType),
+    };
+    if (givenPrev !== undefined && givenX0 !== undefined) {
+      cache[1] = cache[0];
+      cache[0] = { prev: givenPrev, x0: givenX0, result };
+    }
+    return result;
   }
 }
 
 /** The eta > 0 noise of a step: a tensor the caller gave, or draws from a generator (null: the default one). */
 type NoiseSource = { kind: 'tensor'; tensor: TensorLike } | { kind: 'generator'; generator: GeneratorOption };
 
-function outBuffer(
-  given: TensorLike | undefined,
-  field: string,
-  sample: TensorLike,
-  sampleType: DType,
-): Tensor {
-  if (given === undefined) return emptyLike(sample, sampleType);
+interface OutResult {
+  prev: TensorLike;
+  x0: TensorLike;
+  result: StepOutput;
+}
+
+function checkOutBuffer(given: TensorLike, field: string, sample: TensorLike, sampleType: DType): void {
   const type = checkTensor(given, field);
   checkSameDims(sample, 'sample', given, field);
   if (type !== sampleType) {
@@ -481,7 +554,17 @@ function outBuffer(
       fix: `allocate ${field} with the same dtype as sample.`,
     });
   }
+}
+
+function viewOf(given: TensorLike, type: DType): Tensor {
   return { data: given.data, dims: [...given.dims], type };
+}
+
+/** Whether a result tensor we handed out still shows exactly the buffer `given` (same data, dims). */
+function sameView(t: Tensor, given: TensorLike | undefined): boolean {
+  if (given === undefined || t.data !== given.data || t.dims.length !== given.dims.length) return false;
+  for (let i = 0; i < t.dims.length; i++) if (t.dims[i] !== given.dims[i]) return false;
+  return true;
 }
 
 function firstNonFinite(data: TensorData, type: DType): number {
@@ -532,6 +615,8 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
    * `set_alpha_to_one`, else alpha_bar_0 (Stable Diffusion's choice, with steps_offset 1).
    */
   readonly finalAlphaCumprod: number;
+  /** How x0 is bounded (diffusers step 4: thresholding takes precedence over clip_sample). */
+  private readonly bound: X0Bound;
 
   constructor(config: Partial<DDIMConfig> = {}, options?: SchedulerOptions) {
     const resolvedOptions = resolveSchedulerOptions(options);
@@ -542,6 +627,11 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
     for (let i = 0; i < T; i++) all[i] = T - 1 - i;
     super(resolved, all, resolvedOptions);
     this.finalAlphaCumprod = resolved.set_alpha_to_one ? 1 : this.alphasCumprod[0];
+    this.bound = resolved.thresholding
+      ? { kind: 'threshold', ratio: resolved.dynamic_thresholding_ratio, maxValue: resolved.sample_max_value }
+      : resolved.clip_sample
+        ? { kind: 'clip', range: resolved.clip_sample_range }
+        : { kind: 'none' };
   }
 
   /**
@@ -655,14 +745,9 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
       alphaProdT,
       alphaProdPrev,
       eta,
-      ddimVariance(alphaProdT, alphaProdPrev),
+      eta > 0 ? ddimVariance(alphaProdT, alphaProdPrev) : 0,
+      this.coefficients,
     );
-    // diffusers step 4: thresholding takes precedence over clip_sample.
-    const bound: X0Bound = c.thresholding
-      ? { kind: 'threshold', ratio: c.dynamic_thresholding_ratio, maxValue: c.sample_max_value }
-      : c.clip_sample
-        ? { kind: 'clip', range: c.clip_sample_range }
-        : { kind: 'none' };
     let noise: NoiseSource | null = null;
     if (eta > 0) {
       const given = options.varianceNoise ?? null;
@@ -683,7 +768,7 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
       sample,
       t,
       coefficients,
-      bound,
+      this.bound,
       options.useClippedModelOutput === true,
       noise,
       options,

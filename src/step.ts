@@ -17,10 +17,28 @@
  * that reads x, m (and z) once and writes x_prev and x0 once; diffusers makes about eight passes
  * with a temporary tensor each. Clipping / thresholding of x0 and `use_clipped_model_output`
  * (re-deriving eps from the clipped x0, as Glide does) fit inside the same pass.
+ *
+ * Folding the scalars further, every case is one of two loops:
+ *
+ *   linear   (no bound, no noise):  x0 = A x + B m               prev = P x + Q m
+ *   bounded  (everything else):     x0 = clamp(A x + B m, lo, hi) prev = E x0 + F x + G u + W z
+ *
+ * `linear` is the common case (Stable Diffusion, eta = 0) and costs what the bare arithmetic
+ * costs. `bounded` covers clip, thresholding (A, B divided by the quantile s, bounds +-1), eta > 0
+ * and use_clipped_model_output (eps = (x - sqrt(a) x0) / sqrt(1 - a) folded into E and F); a
+ * missing bound is +-Infinity and a missing term has weight 0 over an array read anyway.
+ *
+ * V8 note, measured: a hot loop that runs in the very first call of its function is compiled
+ * on-stack before the function has type feedback for the code *before* the loop; the later
+ * whole-function compile then deoptimizes on that code and V8 may leave the function unoptimized
+ * (boxing a double per element, 10x slower). So every loop below lives in a function that takes
+ * only numbers and typed arrays and starts with the loop, and no branch inside a loop is left
+ * untaken (an untaken branch has no feedback either): cases differ by function, never by a
+ * flag tested per element.
  */
 import type { PredictionType } from './config.js';
 import type { DType, TensorData } from './tensor.js';
-import { float16Table, numberToFloat16 } from './tensor.js';
+import { float16Table, float32BitsToFloat16, numberToFloat16 } from './tensor.js';
 
 export type FloatData = Float32Array | Float64Array;
 
@@ -56,6 +74,7 @@ export function stepCoefficients(
   alphaProdPrev: number,
   eta: number,
   variance: number,
+  out?: StepCoefficients,
 ): StepCoefficients {
   const sqrtA = Math.sqrt(alphaProdT);
   const sqrtB = Math.sqrt(1 - alphaProdT);
@@ -80,25 +99,29 @@ export function stepCoefficients(
     epsFromModel = sqrtA;
   }
   const sigma = eta * Math.sqrt(Math.max(0, variance));
-  return {
-    x0FromSample,
-    x0FromModel,
-    epsFromSample,
-    epsFromModel,
-    sqrtAlphaProd: sqrtA,
-    invSqrtBetaProd: 1 / sqrtB,
-    sqrtAlphaProdPrev: Math.sqrt(alphaProdPrev),
-    direction: Math.sqrt(Math.max(0, 1 - alphaProdPrev - sigma * sigma)),
-    noiseScale: sigma,
-  };
+  // `out` lets a scheduler reuse one object for every step instead of allocating one per step.
+  const c = out ?? ({} as StepCoefficients);
+  c.x0FromSample = x0FromSample;
+  c.x0FromModel = x0FromModel;
+  c.epsFromSample = epsFromSample;
+  c.epsFromModel = epsFromModel;
+  c.sqrtAlphaProd = sqrtA;
+  c.invSqrtBetaProd = 1 / sqrtB;
+  c.sqrtAlphaProdPrev = Math.sqrt(alphaProdPrev);
+  c.direction = Math.sqrt(Math.max(0, 1 - alphaProdPrev - sigma * sigma));
+  c.noiseScale = sigma;
+  return c;
 }
-
 /** How x0 is bounded before it is used (diffusers step 4): nothing, a clamp, or Imagen's dynamic thresholding. */
 export type X0Bound =
   | { kind: 'none' }
   | { kind: 'clip'; range: number }
   | { kind: 'threshold'; ratio: number; maxValue: number };
 
+/**
+ * Everything one kernel run needs. A scheduler keeps one of these and refills it every step, so
+ * stepping allocates nothing.
+ */
 export interface StepKernelArgs {
   coefficients: StepCoefficients;
   bound: X0Bound;
@@ -116,258 +139,588 @@ export interface StepKernelArgs {
   predOriginalSample: TensorData;
   /** dtype of both outputs. */
   outType: DType;
-  /** Scratch of at least (length / batch) float64 values, needed only for thresholding. */
-  scratch?: Float64Array;
+  /**
+   * Thresholding only: room for (length / batch) values of |x0|, a Float64Array when the sample
+   * or the model output is float64 and a Float32Array otherwise: torch takes the quantile in x0's
+   * dtype (float16 is upcast to float32 first), and the array type carries that precision.
+   */
+  scratch?: FloatData;
 }
 
-/** Result of a kernel run: the float64 sum of x_prev, to detect NaN/Inf without a second pass. */
-export type KernelChecksum = number;
-
-const CHUNK = 2048;
-let chunkBuffers: Float32Array[] | null = null;
-
-/** Five reusable float32 chunks for float16 inputs/outputs (decode -> compute -> encode per chunk). */
-function chunks(): Float32Array[] {
-  if (chunkBuffers === null) chunkBuffers = Array.from({ length: 5 }, () => new Float32Array(CHUNK));
-  return chunkBuffers;
-}
-
-function decodeInto(src: TensorData, type: DType, from: number, n: number, dst: Float32Array): void {
-  if (type === 'float16') {
-    const table = float16Table();
-    for (let i = 0; i < n; i++) dst[i] = table[src[from + i]];
-  } else {
-    for (let i = 0; i < n; i++) dst[i] = src[from + i];
-  }
-}
-
-function encodeFrom(src: Float32Array, n: number, dst: TensorData, to: number): void {
-  for (let i = 0; i < n; i++) dst[to + i] = numberToFloat16(src[i]);
+/** The precision `torch.quantile` works in for these inputs: x0's dtype, float16 upcast to float32. */
+export function thresholdPrecision(sampleType: DType, modelOutputType: DType): 'float32' | 'float64' {
+  return sampleType === 'float64' || modelOutputType === 'float64' ? 'float64' : 'float32';
 }
 
 /**
- * The fused pass over elements [from, to) of float32/float64 arrays. Returns the sum of x_prev.
- * `scale` is the per-batch-element thresholding divisor (1 when not thresholding).
+ * Run one DDIM step over whole tensors. Writes prevSample and predOriginalSample (which may alias
+ * the inputs element for element). Returns whether every prevSample value is finite, tracked
+ * inside the pass (as a running sum of the float64 values before rounding to the output dtype,
+ * and from the encoded bits for float16 outputs, which can overflow).
  */
-function fusedRange(
-  c: StepCoefficients,
-  clipLow: number,
-  clipHigh: number,
+export function ddimStepKernel(args: StepKernelArgs): boolean {
+  const { bound, batch } = args;
+  const length = args.sample.length;
+  // An integer (dims[0] divides the element count): a fractional-typed value would be boxed
+  // when passed on, one heap allocation per step.
+  const per = batch > 0 ? (length / batch) | 0 : 0;
+  let finite = true;
+  for (let bi = 0; bi < batch; bi++) {
+    const from = bi * per;
+    const to = from + per;
+    let ok: boolean;
+    if (bound.kind === 'threshold') {
+      // Imagen (Saharia et al. 2022) dynamic thresholding, per batch element: s = quantile(|x0|, ratio)
+      // clamped to [1, sample_max_value]; x0 <- clamp(x0, -s, s) / s = clamp(x0 / s, -1, 1).
+      const s = thresholdScale(args, from, to, bound.ratio, bound.maxValue);
+      ok = runRange(args, 1 / s, -1, 1, from, to);
+    } else if (bound.kind === 'clip') {
+      ok = runRange(args, 1, -bound.range, bound.range, from, to);
+    } else {
+      ok = runRange(args, 1, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, from, to);
+    }
+    finite = finite && ok;
+  }
+  return finite;
+}
+
+// float16 (or mixed dtypes) go through chunks small enough to stay in L1/L2, so memory is still
+// read and written once per element: decode a chunk of each input, run the loop, encode. Chunks
+// are float64 when an input is float64 (no precision lost), float32 otherwise (float16 and
+// float32 values are exact in float32, and float16 results encode straight from float32 bits).
+const CHUNK = 2048;
+interface Chunks<A extends FloatData> {
+  x: A;
+  m: A;
+  z: A;
+  prev: A;
+  x0: A;
+}
+let narrowChunks: Chunks<Float32Array> | null = null;
+let wideChunks: Chunks<Float64Array> | null = null;
+let prevBits: Uint32Array | null = null;
+let x0Bits: Uint32Array | null = null;
+
+function chunksFor(wide: boolean): Chunks<FloatData> {
+  if (wide) {
+    if (wideChunks === null) wideChunks = newChunks(() => new Float64Array(CHUNK));
+    return wideChunks;
+  }
+  if (narrowChunks === null) {
+    narrowChunks = newChunks(() => new Float32Array(CHUNK));
+    prevBits = new Uint32Array(narrowChunks.prev.buffer);
+    x0Bits = new Uint32Array(narrowChunks.x0.buffer);
+  }
+  return narrowChunks;
+}
+
+function newChunks<A extends FloatData>(make: () => A): Chunks<A> {
+  return { x: make(), m: make(), z: make(), prev: make(), x0: make() };
+}
+
+function hasWideInput(args: StepKernelArgs): boolean {
+  return (
+    args.sampleType === 'float64' ||
+    args.modelOutputType === 'float64' ||
+    (args.noise !== null && args.noiseType === 'float64')
+  );
+}
+
+/** True when every array is read and written directly (no float16 anywhere). */
+function allFull(args: StepKernelArgs): boolean {
+  return (
+    args.sampleType !== 'float16' &&
+    args.modelOutputType !== 'float16' &&
+    (args.noise === null || args.noiseType !== 'float16') &&
+    args.outType !== 'float16'
+  );
+}
+
+// The three loops, and the folded scalars they take (set once per batch element by runRange).
+const LINEAR = 0;
+const LINEAR_NOISE = 1;
+const BOUNDED = 2;
+type LoopKind = typeof LINEAR | typeof LINEAR_NOISE | typeof BOUNDED;
+/** A, B (x0), P, Q (prev, linear loops), E, F, G (prev, bounded loop), W (noise). */
+const K = new Float64Array(8);
+/** [value, lo, hi] for boundedLoop's branch-free clamp. */
+const CLAMP_SELECT = new Float64Array(3);
+
+/**
+ * One batch element's elements [from, to): fold the step's scalars into the loop coefficients
+ * and run the matching loop, directly or chunk by chunk. `scale` divides x0 (thresholding's
+ * 1/s), [lo, hi] bounds it.
+ */
+function runRange(
+  args: StepKernelArgs,
   scale: number,
-  useClipped: boolean,
+  lo: number,
+  hi: number,
+  from: number,
+  to: number,
+): boolean {
+  const c = args.coefficients;
+  const a = c.x0FromSample * scale;
+  const b = c.x0FromModel * scale;
+  // prev = sqrt(a_prev) x0 + direction eps + sigma z, with eps = C x + D m from the model output,
+  // or with use_clipped_model_output eps = (x - sqrt(a) x0) / sqrt(1 - a) from the bounded x0.
+  const clipped = args.useClippedModelOutput;
+  const e = clipped
+    ? c.sqrtAlphaProdPrev - c.direction * c.sqrtAlphaProd * c.invSqrtBetaProd
+    : c.sqrtAlphaProdPrev;
+  const f = c.direction * (clipped ? c.invSqrtBetaProd : c.epsFromSample);
+  const g = clipped ? 0 : c.direction * c.epsFromModel;
+  K[0] = a;
+  K[1] = b;
+  K[2] = e * a + f; // unbounded x0 substituted: prev = (E A + F) x + (E B + G) m
+  K[3] = e * b + g;
+  K[4] = e;
+  K[5] = f;
+  K[6] = g;
+  K[7] = c.noiseScale;
+  CLAMP_SELECT[1] = lo;
+  CLAMP_SELECT[2] = hi;
+  const noise = args.noise;
+  const kind: LoopKind = args.bound.kind !== 'none' ? BOUNDED : noise === null ? LINEAR : LINEAR_NOISE;
+  if (allFull(args)) {
+    const x = args.sample as FloatData;
+    const m = args.modelOutput as FloatData;
+    return runLoop(
+      kind,
+      clipped,
+      x,
+      m,
+      noise as FloatData | null,
+      args.prevSample as FloatData,
+      args.predOriginalSample as FloatData,
+      from,
+      to,
+    );
+  }
+  if (kind === LINEAR && args.sampleType === 'float16' && args.modelOutputType === 'float16') {
+    // All float16 (outputs have the sample's dtype), no bound, no noise: the fp16 Stable Diffusion
+    // case gets its own loop, decoding and encoding in place of five passes over chunks.
+    return linearHalfLoop(
+      K[2],
+      K[3],
+      K[0],
+      K[1],
+      float16Table(),
+      args.sample as Uint16Array,
+      args.modelOutput as Uint16Array,
+      args.prevSample as Uint16Array,
+      args.predOriginalSample as Uint16Array,
+      from,
+      to,
+    );
+  }
+  const wide = hasWideInput(args);
+  const k = chunksFor(wide);
+  const table = float16Table();
+  const halfOut = args.outType === 'float16';
+  let finite = true;
+  for (let start = from; start < to; start += CHUNK) {
+    const end = Math.min(start + CHUNK, to);
+    const len = end - start;
+    loadChunk(args.sample, args.sampleType, table, start, end, k.x);
+    loadChunk(args.modelOutput, args.modelOutputType, table, start, end, k.m);
+    if (noise !== null) loadChunk(noise, args.noiseType, table, start, end, k.z);
+    let ok = runLoop(kind, clipped, k.x, k.m, noise === null ? null : k.z, k.prev, k.x0, 0, len);
+    if (halfOut && !wide) {
+      ok = encodeHalfBits(prevBits!, len, args.prevSample as Uint16Array, start);
+      encodeHalfBits(x0Bits!, len, args.predOriginalSample as Uint16Array, start);
+    } else if (halfOut) {
+      ok = encodeHalf(k.prev as Float64Array, len, args.prevSample as Uint16Array, start);
+      encodeHalf(k.x0 as Float64Array, len, args.predOriginalSample as Uint16Array, start);
+    } else {
+      copyChunk(k.prev, len, args.prevSample as FloatData, start);
+      copyChunk(k.x0, len, args.predOriginalSample as FloatData, start);
+    }
+    finite = finite && ok;
+  }
+  return finite;
+}
+
+function runLoop(
+  kind: LoopKind,
+  clipped: boolean,
   x: FloatData,
   m: FloatData,
   z: FloatData | null,
   prev: FloatData,
-  x0Out: FloatData,
-  xOff: number,
-  outOff: number,
-  n: number,
-): number {
-  const a = c.x0FromSample;
-  const b = c.x0FromModel;
-  const cs = c.epsFromSample;
-  const d = c.epsFromModel;
-  const sa = c.sqrtAlphaProd;
-  const ib = c.invSqrtBetaProd;
-  const wx0 = c.sqrtAlphaProdPrev;
-  const wEps = c.direction;
-  const wz = c.noiseScale;
-  const invScale = 1 / scale;
+  x0: FloatData,
+  from: number,
+  to: number,
+): boolean {
+  if (kind === LINEAR) return linearLoop(K[2], K[3], K[0], K[1], x, m, prev, x0, from, to);
+  if (kind === LINEAR_NOISE) {
+    return linearNoiseLoop(K[2], K[3], K[7], K[0], K[1], x, m, z as FloatData, prev, x0, from, to);
+  }
+  // The G term reads u: the model output, or (use_clipped_model_output, G = 0) the sample, so a
+  // non-finite model output clipped away stays away, as in diffusers. W reads z, or x with W = 0.
+  const u = clipped ? x : m;
+  const w = z === null ? 0 : K[7];
+  const noise = z === null ? x : z;
+  return boundedLoop(
+    K[0],
+    K[1],
+    CLAMP_SELECT[1],
+    CLAMP_SELECT[2],
+    K[4],
+    K[5],
+    K[6],
+    w,
+    x,
+    m,
+    u,
+    noise,
+    prev,
+    x0,
+    from,
+    to,
+  );
+}
+
+/** DDIM without bound or noise: x0 = a x + b m, prev = p x + q m. Returns whether prev is finite. */
+function linearLoop(
+  p: number,
+  q: number,
+  a: number,
+  b: number,
+  x: FloatData,
+  m: FloatData,
+  prev: FloatData,
+  x0: FloatData,
+  from: number,
+  to: number,
+): boolean {
   let sum = 0;
-  for (let k = 0; k < n; k++) {
-    const xi = x[xOff + k];
-    const mi = m[xOff + k];
-    let x0 = a * xi + b * mi;
-    // Clamp (or threshold: clamp to [-s, s] then divide by s). NaN passes through unchanged.
-    x0 = x0 < clipLow ? clipLow : x0 > clipHigh ? clipHigh : x0;
-    x0 *= invScale;
-    const eps = useClipped ? (xi - sa * x0) * ib : cs * xi + d * mi;
-    let p = wx0 * x0 + wEps * eps;
-    if (z !== null) p += wz * z[xOff + k];
-    prev[outOff + k] = p;
-    x0Out[outOff + k] = x0;
+  for (let i = from; i < to; i++) {
+    const xi = x[i];
+    const mi = m[i];
+    const v = p * xi + q * mi;
+    prev[i] = v;
+    x0[i] = a * xi + b * mi;
+    sum += v;
+  }
+  return sum - sum === 0;
+}
+
+/** linearLoop over float16 bits: decode through the table, encode to nearest even. */
+function linearHalfLoop(
+  p: number,
+  q: number,
+  a: number,
+  b: number,
+  table: Float32Array,
+  x: Uint16Array,
+  m: Uint16Array,
+  prev: Uint16Array,
+  x0: Uint16Array,
+  from: number,
+  to: number,
+): boolean {
+  let special = 0;
+  for (let i = from; i < to; i++) {
+    const xi = table[x[i]];
+    const mi = table[m[i]];
+    const h = numberToFloat16(p * xi + q * mi);
+    prev[i] = h;
+    x0[i] = numberToFloat16(a * xi + b * mi);
+    special |= exponentAllOnes(h);
+  }
+  return special === 0;
+}
+
+/** linearLoop plus the noise term (eta > 0): prev = p x + q m + w z. */
+function linearNoiseLoop(
+  p: number,
+  q: number,
+  w: number,
+  a: number,
+  b: number,
+  x: FloatData,
+  m: FloatData,
+  z: FloatData,
+  prev: FloatData,
+  x0: FloatData,
+  from: number,
+  to: number,
+): boolean {
+  let sum = 0;
+  for (let i = from; i < to; i++) {
+    const xi = x[i];
+    const mi = m[i];
+    const v = p * xi + q * mi + w * z[i];
+    prev[i] = v;
+    x0[i] = a * xi + b * mi;
+    sum += v;
+  }
+  return sum - sum === 0;
+}
+
+/** x0 = clamp(a x + b m, lo, hi), prev = e x0 + f x + g u + w z. Returns whether prev is finite. */
+function boundedLoop(
+  a: number,
+  b: number,
+  lo: number,
+  hi: number,
+  e: number,
+  f: number,
+  g: number,
+  w: number,
+  x: FloatData,
+  m: FloatData,
+  u: FloatData,
+  z: FloatData,
+  prev: FloatData,
+  x0: FloatData,
+  from: number,
+  to: number,
+): boolean {
+  let sum = 0;
+  for (let i = from; i < to; i++) {
+    const xi = x[i];
+    // clamp without a branch: how often it cuts depends on the data, and a mispredicted branch
+    // per element (or Math.min/max, which V8 compiles to branches) costs 3x the whole step.
+    // CLAMP_SELECT = [v, lo, hi]; NaN compares false both ways and passes through, as torch.clamp.
+    const raw = a * xi + b * m[i];
+    CLAMP_SELECT[0] = raw;
+    const v = CLAMP_SELECT[+(raw < lo) + 2 * +(raw > hi)];
+    const p = e * v + f * xi + g * u[i] + w * z[i];
+    prev[i] = p;
+    x0[i] = v;
     sum += p;
   }
-  return sum;
+  return sum - sum === 0;
+}
+
+function loadChunk(
+  src: TensorData,
+  type: DType,
+  table: Float32Array,
+  from: number,
+  to: number,
+  dst: FloatData,
+): void {
+  if (type === 'float16') decodeHalf(src as Uint16Array, table, from, to, dst);
+  else copyRange(src as FloatData, from, to, dst);
+}
+
+function decodeHalf(src: Uint16Array, table: Float32Array, from: number, to: number, dst: FloatData): void {
+  for (let i = from; i < to; i++) dst[i - from] = table[src[i]];
+}
+
+function copyRange(src: FloatData, from: number, to: number, dst: FloatData): void {
+  for (let i = from; i < to; i++) dst[i - from] = src[i];
 }
 
 /**
- * `torch.quantile(values, q)` with linear interpolation, by selection instead of sorting.
- * torch computes the rank `q * (n - 1)` in the input's dtype (float32 here), then lerps between
- * the order statistics below and above it; we reproduce that rank rounding. `values` is reordered.
+ * Encode float32 bits as float16 into dst[at ...]. Returns whether every result is finite: float16
+ * overflows to Inf from 65520 on, so a finite float32 result can still become Inf here.
  */
-export function quantileInPlace(values: Float64Array, n: number, q: number): number {
-  const rank = Math.fround(Math.fround(q) * (n - 1));
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  const below = selectKth(values, n, lo);
-  // After selecting lo, every element right of lo is >= it: the next order statistic is their minimum.
-  let above = below;
-  if (hi !== lo) {
-    above = Number.POSITIVE_INFINITY;
-    for (let i = lo + 1; i < n; i++) if (values[i] < above) above = values[i];
+function encodeHalfBits(bits: Uint32Array, len: number, dst: Uint16Array, at: number): boolean {
+  let special = 0;
+  for (let j = 0; j < len; j++) {
+    const h = float32BitsToFloat16(bits[j]);
+    dst[at + j] = h;
+    special |= exponentAllOnes(h);
   }
-  const w = Math.fround(rank - lo);
-  // torch.lerp: start + w (end - start) for w < 0.5, else end - (end - start)(1 - w).
-  return w < 0.5 ? below + w * (above - below) : above - (above - below) * (1 - w);
+  return special === 0;
 }
 
-/** Hoare-style quickselect (median of three): puts the k-th smallest at index k. O(n) expected. */
-export function selectKth(a: Float64Array, n: number, k: number): number {
-  let left = 0;
-  let right = n - 1;
-  while (right > left) {
-    const mid = (left + right) >>> 1;
-    // Median of three pivot keeps sorted / reversed inputs linear.
-    if (a[mid] < a[left]) swap(a, mid, left);
-    if (a[right] < a[left]) swap(a, right, left);
-    if (a[right] < a[mid]) swap(a, right, mid);
-    const pivot = a[mid];
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        swap(a, i, j);
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else return a[k];
+/** encodeHalfBits for float64 chunks. */
+function encodeHalf(src: Float64Array, len: number, dst: Uint16Array, at: number): boolean {
+  let special = 0;
+  for (let j = 0; j < len; j++) {
+    const h = numberToFloat16(src[j]);
+    dst[at + j] = h;
+    special |= exponentAllOnes(h);
   }
-  return a[k];
+  return special === 0;
 }
 
-function swap(a: Float64Array, i: number, j: number): void {
-  const t = a[i];
-  a[i] = a[j];
-  a[j] = t;
+/** Non-zero iff the float16 bits `h` are Inf or NaN (exponent 0x1f), without a branch. */
+function exponentAllOnes(h: number): number {
+  return ((h & 0x7c00) + 0x400) & 0x8000;
 }
 
-/**
- * Run one DDIM step over whole tensors. Writes prevSample and predOriginalSample; returns the
- * sum of prevSample (non-finite iff some element is non-finite, for float32 data).
- */
-export function ddimStepKernel(args: StepKernelArgs): KernelChecksum {
-  const { coefficients: c, bound, batch } = args;
-  const length = args.sample.length;
-  const per = batch > 0 ? length / batch : 0;
-  let clipLow = Number.NEGATIVE_INFINITY;
-  let clipHigh = Number.POSITIVE_INFINITY;
-  if (bound.kind === 'clip') {
-    clipLow = -bound.range;
-    clipHigh = bound.range;
-  }
-  let sum = 0;
-  for (let bi = 0; bi < batch; bi++) {
-    const start = bi * per;
-    let scale = 1;
-    let low = clipLow;
-    let high = clipHigh;
-    if (bound.kind === 'threshold') {
-      // Imagen (Saharia et al. 2022) dynamic thresholding, per batch element: s = quantile(|x0|, ratio)
-      // clamped to [1, sample_max_value]; x0 <- clamp(x0, -s, s) / s.
-      const s = thresholdScale(args, start, per, bound.ratio, bound.maxValue);
-      low = -s;
-      high = s;
-      scale = s;
-    }
-    sum += runRange(args, c, low, high, scale, start, per);
-  }
-  return sum;
+function copyChunk(src: FloatData, len: number, dst: FloatData, at: number): void {
+  for (let j = 0; j < len; j++) dst[at + j] = src[j];
 }
 
-/** Per-batch-element thresholding scale from the unbounded x0 = A x + B m. */
+/** Per-batch-element thresholding scale s from the unbounded x0 = A x + B m. */
 function thresholdScale(
   args: StepKernelArgs,
-  start: number,
-  per: number,
+  from: number,
+  to: number,
   ratio: number,
   maxValue: number,
 ): number {
   const scratch = args.scratch;
-  if (scratch === undefined || scratch.length < per)
-    throw new Error('ddimStepKernel: thresholding needs scratch');
-  const c = args.coefficients;
-  const table = float16Table();
-  const xs = args.sample;
-  const ms = args.modelOutput;
-  const xHalf = args.sampleType === 'float16';
-  const mHalf = args.modelOutputType === 'float16';
-  for (let k = 0; k < per; k++) {
-    const xi = xHalf ? table[xs[start + k]] : xs[start + k];
-    const mi = mHalf ? table[ms[start + k]] : ms[start + k];
-    // torch thresholds float32 x0: round like it does before taking the quantile.
-    scratch[k] = Math.abs(Math.fround(c.x0FromSample * xi + c.x0FromModel * mi));
+  const n = to - from;
+  const wide = thresholdPrecision(args.sampleType, args.modelOutputType) === 'float64';
+  if (scratch === undefined || scratch.length < n || wide !== scratch instanceof Float64Array) {
+    throw new Error(`ddimStepKernel: thresholding needs a ${wide ? 'Float64Array' : 'Float32Array'} scratch`);
   }
-  const q = quantileInPlace(scratch, per, ratio);
-  return Math.min(Math.max(q, 1), maxValue);
-}
-
-function runRange(
-  args: StepKernelArgs,
-  c: StepCoefficients,
-  low: number,
-  high: number,
-  scale: number,
-  start: number,
-  n: number,
-): number {
-  const allFull =
-    args.sampleType !== 'float16' &&
-    args.modelOutputType !== 'float16' &&
-    (args.noise === null || args.noiseType !== 'float16') &&
-    args.outType !== 'float16';
-  if (allFull) {
-    return fusedRange(
-      c,
-      low,
-      high,
-      scale,
-      args.useClippedModelOutput,
+  const c = args.coefficients;
+  let nan: boolean;
+  if (args.sampleType !== 'float16' && args.modelOutputType !== 'float16') {
+    nan = absX0Loop(
+      c.x0FromSample,
+      c.x0FromModel,
       args.sample as FloatData,
       args.modelOutput as FloatData,
-      args.noise as FloatData | null,
-      args.prevSample as FloatData,
-      args.predOriginalSample as FloatData,
-      start,
-      start,
-      n,
-    );
-  }
-  // float16 somewhere: go through float32 chunks that stay in cache, so memory is still read and
-  // written once per element: decode a chunk of each input, run the same fused loop, encode.
-  const [cx, cm, cz, cp, c0] = chunks();
-  const halfOut = args.outType === 'float16';
-  let sum = 0;
-  for (let from = start; from < start + n; from += CHUNK) {
-    const len = Math.min(CHUNK, start + n - from);
-    decodeInto(args.sample, args.sampleType, from, len, cx);
-    decodeInto(args.modelOutput, args.modelOutputType, from, len, cm);
-    if (args.noise !== null) decodeInto(args.noise, args.noiseType, from, len, cz);
-    sum += fusedRange(
-      c,
-      low,
-      high,
-      scale,
-      args.useClippedModelOutput,
-      cx,
-      cm,
-      args.noise === null ? null : cz,
-      halfOut ? cp : (args.prevSample as FloatData),
-      halfOut ? c0 : (args.predOriginalSample as FloatData),
+      from,
+      to,
+      scratch,
       0,
-      halfOut ? 0 : from,
-      len,
     );
-    if (halfOut) {
-      encodeFrom(cp, len, args.prevSample, from);
-      encodeFrom(c0, len, args.predOriginalSample, from);
+  } else {
+    const k = chunksFor(hasWideInput(args));
+    const table = float16Table();
+    nan = false;
+    for (let start = from; start < to; start += CHUNK) {
+      const end = Math.min(start + CHUNK, to);
+      loadChunk(args.sample, args.sampleType, table, start, end, k.x);
+      loadChunk(args.modelOutput, args.modelOutputType, table, start, end, k.m);
+      if (absX0Loop(c.x0FromSample, c.x0FromModel, k.x, k.m, 0, end - start, scratch, start - from))
+        nan = true;
     }
   }
-  return sum;
+  // torch.quantile returns NaN when the row holds a NaN; clamp(NaN, 1, max) stays NaN.
+  const q = nan ? Number.NaN : quantileOfNumbers(scratch, n, ratio);
+  return q < 1 ? 1 : q > maxValue ? maxValue : q;
+}
+
+/**
+ * |a x + b m| into out[at ...]: a Float32Array rounds each value as torch's float32 x0 is rounded.
+ * Returns whether a NaN was seen.
+ */
+function absX0Loop(
+  a: number,
+  b: number,
+  x: FloatData,
+  m: FloatData,
+  from: number,
+  to: number,
+  out: FloatData,
+  at: number,
+): boolean {
+  let nan = false;
+  for (let i = from; i < to; i++) {
+    const v = Math.abs(a * x[i] + b * m[i]);
+    out[at + i - from] = v;
+    if (Number.isNaN(v)) nan = true;
+  }
+  return nan;
+}
+
+// ---------------------------------------------------------------------------------------------
+// torch.quantile by selection.
+
+/**
+ * `torch.quantile(values[0 .. n), q)` (linear interpolation) in the precision of the array, by
+ * selection in expected O(n) instead of sorting; `values` is reordered.
+ *
+ * torch (aten/src/ATen/native/Sorting.cpp, quantile_compute) turns q into a rank `q * (n - 1)`
+ * computed in the input's dtype (q itself is first made a tensor of that dtype), takes the order
+ * statistics at floor(rank) and ceil(rank), and lerps them with weight `rank - floor(rank)` using
+ * torch.lerp's two-sided form, again in the input's dtype: a Float32Array reproduces a float32
+ * tensor's result bit for bit, a Float64Array a float64 tensor's. A NaN anywhere gives NaN (torch
+ * sorts NaN last and moves the rank there); n = 0 gives NaN (torch raises).
+ */
+export function quantileInPlace(values: FloatData, n: number, q: number): number {
+  if (!(n > 0) || containsNaN(values, n)) return Number.NaN;
+  return quantileOfNumbers(values, n, q);
+}
+
+function containsNaN(values: FloatData, n: number): boolean {
+  for (let i = 0; i < n; i++) if (Number.isNaN(values[i])) return true;
+  return false;
+}
+
+/** quantileInPlace for values known to hold no NaN. */
+function quantileOfNumbers(values: FloatData, n: number, q: number): number {
+  const single = values instanceof Float32Array;
+  const rank = single ? Math.fround(Math.fround(q) * (n - 1)) : q * (n - 1);
+  const lo = Math.floor(rank);
+  const below = selectKth(values, n, lo);
+  // After selection everything right of lo is >= values[lo]: the next order statistic is their minimum.
+  const above = lo + 1 < n && rank > lo ? minFrom(values, lo + 1, n) : below;
+  // rank - lo is exact in either precision (it is rank's fractional part).
+  return single ? lerpFloat32(below, above, rank - lo) : lerp(below, above, rank - lo);
+}
+
+/** torch.lerp: start + w (end - start) for |w| < 0.5, else end - (end - start)(1 - w). */
+function lerp(start: number, end: number, w: number): number {
+  return Math.abs(w) < 0.5 ? start + w * (end - start) : end - (end - start) * (1 - w);
+}
+
+/** torch.lerp on float32 tensors: the same formula with every operation rounded to float32. */
+function lerpFloat32(start: number, end: number, w: number): number {
+  const f = Math.fround;
+  const d = f(end - start);
+  return Math.abs(w) < 0.5 ? f(start + f(w * d)) : f(end - f(d * f(1 - w)));
+}
+
+function minFrom(values: FloatData, from: number, to: number): number {
+  let min = values[from];
+  for (let i = from + 1; i < to; i++) if (values[i] < min) min = values[i];
+  return min;
+}
+
+/**
+ * Put the k-th smallest of values[0 .. n) at index k, smaller-or-equal ones before it and
+ * greater-or-equal ones after it, and return it. Floyd and Rivest's SELECT (CACM 1975, Algorithm
+ * 489): partition around a pivot picked from a small sample so that k lands in a short middle
+ * range; about n + min(k, n - k) comparisons instead of quickselect's 2n to 3.4n. NaN-free input.
+ */
+export function selectKth(values: FloatData, n: number, k: number): number {
+  selectRange(values, 0, n - 1, k);
+  return values[k];
+}
+
+function selectRange(a: FloatData, left: number, right: number, k: number): void {
+  while (right > left) {
+    if (right - left > 600) {
+      // Recurse on a sample of about n^(2/3) elements around where k should fall, so that the
+      // pivots a[k] left by it bracket the k-th smallest tightly.
+      const n = right - left + 1;
+      const i = k - left + 1;
+      const z = Math.log(n);
+      const s = 0.5 * Math.exp((2 * z) / 3);
+      const sd = 0.5 * Math.sqrt((z * s * (n - s)) / n) * (i < n / 2 ? -1 : 1);
+      const newLeft = Math.max(left, Math.floor(k - (i * s) / n + sd));
+      const newRight = Math.min(right, Math.floor(k + ((n - i) * s) / n + sd));
+      selectRange(a, newLeft, newRight, k);
+    }
+    // Partition a[left .. right] around t = a[k] (Hoare-style, with t moved to an end as a sentinel).
+    const t = a[k];
+    let i = left;
+    let j = right;
+    swap(a, left, k);
+    if (a[right] > t) swap(a, right, left);
+    while (i < j) {
+      swap(a, i, j);
+      i++;
+      j--;
+      while (a[i] < t) i++;
+      while (a[j] > t) j--;
+    }
+    if (a[left] === t) swap(a, left, j);
+    else {
+      j++;
+      swap(a, j, right);
+    }
+    // Now a[j] = t is in its final place; keep the side that holds k.
+    if (j <= k) left = j + 1;
+    if (k <= j) right = j - 1;
+  }
+}
+
+function swap(a: FloatData, i: number, j: number): void {
+  const t = a[i];
+  a[i] = a[j];
+  a[j] = t;
 }

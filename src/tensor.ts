@@ -90,6 +90,18 @@ export function sizeOf(dims: readonly number[], field = 'dims'): number {
   return n;
 }
 
+/** Element count of valid dims, or -1 when sizeOf would throw. */
+function countElements(dims: readonly number[]): number {
+  if (!Array.isArray(dims)) return -1;
+  let n = 1;
+  for (let i = 0; i < dims.length; i++) {
+    const d = dims[i];
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) return -1;
+    n *= d;
+  }
+  return n > MAX_TENSOR_ELEMENTS ? -1 : n;
+}
+
 /** Validate a tensor-like input and return its dtype. */
 export function checkTensor(t: TensorLike, field: string): DType {
   if (t === null || typeof t !== 'object') {
@@ -122,7 +134,9 @@ export function checkTensor(t: TensorLike, field: string): DType {
       });
     }
   }
-  const n = sizeOf(t.dims as number[], `${field}.dims`);
+  // The field name is only built on failure: checkTensor runs on every step and must not allocate.
+  const n = countElements(t.dims);
+  if (n < 0) sizeOf(t.dims as number[], `${field}.dims`);
   if (n !== t.data.length) {
     throw new ShapeError({
       field,
@@ -203,8 +217,24 @@ const u32Scratch = new Uint32Array(f32Scratch.buffer);
  */
 export function numberToFloat16(value: number): number {
   f32Scratch[0] = value;
-  const x = u32Scratch[0];
+  return float32BitsToFloat16(u32Scratch[0]);
+}
+
+/**
+ * The float16 nearest (ties to even) to the float32 with bit pattern `x`. Fused kernels encode
+ * straight from a Uint32Array view of their float32 results with it.
+ */
+export function float32BitsToFloat16(x: number): number {
   const sign = (x >>> 16) & 0x8000;
+  const abs = x & 0x7fffffff;
+  if (abs >= 0x38800000 && abs < 0x47800000) {
+    // |value| in [2^-14, 2^16): a normal half, or 65520 and up, which round to Inf. Re-bias the
+    // exponent (127 -> 15) and round off 13 mantissa bits to nearest even without a branch (a
+    // data-dependent branch here mispredicts half the time): adding 0xfff plus the lowest kept
+    // bit carries into the kept bits exactly when the dropped bits are above half, or half with
+    // an odd kept part; a carry out of the mantissa correctly bumps the exponent.
+    return sign | (((abs + 0x0fff + ((abs >>> 13) & 1)) >>> 13) - ((127 - 15) << 10));
+  }
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN

@@ -24,6 +24,33 @@ describe('float16', () => {
     expect(numberToFloat16(3 * 2 ** -25)).toBe(2);
     expect(numberToFloat16(-0)).toBe(0x8000);
   });
+  it('rounds every float32 between two halves to the nearer one, ties to even (every 97th pattern)', () => {
+    // The nearest half by search over the (monotonic) positive half patterns; 65520, halfway
+    // between 65504 and the next step 65536, and above round to Inf.
+    const nearest = (v: number): number => {
+      const a = Math.abs(v);
+      let lo = 0;
+      let hi = 0x7c00;
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (float16ToNumber(mid) <= a) lo = mid;
+        else hi = mid;
+      }
+      const below = float16ToNumber(lo);
+      const above = hi === 0x7c00 ? 65536 : float16ToNumber(hi);
+      const h = a - below < above - a || (a - below === above - a && (lo & 1) === 0) ? lo : hi;
+      return (v < 0 || Object.is(v, -0) ? 0x8000 : 0) | h;
+    };
+    const f = new Float32Array(1);
+    const bits = new Uint32Array(f.buffer);
+    for (let x = 0; x < 0x100000000; x += 97 * 0x100 + 1) {
+      bits[0] = x;
+      const v = f[0];
+      if (Number.isNaN(v)) continue;
+      const got = numberToFloat16(v);
+      if (got !== nearest(v)) expect.fail(`float32 bits ${x.toString(16)} (${v}): got ${got.toString(16)}`);
+    }
+  });
 });
 
 /** Reference rounding of a float64 to float16 bits, once, by exact power-of-two scaling. */
