@@ -3,10 +3,13 @@
  * list below in turn and prints its table. To add a benchmark, write a module exporting `name`,
  * `run(options)` and `format(result)` (a `BenchModule`), and add `entry(module)` to `benchmarks`.
  *
- *   node dist/bench/index.js [--time <ms per task>] [name ...]
+ *   node --expose-gc dist/bench/index.js [--time <ms per task>] [name ...]
+ *
+ * (--expose-gc lets the step benchmark measure heap use; without it that part is skipped.)
  */
 import { pathToFileURL } from 'node:url';
 import * as randn from './randn.js';
+import * as step from './step.js';
 
 export interface BenchOptions {
   /** Milliseconds of measurement per task. */
@@ -37,7 +40,7 @@ function entry<R>(module: BenchModule<R>): BenchEntry {
 }
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const benchmarks: readonly BenchEntry[] = [entry(randn)];
+export const benchmarks: readonly BenchEntry[] = [entry(randn), entry(step)];
 
 /** Run the named benchmarks (all when `names` is empty), printing each table; returns the results. */
 export async function runBenchmarks(

@@ -1,0 +1,390 @@
+/**
+ * Step benchmark (issue 7): our fused `scheduler.step` with `out` buffers, beside (a) the limit
+ * loop (only the eta = 0 arithmetic, one pass) and (b) an unfused port of diffusers' step; the
+ * thresholding quantile by selection beside sorting; heap use over 10,000 steps. Ratios are taken
+ * within one run, tasks interleaved in rounds, so machine noise affects both sides alike.
+ *
+ * Node-only (perf_hooks, os). Heap figures need `node --expose-gc` (as `npm run bench` runs it).
+ */
+import { cpus } from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { Bench } from 'tinybench';
+import {
+  type DDIMConfig,
+  DDIMScheduler,
+  Generator,
+  numberToFloat16,
+  quantileInPlace,
+  randnInto,
+  stepCoefficients,
+  toFloat64,
+} from '../index.js';
+import { limitLoop, sortQuantile, unfusedStep } from './unfused.js';
+
+interface StepCase {
+  name: string;
+  dims: number[];
+  eta: number;
+  thresholding: boolean;
+  /** float16 tensors for ours (the baselines stay float32). */
+  half?: boolean;
+  /** eta > 0 noise drawn inside the step from a seeded Generator (else the given varianceNoise). */
+  generator?: boolean;
+}
+
+const CASES: StepCase[] = [
+  { name: 'SD 1x4x64x64, eta 0', dims: [1, 4, 64, 64], eta: 0, thresholding: false },
+  { name: 'SDXL 1x4x128x128, eta 0', dims: [1, 4, 128, 128], eta: 0, thresholding: false },
+  {
+    name: 'SD 1x4x64x64, eta 1, generator',
+    dims: [1, 4, 64, 64],
+    eta: 1,
+    thresholding: false,
+    generator: true,
+  },
+  { name: 'SD 1x4x64x64, eta 1, varianceNoise', dims: [1, 4, 64, 64], eta: 1, thresholding: false },
+  { name: 'SD 1x4x64x64, thresholding', dims: [1, 4, 64, 64], eta: 0, thresholding: true },
+  { name: 'video 1x16x4x96x96, eta 0', dims: [1, 16, 4, 96, 96], eta: 0, thresholding: false },
+  { name: 'SD 1x4x64x64 float16, eta 0 (*)', dims: [1, 4, 64, 64], eta: 0, thresholding: false, half: true },
+];
+
+/** Stable Diffusion's scheduler config (what its pipelines load into DDIM). */
+const SD_CONFIG: Partial<DDIMConfig> = {
+  beta_schedule: 'scaled_linear',
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  clip_sample: false,
+  set_alpha_to_one: false,
+  steps_offset: 1,
+};
+
+const STEPS = 50;
+
+/** Deterministic standard normals (mulberry32 + Box-Muller): benchmark data, not PyTorch's stream. */
+export function gaussian(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  }
+  return out;
+}
+
+function sizeOf(dims: number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+  return worst;
+}
+
+/**
+ * Time per call of each task in microseconds: the median of each task's samples in a round, then
+ * the least such median over the rounds. Rounds interleave the tasks, and other processes only
+ * ever add time, so the least round median is the steadiest estimate on a shared machine.
+ */
+async function timings(
+  time: number,
+  tasks: Record<string, () => void>,
+  rounds = 5,
+): Promise<Record<string, number>> {
+  const best: Record<string, number> = {};
+  for (let r = 0; r < rounds; r++) {
+    const bench = new Bench({ time: time / rounds, warmupTime: r === 0 ? time / 5 : 0, throws: true });
+    for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
+    await bench.run();
+    for (const task of bench.tasks) {
+      const res = task.result;
+      if (res.state !== 'completed') throw new Error(`benchmark task ${task.name} ended ${res.state}`);
+      const us = res.latency.p50 * 1000;
+      best[task.name] = Math.min(best[task.name] ?? Number.POSITIVE_INFINITY, us);
+    }
+  }
+  return best;
+}
+
+interface StepRow {
+  name: string;
+  ours: number;
+  limit: number;
+  unfused: number;
+  maxDiff: number;
+}
+
+/**
+ * Inputs as a sampler sees them: x = sqrt(a) x0 + sqrt(1 - a) eps from a plausible x0 (unit
+ * Gaussian latents, or pixels in [-1, 1] for the thresholding case, which is a pixel-space
+ * technique), and a model output that is eps up to a 10% error.
+ */
+function stepInputs(n: number, alphaProd: number, pixels: boolean, seed: number) {
+  const x0 = gaussian(n, seed);
+  if (pixels) for (let i = 0; i < n; i++) x0[i] = Math.tanh(x0[i]);
+  const eps = gaussian(n, seed + 1);
+  const err = gaussian(n, seed + 2);
+  const sample = new Float32Array(n);
+  const model = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    sample[i] = Math.sqrt(alphaProd) * x0[i] + Math.sqrt(1 - alphaProd) * eps[i];
+    model[i] = eps[i] + 0.1 * err[i];
+  }
+  return { sample, model, noise: gaussian(n, seed + 3) };
+}
+
+/** One set of buffers for each task; two alternate, as a sampling loop's ping-pong buffers do. */
+function bufferSet(c: StepCase, alphaProd: number, seed: number) {
+  const n = sizeOf(c.dims);
+  const { sample, model, noise } = stepInputs(n, alphaProd, c.thresholding, seed);
+  const tensorOf = (data: Float32Array) =>
+    c.half
+      ? { data: Uint16Array.from(data, numberToFloat16), dims: c.dims, type: 'float16' }
+      : { data, dims: c.dims, type: 'float32' };
+  const prev = tensorOf(new Float32Array(n));
+  return {
+    x: sample,
+    m: model,
+    z: noise,
+    limitPrev: new Float32Array(n),
+    limitX0: new Float32Array(n),
+    sample: tensorOf(sample),
+    model: tensorOf(model),
+    prev,
+    options: {
+      eta: c.eta,
+      varianceNoise: c.eta > 0 && c.generator !== true ? { data: noise, dims: c.dims } : null,
+      generator: c.generator === true ? new Generator().manualSeed(seed) : null,
+      out: { prevSample: prev, predOriginalSample: tensorOf(new Float32Array(n)) },
+    },
+    /** For the unfused port: diffusers' randn_tensor draws a fresh tensor every step. */
+    generator: c.generator === true ? new Generator().manualSeed(seed) : null,
+  };
+}
+
+async function benchCase(c: StepCase, time: number): Promise<StepRow> {
+  const s = new DDIMScheduler({ ...SD_CONFIG, thresholding: c.thresholding }).setTimesteps(STEPS);
+  const t = s.timesteps[STEPS >> 1];
+  const prevT = s.previousTimestep(t);
+  // Every task reads its arrays from one of two sets chosen at run time: a closure over fixed
+  // arrays lets V8 compile them in as constants, which makes a loop 3x faster than any real
+  // caller (a library function, a sampling loop) can be.
+  const sets = [bufferSet(c, s.alphaBarAt(t), 1), bufferSet(c, s.alphaBarAt(t), 11)];
+  let turn = 0;
+  const next = () => {
+    turn ^= 1;
+    return sets[turn];
+  };
+  // The limit loop's coefficients: DDIM eta = 0 folded into prev = c1 x + c2 m, x0 = c3 x + c4 m.
+  const k = stepCoefficients('epsilon', s.alphaBarAt(t), s.alphaBarAt(prevT), 0, 0);
+  const limit = Float64Array.of(
+    k.sqrtAlphaProdPrev * k.x0FromSample + k.direction * k.epsFromSample,
+    k.sqrtAlphaProdPrev * k.x0FromModel + k.direction * k.epsFromModel,
+    k.x0FromSample,
+    k.x0FromModel,
+  );
+  const unfusedConfig = {
+    alphaProdT: s.alphaBarAt(t),
+    alphaProdPrev: s.alphaBarAt(prevT),
+    eta: c.eta,
+    variance: s.getVariance(t, prevT),
+    thresholding: c.thresholding,
+    ratio: s.config.dynamic_thresholding_ratio,
+    maxValue: s.config.sample_max_value,
+    batch: c.dims[0],
+  };
+  // diffusers' randn_tensor: a new tensor per step, drawn on the generator.
+  const unfusedNoise = (b: (typeof sets)[number]) => {
+    if (b.generator === null) return b.z;
+    const z = new Float32Array(b.z.length);
+    randnInto(z, c.dims, b.generator);
+    return z;
+  };
+  // Sanity: the fused step and the unfused port agree (float32 rounding apart).
+  const b0 = sets[0];
+  s.step(b0.model, t, b0.sample, b0.options);
+  const reference = unfusedStep(unfusedConfig, b0.m, b0.x, unfusedNoise(b0));
+  const maxDiff = maxAbsDiff(Float32Array.from(toFloat64(b0.prev)), reference.prevSample);
+  const times = await timings(time, {
+    ours: () => {
+      const b = next();
+      s.step(b.model, t, b.sample, b.options);
+    },
+    limit: () => {
+      const b = next();
+      limitLoop(b.x, b.m, b.limitPrev, b.limitX0, limit[0], limit[1], limit[2], limit[3]);
+    },
+    unfused: () => {
+      const b = next();
+      unfusedStep(unfusedConfig, b.m, b.x, unfusedNoise(b));
+    },
+  });
+  return { name: c.name, ours: times.ours, limit: times.limit, unfused: times.unfused, maxDiff };
+}
+
+interface QuantileRow {
+  n: number;
+  select: number;
+  sort: number;
+}
+
+async function benchQuantile(n: number, ratio: number, time: number): Promise<QuantileRow> {
+  // |x0| of Gaussian latents, in a Float32Array as the step's thresholding keeps them.
+  const source = gaussian(n, 4);
+  for (let i = 0; i < n; i++) source[i] = Math.abs(source[i] * 1.7);
+  const scratch = new Float32Array(n);
+  const a = (() => {
+    scratch.set(source);
+    return quantileInPlace(scratch, n, ratio);
+  })();
+  const b = sortQuantile(source, 0, n, ratio);
+  if (a !== b) throw new Error(`quantile mismatch at n=${n}: selection ${a}, sort ${b}`);
+  const times = await timings(time, {
+    select: () => {
+      scratch.set(source);
+      quantileInPlace(scratch, n, ratio);
+    },
+    sort: () => {
+      sortQuantile(source, 0, n, ratio);
+    },
+  });
+  return { n, select: times.select, sort: times.sort };
+}
+
+interface HeapReport {
+  steps: number;
+  gcRuns: number;
+  /** heapUsed after - before with no GC in between (only meaningful when gcRuns is 0). */
+  allocatedBytes: number;
+  /** heapUsed after a full GC at the end minus after a full GC at the start. */
+  retainedBytes: number;
+}
+
+/** 10,000 steps of a 1x4x64x64 sampling loop with ping-pong out buffers: does the step allocate? */
+async function heapGrowth(steps: number): Promise<HeapReport | null> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return null;
+  const dims = [1, 4, 64, 64];
+  const n = sizeOf(dims);
+  const s = new DDIMScheduler(SD_CONFIG).setTimesteps(STEPS);
+  const a = { data: gaussian(n, 5), dims };
+  const b = { data: new Float32Array(n), dims };
+  const model = { data: new Float32Array(n), dims };
+  const x0 = { data: new Float32Array(n), dims };
+  // x_t in a, x_{t-1} into b, then the other way round.
+  const ab = { out: { prevSample: b, predOriginalSample: x0 } };
+  const ba = { out: { prevSample: a, predOriginalSample: x0 } };
+  const timesteps = s.timesteps;
+  const run = (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const t = timesteps[i % STEPS];
+      const x = i % 2 === 0 ? a : b;
+      // The fixtures' toy model eps(x, t) = x t / (t + 1), written into a preallocated tensor.
+      for (let j = 0; j < n; j++) model.data[j] = (x.data[j] * t) / (t + 1);
+      s.step(model, t, x, i % 2 === 0 ? ab : ba);
+    }
+  };
+  run(200); // warm up (JIT) before measuring
+  let gcRuns = 0;
+  const observer = new PerformanceObserver((list) => {
+    gcRuns += list.getEntries().length;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  gcRuns = 0;
+  const before = process.memoryUsage().heapUsed;
+  run(steps);
+  const after = process.memoryUsage().heapUsed;
+  await new Promise((resolve) => setTimeout(resolve, 10));
+  const gcDuringLoop = gcRuns;
+  gc();
+  const retained = process.memoryUsage().heapUsed;
+  observer.disconnect();
+  return {
+    steps,
+    gcRuns: gcDuringLoop,
+    allocatedBytes: after - before,
+    retainedBytes: retained - before,
+  };
+}
+
+function us(v: number): string {
+  return v < 100 ? v.toFixed(1) : v.toFixed(0);
+}
+
+export const name = 'step';
+
+export interface StepBenchOptions {
+  /** Milliseconds of measurement per task, over 5 interleaved rounds (default 1000). */
+  time?: number;
+}
+
+export interface StepBenchResult {
+  name: typeof name;
+  node: string;
+  cpu: string;
+  cores: number;
+  /** Per-step microseconds: ours (scheduler.step with out buffers), the limit loop, the unfused port. */
+  steps: StepRow[];
+  /** Microseconds for one quantile of |x0| at ratio 0.995: selection, and copy + sort + lerp. */
+  quantile: QuantileRow[];
+  /** 10,000 steps with ping-pong out buffers, or null without --expose-gc. */
+  heap: HeapReport | null;
+}
+
+export async function run(options: StepBenchOptions = {}): Promise<StepBenchResult> {
+  const time = options.time ?? 1000;
+  const steps: StepRow[] = [];
+  for (const c of CASES) steps.push(await benchCase(c, time));
+  const quantile: QuantileRow[] = [];
+  for (const n of [16384, 65536]) quantile.push(await benchQuantile(n, 0.995, time));
+  const cpuList = cpus();
+  return {
+    name,
+    node: process.version,
+    cpu: cpuList[0]?.model ?? 'unknown',
+    cores: cpuList.length,
+    steps,
+    quantile,
+    heap: await heapGrowth(10_000),
+  };
+}
+
+export function format(result: StepBenchResult): string {
+  const lines = [
+    `DDIM step, node ${result.node}, ${result.cpu} (${result.cores} cores); microseconds per step`,
+    '(least of 5 interleaved round medians); limit = one plain pass doing only the eta = 0 arithmetic.',
+    '',
+    '| case | ours | limit | unfused | ours / limit | ours / unfused | max diff vs unfused |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of result.steps) {
+    lines.push(
+      `| ${r.name} | ${us(r.ours)} | ${us(r.limit)} | ${us(r.unfused)} | ${(r.ours / r.limit).toFixed(2)} | ${(r.ours / r.unfused).toFixed(3)} | ${r.maxDiff.toExponential(1)} |`,
+    );
+  }
+  lines.push('', '(*) float16 tensors in and out; the limit loop and the unfused port run on float32.', '');
+  lines.push('| quantile of n values (ratio 0.995) | selection | sort | selection / sort |');
+  lines.push('| ---: | ---: | ---: | ---: |');
+  for (const r of result.quantile) {
+    lines.push(`| ${r.n} | ${us(r.select)} | ${us(r.sort)} | ${(r.select / r.sort).toFixed(3)} |`);
+  }
+  lines.push('');
+  const h = result.heap;
+  if (h === null) {
+    lines.push('Heap: run node with --expose-gc to measure.');
+  } else {
+    lines.push(
+      `Heap over ${h.steps} steps (1x4x64x64, ping-pong out buffers): ${h.allocatedBytes} bytes allocated ` +
+        `(${(h.allocatedBytes / h.steps).toFixed(1)} per step), ${h.gcRuns} GC runs, ${h.retainedBytes} bytes retained after GC.`,
+    );
+  }
+  return lines.join('\n');
+}
