@@ -38,7 +38,7 @@
  */
 import type { PredictionType } from './config.js';
 import type { DType, TensorData } from './tensor.js';
-import { float16Table, float32BitsToFloat16, numberToFloat16 } from './tensor.js';
+import { float16Table, numberToFloat16 } from './tensor.js';
 
 export type FloatData = Float32Array | Float64Array;
 
@@ -186,8 +186,8 @@ export function ddimStepKernel(args: StepKernelArgs): boolean {
 
 // float16 (or mixed dtypes) go through chunks small enough to stay in L1/L2, so memory is still
 // read and written once per element: decode a chunk of each input, run the loop, encode. Chunks
-// are float64 when an input is float64 (no precision lost), float32 otherwise (float16 and
-// float32 values are exact in float32, and float16 results encode straight from float32 bits).
+// are float64 when an input is float64 (no precision lost) or the output is float16 (rounded once
+// from float64), float32 otherwise (float16 and float32 values are exact in float32).
 const CHUNK = 2048;
 interface Chunks<A extends FloatData> {
   x: A;
@@ -198,19 +198,13 @@ interface Chunks<A extends FloatData> {
 }
 let narrowChunks: Chunks<Float32Array> | null = null;
 let wideChunks: Chunks<Float64Array> | null = null;
-let prevBits: Uint32Array | null = null;
-let x0Bits: Uint32Array | null = null;
 
 function chunksFor(wide: boolean): Chunks<FloatData> {
   if (wide) {
     if (wideChunks === null) wideChunks = newChunks(() => new Float64Array(CHUNK));
     return wideChunks;
   }
-  if (narrowChunks === null) {
-    narrowChunks = newChunks(() => new Float32Array(CHUNK));
-    prevBits = new Uint32Array(narrowChunks.prev.buffer);
-    x0Bits = new Uint32Array(narrowChunks.x0.buffer);
-  }
+  if (narrowChunks === null) narrowChunks = newChunks(() => new Float32Array(CHUNK));
   return narrowChunks;
 }
 
@@ -314,10 +308,10 @@ function runRange(
       to,
     );
   }
-  const wide = hasWideInput(args);
-  const k = chunksFor(wide);
-  const table = float16Table();
+  // float16 results are rounded once from float64 (numberToFloat16), so they need float64 chunks.
   const halfOut = args.outType === 'float16';
+  const k = chunksFor(halfOut || hasWideInput(args));
+  const table = float16Table();
   let finite = true;
   for (let start = from; start < to; start += CHUNK) {
     const end = Math.min(start + CHUNK, to);
@@ -326,10 +320,7 @@ function runRange(
     loadChunk(args.modelOutput, args.modelOutputType, table, start, end, k.m);
     if (noise !== null) loadChunk(noise, args.noiseType, table, start, end, k.z);
     let ok = runLoop(kind, clipped, k.x, k.m, noise === null ? null : k.z, k.prev, k.x0, 0, len);
-    if (halfOut && !wide) {
-      ok = encodeHalfBits(prevBits!, len, args.prevSample as Uint16Array, start);
-      encodeHalfBits(x0Bits!, len, args.predOriginalSample as Uint16Array, start);
-    } else if (halfOut) {
+    if (halfOut) {
       ok = encodeHalf(k.prev as Float64Array, len, args.prevSample as Uint16Array, start);
       encodeHalf(k.x0 as Float64Array, len, args.predOriginalSample as Uint16Array, start);
     } else {
@@ -516,20 +507,9 @@ function copyRange(src: FloatData, from: number, to: number, dst: FloatData): vo
 }
 
 /**
- * Encode float32 bits as float16 into dst[at ...]. Returns whether every result is finite: float16
- * overflows to Inf from 65520 on, so a finite float32 result can still become Inf here.
+ * Encode float64 values as float16 into dst[at ...]. Returns whether every result is finite:
+ * float16 overflows to Inf from 65520 on, so a finite result can still become Inf here.
  */
-function encodeHalfBits(bits: Uint32Array, len: number, dst: Uint16Array, at: number): boolean {
-  let special = 0;
-  for (let j = 0; j < len; j++) {
-    const h = float32BitsToFloat16(bits[j]);
-    dst[at + j] = h;
-    special |= exponentAllOnes(h);
-  }
-  return special === 0;
-}
-
-/** encodeHalfBits for float64 chunks. */
 function encodeHalf(src: Float64Array, len: number, dst: Uint16Array, at: number): boolean {
   let special = 0;
   for (let j = 0; j < len; j++) {

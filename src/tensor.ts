@@ -217,48 +217,45 @@ const u32Scratch = new Uint32Array(f32Scratch.buffer);
  */
 export function numberToFloat16(value: number): number {
   f32Scratch[0] = value;
-  return float32BitsToFloat16(u32Scratch[0]);
+  const f = f32Scratch[0];
+  // Which way a float32 tie really goes: to even when the float32 is exact, else up when
+  // |value| > |float32(value)| and down when below. 0/1 flags, not branches (see below).
+  const exact = +(f === value);
+  const above = +(Math.abs(value) > Math.abs(f));
+  return float32BitsToFloat16(u32Scratch[0], exact, above);
 }
 
 /**
- * The float16 nearest (ties to even) to the float32 with bit pattern `x`. Fused kernels encode
- * straight from a Uint32Array view of their float32 results with it.
+ * The float16 nearest to the float32 with bit pattern `x`; a float32 exactly halfway between two
+ * float16s goes to the even one when `exact` is 1, else to the larger magnitude when `above` is 1
+ * and to the smaller when it is 0.
  */
-export function float32BitsToFloat16(x: number): number {
+function float32BitsToFloat16(x: number, exact: number, above: number): number {
   const sign = (x >>> 16) & 0x8000;
   const abs = x & 0x7fffffff;
   if (abs >= 0x38800000 && abs < 0x47800000) {
     // |value| in [2^-14, 2^16): a normal half, or 65520 and up, which round to Inf. Re-bias the
-    // exponent (127 -> 15) and round off 13 mantissa bits to nearest even without a branch (a
-    // data-dependent branch here mispredicts half the time): adding 0xfff plus the lowest kept
-    // bit carries into the kept bits exactly when the dropped bits are above half, or half with
-    // an odd kept part; a carry out of the mantissa correctly bumps the exponent.
-    return sign | (((abs + 0x0fff + ((abs >>> 13) & 1)) >>> 13) - ((127 - 15) << 10));
+    // exponent (127 -> 15) and round off 13 mantissa bits without a branch (a data-dependent
+    // branch here mispredicts half the time in fused kernels): adding 0xfff plus `up` carries into
+    // the kept bits exactly when the dropped bits are above half, or exactly half and `up` is 1
+    // (ties to even: the lowest kept bit; `above` is 0 when exact). A carry out of the mantissa
+    // correctly bumps the exponent.
+    const up = ((abs >>> 13) & 1 & exact) | above;
+    return sign | (((abs + 0x0fff + up) >>> 13) - ((127 - 15) << 10));
   }
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
   if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  // Re-bias the exponent from float32 (127) to float16 (15).
+  if (exp - 127 + 15 >= 31) return sign | 0x7c00; // overflow -> Inf
+  // Subnormal half (or zero): shift the mantissa, including the implicit 1, into place.
   const e = exp - 127 + 15;
-  if (e >= 31) return sign | 0x7c00; // overflow -> Inf
-  // Which way a float32 tie really goes: up when |value| > |float32(value)|, down when below.
-  const f = f32Scratch[0];
-  const towardUp = f === value ? 0 : Math.abs(value) > Math.abs(f) ? 1 : -1;
-  if (e <= 0) {
-    // Subnormal half (or zero): shift the mantissa, including the implicit 1, into place.
-    if (e < -10) return sign;
-    mant |= 0x800000;
-    const shift = 14 - e;
-    let half = mant >>> shift;
-    const rem = mant & ((1 << shift) - 1);
-    const mid = 1 << (shift - 1);
-    if (rem > mid || (rem === mid && (towardUp > 0 || (towardUp === 0 && half & 1)))) half++;
-    return sign | half;
-  }
-  let half = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa moves into the exponent, which is the correct rounding (up to Inf).
-  if (rem > 0x1000 || (rem === 0x1000 && (towardUp > 0 || (towardUp === 0 && half & 1)))) half++;
+  if (e < -10) return sign;
+  mant |= 0x800000;
+  const shift = 14 - e;
+  let half = mant >>> shift;
+  const rem = mant & ((1 << shift) - 1);
+  const mid = 1 << (shift - 1);
+  if (rem > mid || (rem === mid && (above === 1 || (exact === 1 && half & 1)))) half++;
   return sign | half;
 }
 
