@@ -386,7 +386,33 @@ function linearLoop(
   to: number,
 ): boolean {
   let sum = 0;
-  for (let i = from; i < to; i++) {
+  let i = from;
+  // Four elements per iteration: V8 re-checks every typed array (map, length, base) once per
+  // iteration, after the loop's interrupt check, so unrolling spreads that over four elements.
+  for (; i + 3 < to; i += 4) {
+    const x1 = x[i];
+    const x2 = x[i + 1];
+    const x3 = x[i + 2];
+    const x4 = x[i + 3];
+    const m1 = m[i];
+    const m2 = m[i + 1];
+    const m3 = m[i + 2];
+    const m4 = m[i + 3];
+    const v1 = p * x1 + q * m1;
+    const v2 = p * x2 + q * m2;
+    const v3 = p * x3 + q * m3;
+    const v4 = p * x4 + q * m4;
+    prev[i] = v1;
+    prev[i + 1] = v2;
+    prev[i + 2] = v3;
+    prev[i + 3] = v4;
+    x0[i] = a * x1 + b * m1;
+    x0[i + 1] = a * x2 + b * m2;
+    x0[i + 2] = a * x3 + b * m3;
+    x0[i + 3] = a * x4 + b * m4;
+    sum += v1 + v2 + (v3 + v4);
+  }
+  for (; i < to; i++) {
     const xi = x[i];
     const mi = m[i];
     const v = p * xi + q * mi;

@@ -316,3 +316,44 @@ describe('non-finite results', () => {
     expect(Array.from(res.prevSample.data).every(Number.isFinite)).toBe(true);
   });
 });
+
+describe('lengths that are not a multiple of the unrolled loop width', () => {
+  it('every length 1 .. 13 (and 4097) matches the literal eta = 0 epsilon step', () => {
+    const s = new DDIMScheduler({ clip_sample: false }).setTimesteps(10);
+    const t = 501;
+    const aT = s.alphaBarAt(t);
+    const aPrev = s.alphaBarAt(s.previousTimestep(t));
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 4097]) {
+      const x = gaussians(n, n);
+      const m = gaussians(n, n + 100);
+      for (const dtype of ['float32', 'float64'] as const) {
+        const make = (v: number[]) => (dtype === 'float32' ? Float32Array.from(v) : Float64Array.from(v));
+        const sample = { data: make(x), dims: [1, n] };
+        const model = { data: make(m), dims: [1, n] };
+        const got = s.step(model, t, sample);
+        for (let i = 0; i < n; i++) {
+          const x0 = (sample.data[i] - Math.sqrt(1 - aT) * model.data[i]) / Math.sqrt(aT);
+          const prev = Math.sqrt(aPrev) * x0 + Math.sqrt(1 - aPrev) * model.data[i];
+          const tol = dtype === 'float32' ? 2e-7 : 1e-13;
+          expect(Math.abs(got.prevSample.data[i] - prev)).toBeLessThanOrEqual(
+            tol * Math.max(1, Math.abs(prev)),
+          );
+          expect(Math.abs(got.predOriginalSample.data[i] - x0)).toBeLessThanOrEqual(
+            tol * Math.max(1, Math.abs(x0)),
+          );
+        }
+      }
+    }
+  });
+
+  it('a NaN in any position of the unrolled body or the tail is caught', () => {
+    const s = new DDIMScheduler({ clip_sample: false }).setTimesteps(10);
+    for (let pos = 0; pos < 11; pos++) {
+      const data = new Float32Array(11).fill(0.5);
+      data[pos] = Number.NaN;
+      expect(() =>
+        s.step({ data, dims: [1, 11] }, 501, { data: new Float32Array(11), dims: [1, 11] }),
+      ).toThrow(NumericError);
+    }
+  });
+});
