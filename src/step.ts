@@ -18,23 +18,32 @@
  * with a temporary tensor each. Clipping / thresholding of x0 and `use_clipped_model_output`
  * (re-deriving eps from the clipped x0, as Glide does) fit inside the same pass.
  *
- * Folding the scalars further, every case is one of two loops:
+ * Folding the scalars further, every case is one of three loops:
  *
- *   linear   (no bound, no noise):  x0 = A x + B m               prev = P x + Q m
- *   bounded  (everything else):     x0 = clamp(A x + B m, lo, hi) prev = E x0 + F x + G u + W z
+ *   linear        (no bound, eta = 0):  x0 = A x + B m                prev = P x + Q m
+ *   linear noise  (no bound, eta > 0):  x0 = A x + B m                prev = P x + Q m + W z
+ *   bounded       (clip, thresholding): x0 = clamp(A x + B m, lo, hi)  prev = E x0 + F x + G u + W z
  *
- * `linear` is the common case (Stable Diffusion, eta = 0) and costs what the bare arithmetic
- * costs. `bounded` covers clip, thresholding (A, B divided by the quantile s, bounds +-1), eta > 0
- * and use_clipped_model_output (eps = (x - sqrt(a) x0) / sqrt(1 - a) folded into E and F); a
- * missing bound is +-Infinity and a missing term has weight 0 over an array read anyway.
+ * `linear` is the common case (Stable Diffusion, eta = 0); it is unrolled and costs less than a
+ * plain loop doing only its arithmetic. `bounded` covers clip and thresholding (A, B divided by
+ * the quantile s, bounds +-1) with any eta and use_clipped_model_output (eps = (x - sqrt(a) x0) /
+ * sqrt(1 - a) folded into E and F, u = x with G = 0); a missing noise term has weight 0 over an
+ * array read anyway. All-float16 `linear` has its own loop; other float16 / mixed-dtype cases run
+ * the same loops over small chunks. docs/performance.md has the measurements.
  *
- * V8 note, measured: a hot loop that runs in the very first call of its function is compiled
- * on-stack before the function has type feedback for the code *before* the loop; the later
- * whole-function compile then deoptimizes on that code and V8 may leave the function unoptimized
- * (boxing a double per element, 10x slower). So every loop below lives in a function that takes
- * only numbers and typed arrays and starts with the loop, and no branch inside a loop is left
- * untaken (an untaken branch has no feedback either): cases differ by function, never by a
- * flag tested per element.
+ * V8 notes, measured (Node 20):
+ * - A hot loop that runs in the very first call of its function is compiled on-stack before the
+ *   function has type feedback for the code *before* the loop; the later whole-function compile
+ *   then deoptimizes on that code and V8 may leave the function unoptimized (boxing a double per
+ *   element, 10x slower). So every loop below lives in a function that takes only numbers and
+ *   typed arrays and starts with the loop, and no branch inside a loop is left untaken (an
+ *   untaken branch has no feedback either): cases differ by function, never by a flag tested per
+ *   element.
+ * - A ternary mixing a parameter with a computed double makes V8 box the result per element;
+ *   data-dependent branches (including Math.min / Math.max) mispredict: the clamp is a branch-free
+ *   select through a 3-slot Float64Array.
+ * - Loops return whether the sum of prev is finite (a boolean) rather than the sum: a double
+ *   returned from a call V8 does not inline is a heap allocation.
  */
 import type { PredictionType } from './config.js';
 import type { DType, TensorData } from './tensor.js';
