@@ -4,10 +4,9 @@
  * thresholding quantile by selection beside sorting; heap use over 10,000 steps. Ratios are taken
  * within one run, tasks interleaved in rounds, so machine noise affects both sides alike.
  *
- * Node-only (perf_hooks, os). Heap figures need `node --expose-gc` (as `npm run bench` runs it).
+ * Node-only (os, child_process for the heap figures, see step-heap.ts).
  */
 import { cpus } from 'node:os';
-import { PerformanceObserver } from 'node:perf_hooks';
 import { Bench } from 'tinybench';
 import {
   type DDIMConfig,
@@ -19,6 +18,7 @@ import {
   stepCoefficients,
   toFloat64,
 } from '../index.js';
+import { type HeapReport, measureStepHeap } from './step-heap.js';
 import { limitLoop, sortQuantile, unfusedStep } from './unfused.js';
 
 interface StepCase {
@@ -257,64 +257,6 @@ async function benchQuantile(n: number, ratio: number, time: number): Promise<Qu
   return { n, select: times.select, sort: times.sort };
 }
 
-interface HeapReport {
-  steps: number;
-  gcRuns: number;
-  /** heapUsed after - before with no GC in between (only meaningful when gcRuns is 0). */
-  allocatedBytes: number;
-  /** heapUsed after a full GC at the end minus after a full GC at the start. */
-  retainedBytes: number;
-}
-
-/** 10,000 steps of a 1x4x64x64 sampling loop with ping-pong out buffers: does the step allocate? */
-async function heapGrowth(steps: number): Promise<HeapReport | null> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) return null;
-  const dims = [1, 4, 64, 64];
-  const n = sizeOf(dims);
-  const s = new DDIMScheduler(SD_CONFIG).setTimesteps(STEPS);
-  const a = { data: gaussian(n, 5), dims };
-  const b = { data: new Float32Array(n), dims };
-  const model = { data: new Float32Array(n), dims };
-  const x0 = { data: new Float32Array(n), dims };
-  // x_t in a, x_{t-1} into b, then the other way round.
-  const ab = { out: { prevSample: b, predOriginalSample: x0 } };
-  const ba = { out: { prevSample: a, predOriginalSample: x0 } };
-  const timesteps = s.timesteps;
-  const run = (count: number) => {
-    for (let i = 0; i < count; i++) {
-      const t = timesteps[i % STEPS];
-      const x = i % 2 === 0 ? a : b;
-      // The fixtures' toy model eps(x, t) = x t / (t + 1), written into a preallocated tensor.
-      for (let j = 0; j < n; j++) model.data[j] = (x.data[j] * t) / (t + 1);
-      s.step(model, t, x, i % 2 === 0 ? ab : ba);
-    }
-  };
-  run(200); // warm up (JIT) before measuring
-  let gcRuns = 0;
-  const observer = new PerformanceObserver((list) => {
-    gcRuns += list.getEntries().length;
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  gc();
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  gcRuns = 0;
-  const before = process.memoryUsage().heapUsed;
-  run(steps);
-  const after = process.memoryUsage().heapUsed;
-  await new Promise((resolve) => setTimeout(resolve, 10));
-  const gcDuringLoop = gcRuns;
-  gc();
-  const retained = process.memoryUsage().heapUsed;
-  observer.disconnect();
-  return {
-    steps,
-    gcRuns: gcDuringLoop,
-    allocatedBytes: after - before,
-    retainedBytes: retained - before,
-  };
-}
-
 function us(v: number): string {
   return v < 100 ? v.toFixed(1) : v.toFixed(0);
 }
@@ -335,8 +277,11 @@ export interface StepBenchResult {
   steps: StepRow[];
   /** Microseconds for one quantile of |x0| at ratio 0.995: selection, and copy + sort + lerp. */
   quantile: QuantileRow[];
-  /** 10,000 steps with ping-pong out buffers, or null without --expose-gc. */
-  heap: HeapReport | null;
+  /**
+   * 10,000 and 30,000 steps with ping-pong out buffers (each in a child process without GC during
+   * the steps); the difference is the steady per-step allocation, without the JIT's one-off share.
+   */
+  heap: HeapReport[];
 }
 
 export async function run(options: StepBenchOptions = {}): Promise<StepBenchResult> {
@@ -353,7 +298,7 @@ export async function run(options: StepBenchOptions = {}): Promise<StepBenchResu
     cores: cpuList.length,
     steps,
     quantile,
-    heap: await heapGrowth(10_000),
+    heap: [await measureStepHeap(10_000), await measureStepHeap(30_000)],
   };
 }
 
@@ -377,14 +322,16 @@ export function format(result: StepBenchResult): string {
     lines.push(`| ${r.n} | ${us(r.select)} | ${us(r.sort)} | ${(r.select / r.sort).toFixed(3)} |`);
   }
   lines.push('');
-  const h = result.heap;
-  if (h === null) {
-    lines.push('Heap: run node with --expose-gc to measure.');
-  } else {
-    lines.push(
-      `Heap over ${h.steps} steps (1x4x64x64, ping-pong out buffers): ${h.allocatedBytes} bytes allocated ` +
-        `(${(h.allocatedBytes / h.steps).toFixed(1)} per step), ${h.gcRuns} GC runs, ${h.retainedBytes} bytes retained after GC.`,
-    );
-  }
+  const [h1, h2] = result.heap;
+  const marginal = (h2.allocatedBytes - h1.allocatedBytes) / (h2.steps - h1.steps);
+  lines.push(
+    'Heap of whole 50-step SD loops (1x4x64x64, eta 0, ping-pong out buffers), no collection during the steps:',
+    '',
+    '| steps | allocated bytes | collections | retained after full GC |',
+    '| ---: | ---: | ---: | ---: |',
+    ...result.heap.map((h) => `| ${h.steps} | ${h.allocatedBytes} | ${h.gcRuns} | ${h.retainedBytes} |`),
+    '',
+    `Steady allocation: ${marginal.toFixed(1)} bytes per step (the rest is the optimizing compiler's one-off share).`,
+  );
   return lines.join('\n');
 }

@@ -1,0 +1,114 @@
+/**
+ * Heap use of a sampling loop built on `scheduler.step` with `out` buffers, measured in a child
+ * process (`measureStepHeap` starts it) whose young generation is large enough that no garbage
+ * collection runs during the measured steps: the growth of `heapUsed` is then exactly what the
+ * steps allocated. Run directly (`node --expose-gc step-heap.js [steps]`), it prints the report as
+ * JSON.
+ */
+import { execFile } from 'node:child_process';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { DDIMScheduler } from '../index.js';
+
+export interface HeapReport {
+  steps: number;
+  /** Garbage collections during the measured steps (0 makes `allocatedBytes` exact). */
+  gcRuns: number;
+  /** heapUsed after the steps minus before them. */
+  allocatedBytes: number;
+  /** heapUsed after a full collection at the end minus after one at the start. */
+  retainedBytes: number;
+}
+
+const DIMS = [1, 4, 64, 64];
+const STEPS = 50;
+
+/** Deterministic standard normals (mulberry32 + Box-Muller). */
+function normals(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const uniform = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++)
+    out[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  return out;
+}
+
+/**
+ * Whole 50-step Stable Diffusion loops (eta 0) from the same starting latents, x_t and x_{t-1}
+ * in two ping-pong buffers, a fixed noise prediction standing in for the model.
+ */
+export async function heapOfSteps(steps: number): Promise<HeapReport> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run node with --expose-gc');
+  const n = DIMS.reduce((x, y) => x * y, 1);
+  const s = new DDIMScheduler({
+    beta_schedule: 'scaled_linear',
+    beta_start: 0.00085,
+    beta_end: 0.012,
+    clip_sample: false,
+    set_alpha_to_one: false,
+    steps_offset: 1,
+  }).setTimesteps(STEPS);
+  const initial = normals(n, 5);
+  const a = { data: new Float32Array(n), dims: DIMS };
+  const b = { data: new Float32Array(n), dims: DIMS };
+  const model = { data: normals(n, 6), dims: DIMS };
+  const x0 = { data: new Float32Array(n), dims: DIMS };
+  const intoB = { out: { prevSample: b, predOriginalSample: x0 } };
+  const intoA = { out: { prevSample: a, predOriginalSample: x0 } };
+  const timesteps = s.timesteps;
+  const run = (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const k = i % STEPS;
+      if (k === 0) a.data.set(initial);
+      s.step(model, timesteps[k], k % 2 === 0 ? a : b, k % 2 === 0 ? intoB : intoA);
+    }
+  };
+  run(20 * STEPS); // let the JIT settle first
+  let gcRuns = 0;
+  const observer = new PerformanceObserver((list) => {
+    gcRuns += list.getEntries().length;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  gcRuns = 0;
+  const before = process.memoryUsage().heapUsed;
+  run(steps);
+  const after = process.memoryUsage().heapUsed;
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const gcDuringSteps = gcRuns;
+  gc();
+  const retained = process.memoryUsage().heapUsed;
+  observer.disconnect();
+  return { steps, gcRuns: gcDuringSteps, allocatedBytes: after - before, retainedBytes: retained - before };
+}
+
+/** heapOfSteps in a child Node with --expose-gc and a 64 MB young generation. */
+export function measureStepHeap(steps: number): Promise<HeapReport> {
+  const flags = ['--expose-gc', '--min-semi-space-size=64', '--max-semi-space-size=64'];
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [...flags, fileURLToPath(import.meta.url), String(steps)], (error, stdout) => {
+      if (error) reject(error);
+      else resolve(JSON.parse(stdout) as HeapReport);
+    });
+  });
+}
+
+const invokedDirectly =
+  process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href;
+if (invokedDirectly) {
+  heapOfSteps(Number(process.argv[2] ?? 10_000)).then(
+    (report) => console.log(JSON.stringify(report)),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    },
+  );
+}
