@@ -3,9 +3,7 @@
  * list below in turn and prints its table. To add a benchmark, write a module exporting `name`,
  * `run(options)` and `format(result)` (a `BenchModule`), and add `entry(module)` to `benchmarks`.
  *
- *   node --expose-gc dist/bench/index.js [--time <ms per task>] [name ...]
- *
- * (--expose-gc lets the step benchmark measure heap use; without it that part is skipped.)
+ *   node dist/bench/index.js [--time <ms per task>] [name ...]
  */
 import { pathToFileURL } from 'node:url';
 import * as randn from './randn.js';
