@@ -1,0 +1,4 @@
+/** Entry point of the playground page (see page.ts). */
+import { start } from './page.js';
+
+start();

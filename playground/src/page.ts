@@ -1,0 +1,421 @@
+/**
+ * The playground page's core: a config form, schedule charts, the timesteps table and warnings, all
+ * recomputed on every edit with the `ddim` package (its browser entry). The page's state is on
+ * `window.__playground` so tests (and curious users, from the console) can read what is drawn.
+ */
+import { DDIM_DEFAULTS, type DDIMConfig, DdimError, resolveDDIMConfig } from 'ddim';
+import { type ChartSpec, drawChart } from './chart.js';
+import {
+  buildConfigForm,
+  FormError,
+  readConfigForm,
+  showFieldError,
+  writeConfigForm,
+} from './config-form.js';
+import { type ScheduleView, type StepRow, scheduleView } from './schedule-view.js';
+import { type ConfigWarning, configWarnings } from './warnings.js';
+
+export interface ChartState {
+  series: Record<string, { x: number[]; y: number[] }>;
+}
+
+export interface PlaygroundState {
+  /** Increases on every recomputation: wait for it to change after an edit. */
+  revision: number;
+  ready: boolean;
+  /** The last input error (config field, steps or eta), or null when the page shows the input. */
+  error: { field: string; message: string } | null;
+  config: Readonly<DDIMConfig> | null;
+  steps: number;
+  eta: number;
+  seed: string;
+  timesteps: number[];
+  rows: StepRow[];
+  charts: Record<string, ChartState>;
+  warnings: ConfigWarning[];
+  /** Keys of the last loaded config that DDIMScheduler does not use (diffusers' warning). */
+  unusedKeys: string[];
+  /** Where the current config came from ('defaults', a preset, a file name, a URL). */
+  loadedFrom: string;
+}
+
+declare global {
+  interface Window {
+    __playground: PlaygroundState;
+  }
+}
+
+const state: PlaygroundState = {
+  revision: 0,
+  ready: false,
+  error: null,
+  config: null,
+  steps: 50,
+  eta: 0,
+  seed: '0',
+  timesteps: [],
+  rows: [],
+  charts: {},
+  warnings: [],
+  unusedKeys: [],
+  loadedFrom: 'diffusers defaults',
+};
+window.__playground = state;
+
+const listeners: ((view: ScheduleView) => void)[] = [];
+
+/** Called with every new schedule (the sampling panels re-run on it). */
+export function onSchedule(listener: (view: ScheduleView) => void): void {
+  listeners.push(listener);
+}
+
+export function currentState(): PlaygroundState {
+  return state;
+}
+
+const $ = <T extends HTMLElement>(id: string): T => {
+  const node = document.getElementById(id);
+  if (node === null) throw new Error(`#${id} is missing from index.html`);
+  return node as T;
+};
+
+const SD_BETAS = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear' } as const;
+
+/** Configs people actually use, as their scheduler_config.json files set them. */
+const PRESETS: Record<string, Partial<DDIMConfig>> = {
+  'diffusers defaults': {},
+  'Stable Diffusion 1.5': {
+    ...SD_BETAS,
+    clip_sample: false,
+    set_alpha_to_one: false,
+    steps_offset: 1,
+  },
+  'SD 2.1 (v-prediction)': {
+    ...SD_BETAS,
+    clip_sample: false,
+    set_alpha_to_one: false,
+    steps_offset: 1,
+    prediction_type: 'v_prediction',
+  },
+  'zero SNR + trailing (Lin et al.)': {
+    ...SD_BETAS,
+    clip_sample: false,
+    set_alpha_to_one: false,
+    prediction_type: 'v_prediction',
+    rescale_betas_zero_snr: true,
+    timestep_spacing: 'trailing',
+  },
+  'cosine (improved DDPM)': { beta_schedule: 'squaredcos_cap_v2' },
+};
+
+function fmt(v: number): string {
+  if (v === Number.NEGATIVE_INFINITY) return '-inf';
+  if (v === 0) return '0';
+  return Math.abs(v) < 1e-3 ? v.toExponential(4) : v.toPrecision(6);
+}
+
+function chartSpecs(view: ScheduleView): ChartSpec[] {
+  const T = view.numTrainTimesteps;
+  const trainT = Array.from({ length: T }, (_, i) => i);
+  const idx = view.rows.map((r) => r.index);
+  const ts = view.rows.map((r) => r.t);
+  return [
+    {
+      id: 'alphaBar',
+      title: 'alpha_bar(t) (ᾱ, signal fraction)',
+      xLabel: 'training timestep t',
+      yLabel: 'alpha_bar',
+      yRange: [0, 1],
+      series: [
+        { name: 'alpha_bar', kind: 'line', x: trainT, y: view.alphaBar, color: '#2f6fde' },
+        { name: 'chosen', kind: 'points', x: ts, y: view.rows.map((r) => r.alphaBar), color: '#e0572f' },
+      ],
+    },
+    {
+      id: 'logSnr',
+      title: 'log-SNR(t) = log(ᾱ / (1 - ᾱ))',
+      xLabel: 'training timestep t',
+      yLabel: 'log-SNR',
+      series: [
+        { name: 'log-SNR', kind: 'line', x: trainT, y: view.logSnr, color: '#2f6fde' },
+        { name: 'chosen', kind: 'points', x: ts, y: view.rows.map((r) => r.logSnr), color: '#e0572f' },
+      ],
+    },
+    {
+      id: 'timesteps',
+      title: `timesteps (${view.config.timestep_spacing}, n = ${view.steps})`,
+      xLabel: 'step',
+      yLabel: 't',
+      yRange: [-1, T - 1],
+      series: [
+        { name: 't', kind: 'points', x: idx, y: ts, color: '#2f6fde' },
+        {
+          name: 'prev (t - T//n)',
+          kind: 'points',
+          x: idx,
+          y: view.rows.map((r) => r.prev),
+          color: '#e0a630',
+        },
+      ],
+    },
+    {
+      id: 'sigma',
+      title: `sigma_t (DDIM eq. 16, eta = ${view.eta})`,
+      xLabel: 'step',
+      yLabel: 'sigma_t',
+      series: [
+        { name: 'sigma_t', kind: 'points', x: idx, y: view.rows.map((r) => r.sigma), color: '#7b4fd0' },
+      ],
+    },
+  ];
+}
+
+const CHART_ELEMENTS: Record<string, string> = {
+  alphaBar: 'chart-alpha-bar',
+  logSnr: 'chart-log-snr',
+  timesteps: 'chart-timesteps',
+  sigma: 'chart-sigma',
+};
+
+function renderCharts(view: ScheduleView): void {
+  const charts: Record<string, ChartState> = {};
+  for (const spec of chartSpecs(view)) {
+    drawChart($<HTMLElement>(CHART_ELEMENTS[spec.id]) as unknown as SVGSVGElement, spec);
+    const series: ChartState['series'] = {};
+    for (const s of spec.series) series[s.name] = { x: [...s.x], y: [...s.y] };
+    charts[spec.id] = { series };
+  }
+  state.charts = charts;
+}
+
+function renderTable(view: ScheduleView): void {
+  const body = $<HTMLTableElement>('timesteps-table').tBodies[0];
+  const rows = view.rows.map((r) => {
+    const tr = document.createElement('tr');
+    const off = r.index + 1 < view.rows.length && r.prev !== r.nextScheduled;
+    tr.className = off ? 'off-schedule' : '';
+    tr.dataset.t = String(r.t);
+    const cells: [string, string][] = [
+      ['index', String(r.index)],
+      ['t', String(r.t)],
+      ['prev', String(r.prev)],
+      ['next', String(r.nextScheduled)],
+      ['ab', fmt(r.alphaBar)],
+      ['ab-prev', fmt(r.alphaBarPrev)],
+      ['log-snr', fmt(r.logSnr)],
+      ['sigma', fmt(r.sigma)],
+    ];
+    for (const [cls, text] of cells) {
+      const td = document.createElement('td');
+      td.className = cls;
+      td.textContent = text;
+      tr.append(td);
+    }
+    return tr;
+  });
+  body.replaceChildren(...rows);
+  $('timesteps-summary').textContent =
+    `${view.steps} steps of ${view.numTrainTimesteps}; final alpha_bar ${fmt(view.finalAlphaCumprod)}`;
+}
+
+function renderWarnings(warnings: ConfigWarning[]): void {
+  const list = $('warnings');
+  const items = warnings.map((w) => {
+    const li = document.createElement('li');
+    li.className = w.level;
+    li.dataset.warning = w.id;
+    li.textContent = w.message;
+    return li;
+  });
+  if (items.length === 0) {
+    const li = document.createElement('li');
+    li.className = 'ok';
+    li.textContent = 'No risky settings found in this config.';
+    items.push(li);
+  }
+  list.replaceChildren(...items);
+}
+
+function renderConfigOut(config: Readonly<DDIMConfig>): void {
+  const json = { _class_name: 'DDIMScheduler', ...config };
+  const text = `${JSON.stringify(json, null, 2)}\n`;
+  $('config-out').textContent = text;
+}
+
+function downloadConfig(): void {
+  const link = document.createElement('a');
+  link.download = 'scheduler_config.json';
+  link.href = URL.createObjectURL(
+    new Blob([$('config-out').textContent ?? ''], { type: 'application/json' }),
+  );
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 0);
+}
+
+function showError(field: string, message: string): void {
+  state.error = { field, message };
+  showFieldError(field, message);
+  $('steps')
+    .closest('.field')!
+    .classList.toggle('invalid', field === 'numInferenceSteps');
+  $('eta')
+    .closest('.field')!
+    .classList.toggle('invalid', field === 'eta');
+  const box = $('config-error');
+  box.hidden = false;
+  box.textContent = message;
+  document.body.classList.add('has-error');
+}
+
+function clearError(): void {
+  state.error = null;
+  showFieldError(null, '');
+  $('steps').closest('.field')!.classList.remove('invalid');
+  $('eta').closest('.field')!.classList.remove('invalid');
+  const box = $('config-error');
+  box.hidden = true;
+  box.textContent = '';
+  document.body.classList.remove('has-error');
+}
+
+function readRunSettings(): { steps: number; eta: number; seed: string } {
+  const stepsText = $<HTMLInputElement>('steps').value.trim();
+  const etaText = $<HTMLInputElement>('eta').value.trim();
+  const eta = Number(etaText);
+  if (etaText === '' || !Number.isFinite(eta) || eta < 0) {
+    throw new FormError('eta', `eta must be a finite number >= 0 (got ${JSON.stringify(etaText)}).`);
+  }
+  return {
+    steps: stepsText === '' ? Number.NaN : Number(stepsText),
+    eta,
+    seed: $<HTMLInputElement>('seed').value,
+  };
+}
+
+/** Recompute everything from the form. */
+export function update(): void {
+  state.revision++;
+  let view: ScheduleView;
+  try {
+    const raw = readConfigForm();
+    const { steps, eta, seed } = readRunSettings();
+    const { config } = resolveDDIMConfig(raw, undefined, { onWarning: () => {} });
+    view = scheduleView(config, steps, eta);
+    state.steps = steps;
+    state.eta = eta;
+    state.seed = seed;
+  } catch (error) {
+    if (error instanceof DdimError || error instanceof FormError) {
+      showError(error.field, error.message);
+      return;
+    }
+    throw error;
+  }
+  clearError();
+  state.config = view.config;
+  state.timesteps = view.timesteps;
+  state.rows = view.rows;
+  state.warnings = configWarnings(view);
+  renderCharts(view);
+  renderTable(view);
+  renderWarnings(state.warnings);
+  renderConfigOut(view.config);
+  for (const listener of listeners) listener(view);
+}
+
+/**
+ * Apply a parsed scheduler_config.json (of any diffusers scheduler class) the way
+ * DDIMScheduler.fromConfig reads it: unknown keys are reported and ignored.
+ */
+export function applyConfig(json: unknown, from: string): void {
+  const status = $('load-status');
+  let unused: string[];
+  let config: Readonly<DDIMConfig>;
+  try {
+    ({ config, unusedKeys: unused } = resolveDDIMConfig(json, undefined, { onWarning: () => {} }));
+  } catch (error) {
+    status.className = 'status failed';
+    status.textContent = `Could not use the config from ${from}: ${(error as Error).message}`;
+    throw error;
+  }
+  writeConfigForm(config);
+  state.unusedKeys = unused;
+  state.loadedFrom = from;
+  status.className = 'status';
+  status.textContent =
+    `Loaded ${from}.` +
+    (unused.length > 0 ? ` Ignored keys DDIMScheduler does not use: ${unused.join(', ')}.` : '');
+  update();
+}
+
+/** Parse and apply config text (a dropped or chosen file, or pasted JSON). */
+export function applyConfigText(text: string, from: string): void {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    const status = $('load-status');
+    status.className = 'status failed';
+    status.textContent = `${from} is not valid JSON: ${(error as Error).message}`;
+    return;
+  }
+  try {
+    applyConfig(json, from);
+  } catch (error) {
+    if (!(error instanceof DdimError)) throw error;
+  }
+}
+
+function setupPresets(): void {
+  const box = $('presets');
+  for (const [name, preset] of Object.entries(PRESETS)) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = name;
+    button.dataset.preset = name;
+    button.addEventListener('click', () => applyConfig(preset, `preset "${name}"`));
+    box.append(button);
+  }
+}
+
+async function readFile(file: File): Promise<void> {
+  applyConfigText(await file.text(), `file ${file.name}`);
+}
+
+function setupLoading(): void {
+  const input = $<HTMLInputElement>('config-file');
+  input.addEventListener('change', () => {
+    const file = input.files?.[0];
+    if (file) void readFile(file);
+    input.value = '';
+  });
+  // Drop anywhere on the page; the drop zone only highlights.
+  document.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    document.body.classList.add('dragging');
+  });
+  document.addEventListener('dragleave', (event) => {
+    if (event.relatedTarget === null) document.body.classList.remove('dragging');
+  });
+  document.addEventListener('drop', (event) => {
+    event.preventDefault();
+    document.body.classList.remove('dragging');
+    const file = event.dataTransfer?.files[0];
+    if (file) void readFile(file);
+  });
+  $('apply-json').addEventListener('click', () =>
+    applyConfigText($<HTMLTextAreaElement>('config-json').value, 'pasted JSON'),
+  );
+}
+
+export function start(): void {
+  buildConfigForm($('config-form'));
+  writeConfigForm(DDIM_DEFAULTS);
+  setupPresets();
+  setupLoading();
+  $('config-form').addEventListener('input', update);
+  $('run-form').addEventListener('input', update);
+  $('download-config').addEventListener('click', downloadConfig);
+  update();
+  state.ready = true;
+}

@@ -1,0 +1,30 @@
+/**
+ * Vite config for the playground: a static page (no server code) built to playground/dist.
+ *
+ * `ddim` resolves to the library's core source (src/index.ts), the browser entry. Nothing here
+ * polyfills Node built-ins: if the core ever imported one, the build would fail or the e2e test's
+ * check for `node:` in the bundle would, which is the point.
+ */
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+
+export default defineConfig({
+  root,
+  // Relative asset URLs: the built page works from any folder or sub-path of a static host.
+  base: './',
+  resolve: {
+    alias: { ddim: fileURLToPath(new URL('../src/index.ts', import.meta.url)) },
+  },
+  build: {
+    outDir: fileURLToPath(new URL('./dist', import.meta.url)),
+    emptyOutDir: true,
+    target: 'es2022',
+    // One small bundle, no chunks fetched lazily: the built page works offline.
+    assetsInlineLimit: 0,
+    sourcemap: true,
+  },
+  server: { host: '127.0.0.1' },
+  preview: { host: '127.0.0.1' },
+});

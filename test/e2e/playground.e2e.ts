@@ -1,0 +1,342 @@
+/**
+ * The playground in real Chromium: the built page (playground/dist, built by `npm run test:e2e`)
+ * served on 127.0.0.1, driven headless through playwright-core. Every expected value is computed
+ * here with the library (and, where simple, from the paper formulas), never read back from the
+ * page. Requests to anything but the local server are blocked and recorded: the page must work
+ * offline.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DDIMScheduler } from '../../src/index.js';
+import { type Browser, launchChromium } from './browser.js';
+import { type StaticServer, serveStatic } from './static-server.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DIST = join(ROOT, 'playground', 'dist');
+const SCREENSHOT = join(ROOT, 'docs', 'playground.png');
+
+/** The part of window.__playground this test reads (see playground/src/page.ts). */
+interface PageState {
+  revision: number;
+  ready: boolean;
+  error: { field: string; message: string } | null;
+  config: Record<string, unknown> | null;
+  steps: number;
+  eta: number;
+  timesteps: number[];
+  rows: { index: number; t: number; prev: number; nextScheduled: number; alphaBar: number; sigma: number }[];
+  charts: Record<string, { series: Record<string, { x: number[]; y: number[] }> }>;
+  warnings: { id: string; level: string; message: string }[];
+  unusedKeys: string[];
+  loadedFrom: string;
+}
+
+let server: StaticServer;
+let browser: Browser;
+let page: Page;
+const blocked: string[] = [];
+const pageErrors: string[] = [];
+
+async function state(): Promise<PageState> {
+  return page.evaluate(() => (window as unknown as { __playground: PageState }).__playground);
+}
+
+/** Run `action` and wait until the page has recomputed (its revision counter moved). */
+async function edit(action: () => Promise<unknown>): Promise<PageState> {
+  const before = (await state()).revision;
+  await action();
+  await page.waitForFunction(
+    (r) => (window as unknown as { __playground: PageState }).__playground.revision > r,
+    before,
+    { timeout: 10_000 },
+  );
+  return state();
+}
+
+const field = (name: string) => `#field-${name}`;
+
+function expectClose(
+  actual: readonly number[],
+  expected: ArrayLike<number>,
+  rel: number,
+  what: string,
+): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  for (let i = 0; i < actual.length; i++) {
+    const e = expected[i];
+    const tol = rel * Math.max(1, Math.abs(e));
+    if (!(Math.abs(actual[i] - e) <= tol)) {
+      throw new Error(`${what}[${i}] is ${actual[i]}, expected ${e} (tolerance ${tol})`);
+    }
+  }
+}
+
+/** alpha_bar of a linear (in beta, or in sqrt(beta)) schedule, straight from DDPM eq. 4. */
+function alphaBarFormula(T: number, start: number, end: number, scaled: boolean): number[] {
+  const out: number[] = [];
+  let prod = 1;
+  for (let i = 0; i < T; i++) {
+    const b = scaled
+      ? (Math.sqrt(start) + ((Math.sqrt(end) - Math.sqrt(start)) * i) / (T - 1)) ** 2
+      : start + ((end - start) * i) / (T - 1);
+    prod *= 1 - b;
+    out.push(prod);
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  if (!existsSync(join(DIST, 'index.html'))) {
+    throw new Error(
+      `${DIST}/index.html is missing: run \`npm run build:playground\` (npm run test:e2e does).`,
+    );
+  }
+  server = await serveStatic(DIST);
+  browser = await launchChromium();
+  await browser.context.route('**/*', (route) => {
+    const url = route.request().url();
+    if (url.startsWith(`${server.origin}/`) || url.startsWith('blob:') || url.startsWith('data:')) {
+      return route.continue();
+    }
+    blocked.push(url);
+    return route.abort();
+  });
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(message.text());
+  });
+  await page.goto(`${server.origin}/`);
+  await page.waitForFunction(
+    () => (window as unknown as { __playground?: PageState }).__playground?.ready === true,
+  );
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('the built playground', () => {
+  it('bundles the core without Node built-ins and loads nothing from outside', () => {
+    const assets = readdirSync(join(DIST, 'assets')).filter((f) => f.endsWith('.js'));
+    expect(assets.length).toBeGreaterThan(0);
+    for (const file of assets) {
+      const code = readFileSync(join(DIST, 'assets', file), 'utf8');
+      const hit = /\bnode:[a-z_/]+|require\(["'](?:fs|path|os|crypto|url|http|https)["']\)/.exec(code);
+      expect(hit?.[0], `${file} references a Node built-in`).toBeUndefined();
+    }
+    const html = readFileSync(join(DIST, 'index.html'), 'utf8');
+    expect(html.match(/(?:src|href)="https?:\/\/[^"]*"/g), 'index.html loads from another origin').toBeNull();
+  });
+
+  it('starts from diffusers defaults: 50 leading timesteps, as the library computes them', async () => {
+    const s = await state();
+    expect(s.error).toBeNull();
+    const expected = new DDIMScheduler().setTimesteps(50).timesteps;
+    expect(s.timesteps).toEqual(Array.from(expected));
+    // leading: (n - 1 - i) * (T // n) + steps_offset
+    expect(s.timesteps).toEqual(Array.from({ length: 50 }, (_, i) => (49 - i) * 20));
+    const cells = await page.locator('#timesteps-table tbody td.t').allTextContents();
+    expect(cells.map(Number)).toEqual(Array.from(expected));
+  });
+
+  it('updates the timesteps table and every chart when steps change to 10', async () => {
+    const s = await edit(() => page.fill('#steps', '10'));
+    const scheduler = new DDIMScheduler().setTimesteps(10);
+    const ts = Array.from(scheduler.timesteps);
+    expect(s.steps).toBe(10);
+    expect(s.timesteps).toEqual(ts);
+    expect((await page.locator('#timesteps-table tbody td.t').allTextContents()).map(Number)).toEqual(ts);
+
+    const ab = alphaBarFormula(1000, 0.0001, 0.02, false);
+    const alpha = s.charts.alphaBar.series;
+    expectClose(alpha.alpha_bar.y, ab, 1e-12, 'alpha_bar line');
+    expect(alpha.chosen.x).toEqual(ts);
+    expectClose(
+      alpha.chosen.y,
+      ts.map((t) => scheduler.alphasCumprod[t]),
+      1e-15,
+      'alpha_bar at chosen t',
+    );
+    const logSnr = s.charts.logSnr.series;
+    expectClose(
+      logSnr['log-SNR'].y,
+      ab.map((a) => Math.log(a / (1 - a))),
+      1e-9,
+      'log-SNR line',
+    );
+    expectClose(
+      logSnr.chosen.y,
+      ts.map((t) => Math.log(ab[t] / (1 - ab[t]))),
+      1e-9,
+      'log-SNR at chosen t',
+    );
+    // The SVG draws what the state says: one marker per chosen timestep, at those timesteps.
+    const markers = page.locator('#chart-alpha-bar [data-series="chosen"] circle');
+    expect(await markers.count()).toBe(10);
+    expect(
+      (await markers.evaluateAll((cs) => cs.map((c) => Number((c as SVGElement).dataset.x)))).sort(
+        (a, b) => b - a,
+      ),
+    ).toEqual(ts);
+    expect(s.charts.timesteps.series.t.y).toEqual(ts);
+    expect(s.charts.timesteps.series['prev (t - T//n)'].y).toEqual(
+      ts.map((t) => (t - 100 >= 0 ? t - 100 : -1)),
+    );
+    // eta = 0: deterministic DDIM adds no noise.
+    expect(s.charts.sigma.series.sigma_t.y).toEqual(ts.map(() => 0));
+  });
+
+  it('draws sigma_t of DDIM eq. 16 when eta changes', async () => {
+    const s = await edit(() => page.fill('#eta', '1'));
+    const scheduler = new DDIMScheduler().setTimesteps(10);
+    const expected = s.timesteps.map((t) => {
+      const a = scheduler.alphasCumprod[t];
+      const prev = t - 100;
+      const ap = prev >= 0 ? scheduler.alphasCumprod[prev] : 1; // set_alpha_to_one
+      return Math.sqrt(((1 - ap) / (1 - a)) * (1 - a / ap));
+    });
+    expectClose(s.charts.sigma.series.sigma_t.y, expected, 1e-12, 'sigma_t');
+    await edit(() => page.fill('#eta', '0'));
+  });
+
+  it('follows the schedule fields (scaled_linear betas)', async () => {
+    await edit(() => page.selectOption(field('beta_schedule'), 'scaled_linear'));
+    await edit(() => page.fill(field('beta_start'), '0.00085'));
+    const s = await edit(() => page.fill(field('beta_end'), '0.012'));
+    expect(s.config?.beta_schedule).toBe('scaled_linear');
+    const expected = alphaBarFormula(1000, 0.00085, 0.012, true);
+    expectClose(s.charts.alphaBar.series.alpha_bar.y, expected, 1e-12, 'scaled_linear alpha_bar');
+    const lib = new DDIMScheduler({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 });
+    expectClose(s.charts.alphaBar.series.alpha_bar.y, lib.alphasCumprod, 1e-15, 'library alpha_bar');
+  });
+
+  it('warns about the previous-step stride when spacing is trailing, and not when leading', async () => {
+    let s = await state();
+    expect(s.warnings.map((w) => w.id)).not.toContain('prev-stride');
+    s = await edit(() => page.selectOption(field('timestep_spacing'), 'trailing'));
+    const config = {
+      beta_schedule: 'scaled_linear',
+      beta_start: 0.00085,
+      beta_end: 0.012,
+      timestep_spacing: 'trailing',
+    } as const;
+    const ts = Array.from(new DDIMScheduler(config).setTimesteps(10).timesteps);
+    expect(s.timesteps).toEqual(ts);
+    // trailing: round(arange(T, 0, -T / n)) - 1
+    expect(s.timesteps).toEqual([999, 899, 799, 699, 599, 499, 399, 299, 199, 99]);
+    // T // n = 100 here, so the stride matches... until T // n differs from the spacing:
+    expect(s.warnings.map((w) => w.id)).not.toContain('prev-stride');
+    s = await edit(() => page.fill('#steps', '7'));
+    const ts7 = Array.from(new DDIMScheduler(config).setTimesteps(7).timesteps);
+    expect(s.timesteps).toEqual(ts7);
+    const stride = Math.floor(1000 / 7);
+    const off = ts7.slice(0, -1).filter((t, i) => t - stride !== ts7[i + 1]);
+    expect(off.length).toBeGreaterThan(0);
+    const warning = s.warnings.find((w) => w.id === 'prev-stride');
+    expect(warning, 'prev-stride warning').toBeDefined();
+    expect(warning!.message).toContain(`${off.length} of 7 steps`);
+    expect(warning!.message).toContain(`from t = ${off[0]} to ${off[0] - stride}`);
+    await expect(page.locator('[data-warning="prev-stride"]').isVisible()).resolves.toBe(true);
+    expect(await page.locator('#timesteps-table tr.off-schedule').count()).toBe(off.length);
+  });
+
+  it('warns about zero terminal SNR with epsilon prediction', async () => {
+    let s = await edit(() => page.setChecked(field('rescale_betas_zero_snr'), true));
+    expect(s.warnings.map((w) => w.id)).toContain('zero-snr-epsilon');
+    expect(s.charts.alphaBar.series.alpha_bar.y[999]).toBe(0);
+    expect(s.charts.logSnr.series['log-SNR'].y[999]).toBe(Number.NEGATIVE_INFINITY);
+    await expect(page.locator('[data-warning="zero-snr-epsilon"]').isVisible()).resolves.toBe(true);
+    s = await edit(() => page.selectOption(field('prediction_type'), 'v_prediction'));
+    expect(s.warnings.map((w) => w.id)).not.toContain('zero-snr-epsilon');
+    await expect(page.locator('[data-warning="zero-snr-epsilon"]').count()).resolves.toBe(0);
+  });
+
+  it("shows the library's error for an invalid value and recovers", async () => {
+    let s = await edit(() => page.fill(field('beta_end'), '2'));
+    expect(s.error?.field).toBe('beta_end');
+    expect(s.error?.message).toContain('beta_end must be strictly between 0 and 1 (got 2)');
+    await expect(page.locator('[data-field="beta_end"]').getAttribute('class')).resolves.toContain('invalid');
+    await expect(page.locator('#config-error').textContent()).resolves.toContain('beta_end');
+    s = await edit(() => page.fill('#steps', '5000'));
+    expect(s.error?.field).toBe('beta_end');
+    s = await edit(() => page.fill(field('beta_end'), '0.012'));
+    expect(s.error?.field).toBe('numInferenceSteps');
+    expect(s.error?.message).toContain('cannot be larger than num_train_timesteps (1000)');
+    s = await edit(() => page.fill('#steps', '10'));
+    expect(s.error).toBeNull();
+    await expect(page.locator('#config-error').isHidden()).resolves.toBe(true);
+  });
+
+  it('loads a scheduler_config.json from the file input, as DDIMScheduler.fromConfig reads it', async () => {
+    // Stable Diffusion 1.5's scheduler config is a PNDM config: DDIM ignores its PNDM-only keys.
+    const sd15 = {
+      _class_name: 'PNDMScheduler',
+      _diffusers_version: '0.6.0',
+      beta_end: 0.012,
+      beta_schedule: 'scaled_linear',
+      beta_start: 0.00085,
+      num_train_timesteps: 1000,
+      set_alpha_to_one: false,
+      skip_prk_steps: true,
+      steps_offset: 1,
+      trained_betas: null,
+      clip_sample: false,
+    };
+    const s = await edit(() =>
+      page.setInputFiles('#config-file', {
+        name: 'scheduler_config.json',
+        mimeType: 'application/json',
+        buffer: Buffer.from(JSON.stringify(sd15)),
+      }),
+    );
+    const lib = DDIMScheduler.fromConfig(sd15, undefined, { onWarning: () => {} }).setTimesteps(10);
+    expect(s.error).toBeNull();
+    expect(s.config).toEqual({ ...lib.config });
+    expect(s.timesteps).toEqual(Array.from(lib.timesteps));
+    // leading + steps_offset 1: 901, 801, ..., 1
+    expect(s.timesteps).toEqual([901, 801, 701, 601, 501, 401, 301, 201, 101, 1]);
+    expect(s.unusedKeys).toEqual(['skip_prk_steps']);
+    expect(s.loadedFrom).toBe('file scheduler_config.json');
+    await expect(page.inputValue(field('steps_offset'))).resolves.toBe('1');
+    await expect(page.isChecked(field('clip_sample'))).resolves.toBe(false);
+    await expect(page.locator('#load-status').textContent()).resolves.toContain('skip_prk_steps');
+  });
+
+  it('loads a config dropped on the page', async () => {
+    const config = {
+      beta_schedule: 'squaredcos_cap_v2',
+      timestep_spacing: 'linspace',
+      num_train_timesteps: 500,
+    } as const;
+    const s = await edit(() =>
+      page.evaluate((text) => {
+        const data = new DataTransfer();
+        data.items.add(new File([text], 'dropped_config.json', { type: 'application/json' }));
+        document.body.dispatchEvent(
+          new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }),
+        );
+      }, JSON.stringify(config)),
+    );
+    const lib = new DDIMScheduler(config).setTimesteps(10);
+    expect(s.loadedFrom).toBe('file dropped_config.json');
+    expect(s.timesteps).toEqual(Array.from(lib.timesteps));
+    expectClose(s.charts.alphaBar.series.alpha_bar.y, lib.alphasCumprod, 1e-15, 'cosine alpha_bar');
+    // linspace spacing: the stride T // n = 50 does not match round(linspace(0, 499, 10)).
+    expect(s.warnings.map((w) => w.id)).toContain('prev-stride');
+  });
+
+  it('renders with no page errors and no request leaving 127.0.0.1; saves a screenshot', async () => {
+    await edit(() => page.click('[data-preset="zero SNR + trailing (Lin et al.)"]'));
+    await edit(() => page.fill('#steps', '12'));
+    await mkdir(dirname(SCREENSHOT), { recursive: true });
+    await writeFile(SCREENSHOT, await page.screenshot({ fullPage: false }));
+    expect(pageErrors, 'errors in the page').toEqual([]);
+    expect(blocked, 'requests to other origins').toEqual([]);
+  });
+});
