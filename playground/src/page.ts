@@ -3,7 +3,15 @@
  * recomputed on every edit with the `ddim` package (its browser entry). The page's state is on
  * `window.__playground` so tests (and curious users, from the console) can read what is drawn.
  */
-import { DDIM_DEFAULTS, type DDIMConfig, DdimError, resolveDDIMConfig } from 'ddim';
+import {
+  configToJSON,
+  DDIM_DEFAULTS,
+  type DDIMConfig,
+  DdimError,
+  loadSchedulerConfig,
+  resolveDDIMConfig,
+  toDiffusersJsonString,
+} from 'ddim';
 import { type ChartSpec, drawChart } from './chart.js';
 import {
   buildConfigForm,
@@ -37,6 +45,10 @@ export interface PlaygroundState {
   unusedKeys: string[];
   /** Where the current config came from ('defaults', a preset, a file name, a URL). */
   loadedFrom: string;
+  /** A URL / Hub load is in flight. */
+  loading: boolean;
+  /** The message of the last failed URL / Hub load (cleared by a successful load). */
+  loadError: string | null;
 }
 
 declare global {
@@ -59,6 +71,8 @@ const state: PlaygroundState = {
   warnings: [],
   unusedKeys: [],
   loadedFrom: 'diffusers defaults',
+  loading: false,
+  loadError: null,
 };
 window.__playground = state;
 
@@ -237,9 +251,8 @@ function renderWarnings(warnings: ConfigWarning[]): void {
 }
 
 function renderConfigOut(config: Readonly<DDIMConfig>): void {
-  const json = { _class_name: 'DDIMScheduler', ...config };
-  const text = `${JSON.stringify(json, null, 2)}\n`;
-  $('config-out').textContent = text;
+  // Byte for byte what diffusers' save_config writes (sorted keys, Python float reprs).
+  $('config-out').textContent = toDiffusersJsonString(configToJSON('DDIMScheduler', config));
 }
 
 function downloadConfig(): void {
@@ -339,6 +352,7 @@ export function applyConfig(json: unknown, from: string): void {
     throw error;
   }
   writeConfigForm(config);
+  state.loadError = null;
   state.unusedKeys = unused;
   state.loadedFrom = from;
   status.className = 'status';
@@ -408,14 +422,90 @@ function setupLoading(): void {
   );
 }
 
+function loadStatus(text: string, failed: boolean): void {
+  const status = $('load-status');
+  status.className = failed ? 'status failed' : 'status';
+  status.textContent = text;
+}
+
+/**
+ * Load a scheduler_config.json by URL or Hub repo id with the library's fetch-based loader (the
+ * same one `DDIMScheduler.fromPretrained` uses in a browser).
+ */
+export async function loadRemote(
+  source: string,
+  options: { subfolder?: string; revision?: string; endpoint?: string },
+): Promise<void> {
+  state.loading = true;
+  loadStatus(`Loading ${source} ...`, false);
+  try {
+    const loaded = await loadSchedulerConfig(source.trim(), {
+      subfolder: options.subfolder?.trim() || undefined,
+      revision: options.revision?.trim() || undefined,
+      endpoint: options.endpoint?.trim() || undefined,
+      onWarning: () => {},
+    });
+    applyConfig(
+      loaded.config,
+      loaded.resolvedFrom + (loaded.commit ? ` (commit ${loaded.commit.slice(0, 10)})` : ''),
+    );
+  } catch (error) {
+    if (!(error instanceof DdimError)) throw error;
+    state.loadError = error.message;
+    loadStatus(`Could not load ${source}: ${error.message}`, true);
+  } finally {
+    state.loading = false;
+  }
+}
+
+function setupRemote(): void {
+  const form = $<HTMLFormElement>('remote-form');
+  const value = (id: string) => $<HTMLInputElement>(id).value;
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void loadRemote(value('remote-source'), {
+      subfolder: value('remote-subfolder'),
+      revision: value('remote-revision'),
+      endpoint: value('remote-endpoint'),
+    });
+  });
+}
+
+/**
+ * Settings from the page's query string, so a link can open a given config:
+ * ?config=<URL or Hub id>&subfolder=scheduler&revision=main&steps=25&eta=0.5&seed=42
+ */
+function applyQuery(): void {
+  const q = new URLSearchParams(window.location.search);
+  for (const key of ['steps', 'eta', 'seed'] as const) {
+    const v = q.get(key);
+    if (v !== null) $<HTMLInputElement>(key).value = v;
+  }
+  for (const key of ['subfolder', 'revision', 'endpoint'] as const) {
+    const v = q.get(key);
+    if (v !== null) $<HTMLInputElement>(`remote-${key}`).value = v;
+  }
+  const source = q.get('config');
+  if (source !== null) {
+    $<HTMLInputElement>('remote-source').value = source;
+    void loadRemote(source, {
+      subfolder: $<HTMLInputElement>('remote-subfolder').value,
+      revision: $<HTMLInputElement>('remote-revision').value,
+      endpoint: $<HTMLInputElement>('remote-endpoint').value,
+    });
+  }
+}
+
 export function start(): void {
   buildConfigForm($('config-form'));
   writeConfigForm(DDIM_DEFAULTS);
   setupPresets();
   setupLoading();
+  setupRemote();
   $('config-form').addEventListener('input', update);
   $('run-form').addEventListener('input', update);
   $('download-config').addEventListener('click', downloadConfig);
+  applyQuery();
   update();
   state.ready = true;
 }

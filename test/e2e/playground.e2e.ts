@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DDIMScheduler } from '../../src/index.js';
+import { fixtureText, type HubServer, startHubServer } from '../helpers/hub-server.js';
 import { type Browser, launchChromium } from './browser.js';
 import { type StaticServer, serveStatic } from './static-server.js';
 
@@ -33,9 +34,12 @@ interface PageState {
   warnings: { id: string; level: string; message: string }[];
   unusedKeys: string[];
   loadedFrom: string;
+  loading: boolean;
+  loadError: string | null;
 }
 
 let server: StaticServer;
+let hub: HubServer;
 let browser: Browser;
 let page: Page;
 const blocked: string[] = [];
@@ -95,20 +99,41 @@ beforeAll(async () => {
       `${DIST}/index.html is missing: run \`npm run build:playground\` (npm run test:e2e does).`,
     );
   }
-  server = await serveStatic(DIST);
+  // A config served as a plain URL by the page's own server, and a Hub stand-in on another port
+  // (another origin, with the CORS headers huggingface.co sends).
+  server = await serveStatic(DIST, {
+    '/models/zero-snr/scheduler/scheduler_config.json': fixtureText('zero-snr-trailing-v.json'),
+  });
+  hub = await startHubServer();
+  const cors = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'x-repo-commit, etag' };
+  hub.repos.set('stabilityai/stable-diffusion-2-1', {
+    commit: '5cae40e6a2745ae2b01ad92ae5043f95f23644d6',
+    files: { 'scheduler/scheduler_config.json': fixtureText('sd21-ddim-v.json') },
+    headers: cors,
+  });
+  // What huggingface.co answers for a repo that does not exist (or is private): 401, with CORS.
+  hub.repos.set('nobody/missing-model', {
+    commit: '0'.repeat(40),
+    files: {},
+    handler: (_req, res) => {
+      res.writeHead(401, { ...cors, 'x-error-code': 'RepoNotFound', 'content-type': 'text/plain' });
+      res.end('Repository Not Found');
+    },
+  });
   browser = await launchChromium();
   await browser.context.route('**/*', (route) => {
     const url = route.request().url();
-    if (url.startsWith(`${server.origin}/`) || url.startsWith('blob:') || url.startsWith('data:')) {
-      return route.continue();
-    }
+    if (url.startsWith(`${server.origin}/`) || url.startsWith(`${hub.url}/`)) return route.continue();
     blocked.push(url);
     return route.abort();
   });
   page = browser.context.pages()[0] ?? (await browser.context.newPage());
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {
-    if (message.type() === 'error') pageErrors.push(message.text());
+    // The browser logs the 401 of the deliberately failed Hub load; anything else is a bug.
+    const expected = message.location().url.includes('/nobody/missing-model/');
+    if (message.type() === 'error' && !expected)
+      pageErrors.push(`${message.text()} (${message.location().url})`);
   });
   await page.goto(`${server.origin}/`);
   await page.waitForFunction(
@@ -119,6 +144,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+  await hub?.close();
 });
 
 describe('the built playground', () => {
@@ -329,6 +355,79 @@ describe('the built playground', () => {
     expectClose(s.charts.alphaBar.series.alpha_bar.y, lib.alphasCumprod, 1e-15, 'cosine alpha_bar');
     // linspace spacing: the stride T // n = 50 does not match round(linspace(0, 499, 10)).
     expect(s.warnings.map((w) => w.id)).toContain('prev-stride');
+  });
+
+  it('loads a config from the Hub by repo id, subfolder and revision', async () => {
+    await page.fill('#remote-source', 'stabilityai/stable-diffusion-2-1');
+    await page.fill('#remote-subfolder', 'scheduler');
+    await page.fill('#remote-revision', 'main');
+    await page.fill('#remote-endpoint', hub.url);
+    const s = await edit(() => page.click('#remote-load'));
+    const sd21 = JSON.parse(fixtureText('sd21-ddim-v.json'));
+    const lib = DDIMScheduler.fromConfig(sd21, undefined, { onWarning: () => {} }).setTimesteps(s.steps);
+    expect(s.loadError).toBeNull();
+    expect(s.config).toEqual({ ...lib.config });
+    expect(s.config?.prediction_type).toBe('v_prediction');
+    expect(s.timesteps).toEqual(Array.from(lib.timesteps));
+    expect(s.unusedKeys).toEqual(['skip_prk_steps']);
+    expect(s.loadedFrom).toContain(
+      `${hub.url}/stabilityai/stable-diffusion-2-1/resolve/main/scheduler/scheduler_config.json`,
+    );
+    expect(hub.requests.map((r) => r.path)).toContain(
+      '/stabilityai/stable-diffusion-2-1/resolve/main/scheduler/scheduler_config.json',
+    );
+  });
+
+  it('reports a failed Hub load and keeps the current config', async () => {
+    const before = await state();
+    await page.fill('#remote-source', 'nobody/missing-model');
+    await page.click('#remote-load');
+    await page.waitForFunction(() => {
+      const s = (window as unknown as { __playground: PageState }).__playground;
+      return !s.loading && s.loadError !== null;
+    });
+    const s = await state();
+    expect(s.loadError).toMatch(/401|not found|Repository/i);
+    expect(s.config).toEqual(before.config);
+    await expect(page.locator('#load-status').getAttribute('class')).resolves.toContain('failed');
+    await expect(page.locator('#load-status').textContent()).resolves.toContain('nobody/missing-model');
+  });
+
+  it('loads a config by URL (a folder plus subfolder) and flags nothing risky in it', async () => {
+    await page.fill('#remote-source', `${server.origin}/models/zero-snr`);
+    await page.fill('#remote-subfolder', 'scheduler');
+    const s = await edit(() => page.click('#remote-load'));
+    const lib = DDIMScheduler.fromConfig(JSON.parse(fixtureText('zero-snr-trailing-v.json'))).setTimesteps(
+      s.steps,
+    );
+    expect(s.loadedFrom).toBe(`${server.origin}/models/zero-snr/scheduler/scheduler_config.json`);
+    expect(s.config).toEqual({ ...lib.config });
+    expect(s.timesteps[0]).toBe(999);
+    expect(s.unusedKeys).toEqual([]);
+    expect(s.warnings.filter((w) => w.level === 'warning').map((w) => w.id)).not.toContain(
+      'zero-snr-epsilon',
+    );
+  });
+
+  it('opens a config and settings given in the query string', async () => {
+    const other = await browser.context.newPage();
+    try {
+      const url = `${server.origin}/models/zero-snr/scheduler/scheduler_config.json`;
+      await other.goto(`${server.origin}/?config=${encodeURIComponent(url)}&steps=25&eta=0.5`);
+      await other.waitForFunction(() => {
+        const s = (window as unknown as { __playground?: PageState }).__playground;
+        return s?.ready === true && !s.loading && s.loadedFrom.includes('zero-snr');
+      });
+      const s = await other.evaluate(() => (window as unknown as { __playground: PageState }).__playground);
+      const lib = DDIMScheduler.fromConfig(JSON.parse(fixtureText('zero-snr-trailing-v.json'))).setTimesteps(
+        25,
+      );
+      expect(s.steps).toBe(25);
+      expect(s.eta).toBe(0.5);
+      expect(s.timesteps).toEqual(Array.from(lib.timesteps));
+    } finally {
+      await other.close();
+    }
   });
 
   it('renders with no page errors and no request leaving 127.0.0.1; saves a screenshot', async () => {
