@@ -25,6 +25,8 @@ export default defineConfig({
     assetsInlineLimit: 0,
     sourcemap: true,
   },
+  // Scan only the page for dependencies (not a built copy in dist/).
+  optimizeDeps: { entries: ['index.html'] },
   server: { host: '127.0.0.1' },
   preview: { host: '127.0.0.1' },
 });

@@ -45,6 +45,42 @@ describe('scheduleView', () => {
     }
   });
 
+  it("still draws a zero-SNR epsilon schedule the library refuses to step, and carries the library's error", () => {
+    const v = view({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 5);
+    expect(v.stepError).toContain('cannot step from timestep 999');
+    expect(v.config.prediction_type).toBe('epsilon');
+    // trailing, T // n = 200: round(1000 - 200 i) - 1
+    expect(v.timesteps).toEqual([999, 799, 599, 399, 199]);
+    expect(v.rows[0].alphaBar).toBe(0);
+    expect(
+      view({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing', prediction_type: 'v_prediction' }, 5)
+        .stepError,
+    ).toBeNull();
+    // leading never schedules t = T - 1, so the library steps it.
+    expect(view({ rescale_betas_zero_snr: true }, 5).stepError).toBeNull();
+  });
+
+  it('applies the scheduler options: the schedule previous-step rule and the zero-SNR clamp', () => {
+    const stride = view({ timestep_spacing: 'trailing' }, 7);
+    const schedule = scheduleView(resolveDDIMConfig({ timestep_spacing: 'trailing' }).config, 7, 0, {
+      previousTimestepRule: 'schedule',
+      clampZeroTerminalSnr: false,
+    });
+    expect(schedule.timesteps).toEqual(stride.timesteps);
+    expect(schedule.rows.map((r) => r.prev)).toEqual([...stride.timesteps.slice(1), -1]);
+    expect(stride.rows.map((r) => r.prev)).toEqual(
+      stride.timesteps.map((t) => (t - 142 >= 0 ? t - 142 : -1)),
+    );
+    const clamped = scheduleView(
+      resolveDDIMConfig({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }).config,
+      5,
+      0,
+      { previousTimestepRule: 'stride', clampZeroTerminalSnr: true },
+    );
+    expect(clamped.stepError).toBeNull();
+    expect(clamped.rows[0].alphaBar).toBe(2 ** -24);
+  });
+
   it('gives -Infinity log-SNR at a zero-SNR timestep', () => {
     expect(logSnrOf(0)).toBe(Number.NEGATIVE_INFINITY);
     const v = view({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 5);
@@ -64,6 +100,26 @@ describe('configWarnings', () => {
     const warnings = configWarnings(view({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 10));
     const w = warnings.find((x) => x.id === 'zero-snr-epsilon');
     expect(w?.message).toContain('at step 0 (t = 999)');
+    expect(w?.message).toContain('setTimesteps refuses this schedule');
+    // leading spacing never reaches t = 999: still flagged, but as a schedule that works.
+    const leading = configWarnings(view({ rescale_betas_zero_snr: true }, 10)).find(
+      (x) => x.id === 'zero-snr-epsilon',
+    );
+    expect(leading?.message).toContain('never schedules it');
+    // The clamp makes the step finite: an info about the amplified error replaces the warning.
+    const clamped = configWarnings(
+      scheduleView(
+        resolveDDIMConfig({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }).config,
+        10,
+        0,
+        {
+          previousTimestepRule: 'stride',
+          clampZeroTerminalSnr: true,
+        },
+      ),
+    ).map((x) => x.id);
+    expect(clamped).toContain('zero-snr-clamped');
+    expect(clamped).not.toContain('zero-snr-epsilon');
     expect(
       ids(
         { rescale_betas_zero_snr: true, timestep_spacing: 'trailing', prediction_type: 'v_prediction' },
@@ -93,6 +149,12 @@ describe('configWarnings', () => {
     expect(w?.message).toContain('next scheduled timestep is 856');
     // T // n divides evenly: trailing 10 steps are 999, 899, ..., 99 with stride 100.
     expect(ids({ timestep_spacing: 'trailing' }, 10)).not.toContain('prev-stride');
+    // The "schedule" rule lands each step on the next timestep: nothing to warn about.
+    const fixed = scheduleView(resolveDDIMConfig({ timestep_spacing: 'trailing' }).config, 7, 0, {
+      previousTimestepRule: 'schedule',
+      clampZeroTerminalSnr: false,
+    });
+    expect(configWarnings(fixed).map((x) => x.id)).not.toContain('prev-stride');
   });
 
   it('never warns about the stride for leading spacing (t - T // n is the next timestep by construction)', () => {

@@ -1,4 +1,4 @@
-/** Entry point of the playground page (see page.ts). */
+/** Entry point of the playground page (see page.ts for the schedule part). */
 import { start } from './page.js';
 
 start();

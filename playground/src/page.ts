@@ -9,6 +9,7 @@ import {
   type DDIMConfig,
   DdimError,
   loadSchedulerConfig,
+  parseSeed,
   resolveDDIMConfig,
   toDiffusersJsonString,
 } from 'ddim';
@@ -20,7 +21,13 @@ import {
   showFieldError,
   writeConfigForm,
 } from './config-form.js';
-import { type ScheduleView, type StepRow, scheduleView } from './schedule-view.js';
+import {
+  DEFAULT_OPTIONS,
+  type PageSchedulerOptions,
+  type ScheduleView,
+  type StepRow,
+  scheduleView,
+} from './schedule-view.js';
 import { type ConfigWarning, configWarnings } from './warnings.js';
 
 export interface ChartState {
@@ -34,6 +41,10 @@ export interface PlaygroundState {
   /** The last input error (config field, steps or eta), or null when the page shows the input. */
   error: { field: string; message: string } | null;
   config: Readonly<DDIMConfig> | null;
+  /** The scheduler options (previousTimestepRule, clampZeroTerminalSnr). */
+  options: Readonly<PageSchedulerOptions>;
+  /** The library's refusal to step this schedule (zero SNR + epsilon), or null. */
+  stepError: string | null;
   steps: number;
   eta: number;
   seed: string;
@@ -53,6 +64,7 @@ export interface PlaygroundState {
 
 declare global {
   interface Window {
+    /** The page's state; main.ts adds the sampling panels' state (`sampling`, `images`). */
     __playground: PlaygroundState;
   }
 }
@@ -62,6 +74,8 @@ const state: PlaygroundState = {
   ready: false,
   error: null,
   config: null,
+  options: DEFAULT_OPTIONS,
+  stepError: null,
   steps: 50,
   eta: 0,
   seed: '0',
@@ -157,14 +171,16 @@ function chartSpecs(view: ScheduleView): ChartSpec[] {
     },
     {
       id: 'timesteps',
-      title: `timesteps (${view.config.timestep_spacing}, n = ${view.steps})`,
+      title: `timesteps (${view.config.timestep_spacing}, n = ${view.steps}; prev: ${
+        view.options.previousTimestepRule === 'stride' ? 't - T//n' : 'next scheduled'
+      })`,
       xLabel: 'step',
       yLabel: 't',
       yRange: [-1, T - 1],
       series: [
         { name: 't', kind: 'points', x: idx, y: ts, color: '#2f6fde' },
         {
-          name: 'prev (t - T//n)',
+          name: 'prev',
           kind: 'points',
           x: idx,
           y: view.rows.map((r) => r.prev),
@@ -285,10 +301,19 @@ function clearError(): void {
   showFieldError(null, '');
   $('steps').closest('.field')!.classList.remove('invalid');
   $('eta').closest('.field')!.classList.remove('invalid');
+  $('seed').closest('.field')!.classList.remove('invalid');
   const box = $('config-error');
   box.hidden = true;
   box.textContent = '';
   document.body.classList.remove('has-error');
+}
+
+function readOptions(): PageSchedulerOptions {
+  return {
+    previousTimestepRule: $<HTMLSelectElement>('opt-previousTimestepRule')
+      .value as PageSchedulerOptions['previousTimestepRule'],
+    clampZeroTerminalSnr: $<HTMLInputElement>('opt-clampZeroTerminalSnr').checked,
+  };
 }
 
 function readRunSettings(): { steps: number; eta: number; seed: string } {
@@ -298,11 +323,9 @@ function readRunSettings(): { steps: number; eta: number; seed: string } {
   if (etaText === '' || !Number.isFinite(eta) || eta < 0) {
     throw new FormError('eta', `eta must be a finite number >= 0 (got ${JSON.stringify(etaText)}).`);
   }
-  return {
-    steps: stepsText === '' ? Number.NaN : Number(stepsText),
-    eta,
-    seed: $<HTMLInputElement>('seed').value,
-  };
+  const seed = $<HTMLInputElement>('seed').value.trim();
+  parseSeed(seed, 'seed'); // an ArgumentError naming the seed, shown at the field
+  return { steps: stepsText === '' ? Number.NaN : Number(stepsText), eta, seed };
 }
 
 /** Recompute everything from the form. */
@@ -313,7 +336,7 @@ export function update(): void {
     const raw = readConfigForm();
     const { steps, eta, seed } = readRunSettings();
     const { config } = resolveDDIMConfig(raw, undefined, { onWarning: () => {} });
-    view = scheduleView(config, steps, eta);
+    view = scheduleView(config, steps, eta, readOptions());
     state.steps = steps;
     state.eta = eta;
     state.seed = seed;
@@ -326,6 +349,8 @@ export function update(): void {
   }
   clearError();
   state.config = view.config;
+  state.options = view.options;
+  state.stepError = view.stepError;
   state.timesteps = view.timesteps;
   state.rows = view.rows;
   state.warnings = configWarnings(view);
@@ -341,25 +366,35 @@ export function update(): void {
  * DDIMScheduler.fromConfig reads it: unknown keys are reported and ignored.
  */
 export function applyConfig(json: unknown, from: string): void {
-  const status = $('load-status');
   let unused: string[];
   let config: Readonly<DDIMConfig>;
   try {
     ({ config, unusedKeys: unused } = resolveDDIMConfig(json, undefined, { onWarning: () => {} }));
   } catch (error) {
-    status.className = 'status failed';
-    status.textContent = `Could not use the config from ${from}: ${(error as Error).message}`;
+    loadFailed(`Could not use the config from ${from}: ${(error as Error).message}`);
     throw error;
   }
   writeConfigForm(config);
   state.loadError = null;
   state.unusedKeys = unused;
   state.loadedFrom = from;
-  status.className = 'status';
-  status.textContent =
+  loadStatus(
     `Loaded ${from}.` +
-    (unused.length > 0 ? ` Ignored keys DDIMScheduler does not use: ${unused.join(', ')}.` : '');
+      (unused.length > 0 ? ` Ignored keys DDIMScheduler does not use: ${unused.join(', ')}.` : ''),
+    false,
+  );
   update();
+}
+
+function loadStatus(text: string, failed: boolean): void {
+  const status = $('load-status');
+  status.className = failed ? 'status failed' : 'status';
+  status.textContent = text;
+}
+
+function loadFailed(message: string): void {
+  state.loadError = message;
+  loadStatus(message, true);
 }
 
 /** Parse and apply config text (a dropped or chosen file, or pasted JSON). */
@@ -368,9 +403,7 @@ export function applyConfigText(text: string, from: string): void {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    const status = $('load-status');
-    status.className = 'status failed';
-    status.textContent = `${from} is not valid JSON: ${(error as Error).message}`;
+    loadFailed(`${from} is not valid JSON: ${(error as Error).message}`);
     return;
   }
   try {
@@ -422,12 +455,6 @@ function setupLoading(): void {
   );
 }
 
-function loadStatus(text: string, failed: boolean): void {
-  const status = $('load-status');
-  status.className = failed ? 'status failed' : 'status';
-  status.textContent = text;
-}
-
 /**
  * Load a scheduler_config.json by URL or Hub repo id with the library's fetch-based loader (the
  * same one `DDIMScheduler.fromPretrained` uses in a browser).
@@ -437,6 +464,7 @@ export async function loadRemote(
   options: { subfolder?: string; revision?: string; endpoint?: string },
 ): Promise<void> {
   state.loading = true;
+  state.loadError = null;
   loadStatus(`Loading ${source} ...`, false);
   try {
     const loaded = await loadSchedulerConfig(source.trim(), {
@@ -451,8 +479,8 @@ export async function loadRemote(
     );
   } catch (error) {
     if (!(error instanceof DdimError)) throw error;
-    state.loadError = error.message;
-    loadStatus(`Could not load ${source}: ${error.message}`, true);
+    // A ConfigError from applyConfig has already been reported with its source.
+    if (state.loadError === null) loadFailed(`Could not load ${source}: ${error.message}`);
   } finally {
     state.loading = false;
   }
@@ -474,6 +502,7 @@ function setupRemote(): void {
 /**
  * Settings from the page's query string, so a link can open a given config:
  * ?config=<URL or Hub id>&subfolder=scheduler&revision=main&steps=25&eta=0.5&seed=42
+ * (and previousTimestepRule=schedule, clampZeroTerminalSnr=true).
  */
 function applyQuery(): void {
   const q = new URLSearchParams(window.location.search);
@@ -481,6 +510,10 @@ function applyQuery(): void {
     const v = q.get(key);
     if (v !== null) $<HTMLInputElement>(key).value = v;
   }
+  const rule = q.get('previousTimestepRule');
+  if (rule !== null) $<HTMLSelectElement>('opt-previousTimestepRule').value = rule;
+  if (q.get('clampZeroTerminalSnr') === 'true')
+    $<HTMLInputElement>('opt-clampZeroTerminalSnr').checked = true;
   for (const key of ['subfolder', 'revision', 'endpoint'] as const) {
     const v = q.get(key);
     if (v !== null) $<HTMLInputElement>(`remote-${key}`).value = v;
@@ -504,6 +537,7 @@ export function start(): void {
   setupRemote();
   $('config-form').addEventListener('input', update);
   $('run-form').addEventListener('input', update);
+  $('options-form').addEventListener('input', update);
   $('download-config').addEventListener('click', downloadConfig);
   applyQuery();
   update();

@@ -8,6 +8,7 @@ import type { ScheduleView } from './schedule-view.js';
 
 export type WarningId =
   | 'zero-snr-epsilon'
+  | 'zero-snr-clamped'
   | 'zero-snr-not-trailing'
   | 'prev-stride'
   | 'trailing-extra-timestep'
@@ -42,14 +43,27 @@ export function configWarnings(view: ScheduleView): ConfigWarning[] {
         'Zero terminal SNR with prediction_type "epsilon": alpha_bar is 0 at t = ' +
         `${T - 1}, where predicting the noise says nothing about x0` +
         (hit
-          ? ` and x0 = (x - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar) divides by zero at step ${hit.index} (t = ${hit.t}).`
-          : '.') +
+          ? ` and x0 = (x - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar) divides by zero at step ${hit.index} (t = ${hit.t}): ` +
+            'setTimesteps refuses this schedule with a ConfigError (diffusers returns Inf / NaN).'
+          : '; this spacing never schedules it, so sampling works.') +
         ' Use prediction_type "v_prediction" (Lin et al. 2023), or turn off rescale_betas_zero_snr.',
     });
   }
 
+  // The clampZeroTerminalSnr option (diffusers' Euler scheduler does the same) makes the step
+  // finite, but an epsilon model's x0 there is its error times 1 / sqrt(2^-24) = 4096.
+  if (view.options.clampZeroTerminalSnr && c.rescale_betas_zero_snr && c.prediction_type === 'epsilon') {
+    out.push({
+      id: 'zero-snr-clamped',
+      level: 'info',
+      message:
+        `alpha_bar[${T - 1}] is clamped to 2^-24 (clampZeroTerminalSnr), so the first step is finite, but an ` +
+        "epsilon model's x0 there is (x - sqrt(1 - alpha_bar) eps) * 4096: any error in eps is amplified 4096 times.",
+    });
+  }
+
   // Lin et al. 2023 §3.3: a zero-SNR schedule only helps if sampling starts at t = T - 1.
-  if (terminal === 0 && view.timesteps[0] !== T - 1) {
+  if (c.rescale_betas_zero_snr && view.timesteps[0] !== T - 1) {
     out.push({
       id: 'zero-snr-not-trailing',
       level: 'warning',
@@ -72,7 +86,8 @@ export function configWarnings(view: ScheduleView): ConfigWarning[] {
         `${offSchedule.length} of ${view.rows.length} steps land off the schedule: diffusers steps from t to ` +
         `t - T // n (T // n = ${Math.floor(T / view.steps)}), e.g. from t = ${r.t} to ${r.prev}, while the next ` +
         `scheduled timestep is ${r.nextScheduled}. This is what diffusers does with "${c.timestep_spacing}" ` +
-        'spacing; the next step then starts from a noise level the previous one did not reach.',
+        'spacing; the next step then starts from a noise level the previous one did not reach. ' +
+        'The scheduler option previousTimestepRule: "schedule" lands each step on the next timestep.',
     });
   }
 

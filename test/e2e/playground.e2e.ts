@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DDIMScheduler } from '../../src/index.js';
+import { ConfigError, DDIMScheduler } from '../../src/index.js';
 import { fixtureText, type HubServer, startHubServer } from '../helpers/hub-server.js';
 import { type Browser, launchChromium } from './browser.js';
 import { type StaticServer, serveStatic } from './static-server.js';
@@ -26,6 +26,8 @@ interface PageState {
   ready: boolean;
   error: { field: string; message: string } | null;
   config: Record<string, unknown> | null;
+  options: { previousTimestepRule: string; clampZeroTerminalSnr: boolean };
+  stepError: string | null;
   steps: number;
   eta: number;
   timesteps: number[];
@@ -211,9 +213,7 @@ describe('the built playground', () => {
       ),
     ).toEqual(ts);
     expect(s.charts.timesteps.series.t.y).toEqual(ts);
-    expect(s.charts.timesteps.series['prev (t - T//n)'].y).toEqual(
-      ts.map((t) => (t - 100 >= 0 ? t - 100 : -1)),
-    );
+    expect(s.charts.timesteps.series.prev.y).toEqual(ts.map((t) => (t - 100 >= 0 ? t - 100 : -1)));
     // eta = 0: deterministic DDIM adds no noise.
     expect(s.charts.sigma.series.sigma_t.y).toEqual(ts.map(() => 0));
   });
@@ -278,9 +278,37 @@ describe('the built playground', () => {
     expect(s.charts.alphaBar.series.alpha_bar.y[999]).toBe(0);
     expect(s.charts.logSnr.series['log-SNR'].y[999]).toBe(Number.NEGATIVE_INFINITY);
     await expect(page.locator('[data-warning="zero-snr-epsilon"]').isVisible()).resolves.toBe(true);
+    // The schedule is drawn, and the library's refusal to step it is on the page's state.
+    expect(s.error).toBeNull();
+    expect(s.timesteps[0]).toBe(999);
+    let refused: unknown;
+    try {
+      new DDIMScheduler({ ...(s.config as object), rescale_betas_zero_snr: true }).setTimesteps(s.steps);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect(s.stepError).toBe((refused as Error).message);
     s = await edit(() => page.selectOption(field('prediction_type'), 'v_prediction'));
+    expect(s.stepError).toBeNull();
     expect(s.warnings.map((w) => w.id)).not.toContain('zero-snr-epsilon');
     await expect(page.locator('[data-warning="zero-snr-epsilon"]').count()).resolves.toBe(0);
+  });
+
+  it('lands each step on the next timestep with previousTimestepRule "schedule"', async () => {
+    let s = await state();
+    expect(s.warnings.map((w) => w.id)).toContain('prev-stride'); // trailing, 7 steps
+    s = await edit(() => page.selectOption('#opt-previousTimestepRule', 'schedule'));
+    const config = s.config as never;
+    const lib = new DDIMScheduler(config, { previousTimestepRule: 'schedule' }).setTimesteps(7);
+    const ts = Array.from(lib.timesteps);
+    expect(s.options.previousTimestepRule).toBe('schedule');
+    expect(s.charts.timesteps.series.prev.y).toEqual(ts.map((t) => lib.previousTimestep(t)));
+    expect(s.charts.timesteps.series.prev.y).toEqual([...ts.slice(1), -1]);
+    expect(s.warnings.map((w) => w.id)).not.toContain('prev-stride');
+    expect(await page.locator('#timesteps-table tr.off-schedule').count()).toBe(0);
+    s = await edit(() => page.selectOption('#opt-previousTimestepRule', 'stride'));
+    expect(s.warnings.map((w) => w.id)).toContain('prev-stride');
   });
 
   it("shows the library's error for an invalid value and recovers", async () => {
@@ -357,6 +385,39 @@ describe('the built playground', () => {
     expect(s.warnings.map((w) => w.id)).toContain('prev-stride');
   });
 
+  it('refuses pasted JSON with a bad value, names the field, and keeps the current config', async () => {
+    const before = await state();
+    await page.locator('#paste-details summary').click();
+    await page.fill('#config-json', '{"beta_schedule": "cosine", "num_train_timesteps": 1000}');
+    await page.click('#apply-json');
+    await page.waitForFunction(
+      () => (window as unknown as { __playground: PageState }).__playground.loadError !== null,
+    );
+    const s = await state();
+    expect(s.loadError).toContain(
+      'beta_schedule must be one of "linear", "scaled_linear", "squaredcos_cap_v2"',
+    );
+    expect(s.config).toEqual(before.config);
+    expect(s.revision).toBe(before.revision);
+    await page.fill('#config-json', '{"beta_schedule": ');
+    await page.click('#apply-json');
+    await page.waitForFunction(() =>
+      (window as unknown as { __playground: PageState }).__playground.loadError?.includes('not valid JSON'),
+    );
+    const good = await edit(async () => {
+      await page.fill('#config-json', '{"timestep_spacing": "trailing", "num_train_timesteps": 500}');
+      await page.click('#apply-json');
+    });
+    expect(good.loadError).toBeNull();
+    expect(good.loadedFrom).toBe('pasted JSON');
+    expect(good.timesteps).toEqual(
+      Array.from(
+        new DDIMScheduler({ timestep_spacing: 'trailing', num_train_timesteps: 500 }).setTimesteps(good.steps)
+          .timesteps,
+      ),
+    );
+  });
+
   it('loads a config from the Hub by repo id, subfolder and revision', async () => {
     await page.fill('#remote-source', 'stabilityai/stable-diffusion-2-1');
     await page.fill('#remote-subfolder', 'scheduler');
@@ -431,8 +492,13 @@ describe('the built playground', () => {
   });
 
   it('renders with no page errors and no request leaving 127.0.0.1; saves a screenshot', async () => {
+    // The README's picture: a zero-SNR trailing config.
+    await page.fill('#remote-source', '');
+    await page.fill('#remote-endpoint', 'https://huggingface.co');
     await edit(() => page.click('[data-preset="zero SNR + trailing (Lin et al.)"]'));
-    await edit(() => page.fill('#steps', '12'));
+    await edit(() => page.fill('#seed', '0'));
+    await edit(() => page.fill('#steps', '25'));
+    await page.setViewportSize({ width: 1440, height: 1360 });
     await mkdir(dirname(SCREENSHOT), { recursive: true });
     await writeFile(SCREENSHOT, await page.screenshot({ fullPage: false }));
     expect(pageErrors, 'errors in the page').toEqual([]);
