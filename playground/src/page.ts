@@ -284,12 +284,15 @@ function downloadConfig(): void {
 function showError(field: string, message: string): void {
   state.error = { field, message };
   showFieldError(field, message);
-  $('steps')
-    .closest('.field')!
-    .classList.toggle('invalid', field === 'numInferenceSteps');
-  $('eta')
-    .closest('.field')!
-    .classList.toggle('invalid', field === 'eta');
+  const runFields: [string, string][] = [
+    ['steps', 'numInferenceSteps'],
+    ['eta', 'eta'],
+    ['seed', 'seed'],
+  ];
+  for (const [id, name] of runFields)
+    $(id)
+      .closest('.field')!
+      .classList.toggle('invalid', field === name);
   const box = $('config-error');
   box.hidden = false;
   box.textContent = message;

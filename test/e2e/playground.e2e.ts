@@ -324,6 +324,17 @@ describe('the built playground', () => {
     expect(s.error?.message).toContain('cannot be larger than num_train_timesteps (1000)');
     s = await edit(() => page.fill('#steps', '10'));
     expect(s.error).toBeNull();
+    s = await edit(() => page.fill('#eta', '-1'));
+    expect(s.error?.field).toBe('eta');
+    s = await edit(() => page.fill('#eta', '0'));
+    s = await edit(() => page.fill('#seed', '1.5'));
+    expect(s.error?.field).toBe('seed');
+    expect(s.error?.message).toContain('seed must be a decimal integer string');
+    await expect(page.locator('#seed').evaluate((e) => e.closest('.field')!.className)).resolves.toContain(
+      'invalid',
+    );
+    s = await edit(() => page.fill('#seed', '18446744073709551615')); // 2^64 - 1: a valid torch seed
+    expect(s.error).toBeNull();
     await expect(page.locator('#config-error').isHidden()).resolves.toBe(true);
   });
 
