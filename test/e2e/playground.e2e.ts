@@ -11,7 +11,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, DDIMScheduler } from '../../src/index.js';
+import {
+  ConfigError,
+  DDIMScheduler,
+  Generator,
+  gaussianMixtureDenoiser,
+  randnTensor,
+  sample,
+} from '../../src/index.js';
 import { fixtureText, type HubServer, startHubServer } from '../helpers/hub-server.js';
 import { type Browser, launchChromium } from './browser.js';
 import { type StaticServer, serveStatic } from './static-server.js';
@@ -38,6 +45,39 @@ interface PageState {
   loadedFrom: string;
   loading: boolean;
   loadError: string | null;
+  sampling: {
+    status: string;
+    busy: boolean;
+    error: string | null;
+    runs: number;
+    mixture: { name: string; weights: number[]; means: number[][]; stds: number[] };
+    particles: number;
+    steps: number;
+    eta: number;
+    seed: string;
+    frames: number;
+    frame: number;
+    playing: boolean;
+    initial: number[][];
+    final: number[][];
+    shares: number[];
+  };
+}
+
+type Panel = 'sampling';
+
+/** Wait until a panel has finished a run for the page's current settings. */
+async function settled(panel: Panel, after: number): Promise<PageState> {
+  await page.waitForFunction(
+    ([p, runs]) => {
+      const s = (window as unknown as { __playground: PageState }).__playground;
+      const v = s[p as Panel];
+      return v.runs > (runs as number) && !v.busy;
+    },
+    [panel, after] as const,
+    { timeout: 60_000 },
+  );
+  return state();
 }
 
 let server: StaticServer;
@@ -502,13 +542,125 @@ describe('the built playground', () => {
     }
   });
 
+  it('samples 2-D particles with the exact mixture denoiser: they end at the modes, in proportion', async () => {
+    await edit(() => page.click('[data-preset="diffusers defaults"]'));
+    await edit(() => page.fill('#eta', '0'));
+    await edit(() => page.fill('#seed', '7'));
+    const runs = (await state()).sampling.runs;
+    await page.selectOption('#mixture-preset', '3 unequal modes');
+    await page.fill('#mixture-particles', '600');
+    let s = await edit(() => page.fill('#steps', '100'));
+    s = await settled('sampling', runs);
+    const m = s.sampling;
+    expect(m.error).toBeNull();
+    expect(m.status).toBe('done');
+    expect(m.mixture.name).toBe('3 unequal modes');
+    expect([m.particles, m.steps, m.seed, m.frames]).toEqual([600, 100, '7', 101]);
+
+    // x_T is torch.randn((600, 2), generator=torch.Generator().manual_seed(7)), drawn by the library.
+    const noise = randnTensor([600, 2], { generator: new Generator().manualSeed(7) }).data;
+    expectClose(m.initial.flat(), noise, 1e-6, 'x_T');
+
+    // Each particle ends within 5 standard deviations of a mode (a 2-D Gaussian puts exp(-12.5) =
+    // 3.7e-6 of its mass beyond that), and each mode gets a share of particles near its weight
+    // (within 4 binomial standard deviations).
+    const { means, stds, weights } = m.mixture;
+    const counts = weights.map(() => 0);
+    m.final.forEach(([x, y], i) => {
+      const dist = means.map(([mx, my]) => Math.hypot(x - mx, y - my));
+      const k = dist.indexOf(Math.min(...dist));
+      if (!(dist[k] <= 5 * stds[k])) {
+        throw new Error(
+          `particle ${i} ends at (${x}, ${y}), ${dist[k]} from the nearest mode ${k} (std ${stds[k]})`,
+        );
+      }
+      counts[k]++;
+    });
+    weights.forEach((w, k) => {
+      const share = counts[k] / 600;
+      const tolerance = 4 * Math.sqrt((w * (1 - w)) / 600);
+      expect(Math.abs(share - w), `mode ${k}: share ${share}, weight ${w}`).toBeLessThanOrEqual(tolerance);
+    });
+    // x_T itself is nowhere near that: most points are far from every mode.
+    const nearAtStart = m.initial.filter(([x, y]) =>
+      means.some(([mx, my], k) => Math.hypot(x - mx, y - my) <= 5 * stds[k]),
+    ).length;
+    expect(nearAtStart / 600).toBeLessThan(0.5);
+
+    // The page ran the library's loop: the same loop in Node gives the same particles.
+    const scheduler = new DDIMScheduler();
+    const denoiser = gaussianMixtureDenoiser(scheduler, {
+      weights,
+      means,
+      variances: stds.map((v) => v * v),
+    });
+    const generator = new Generator().manualSeed(7);
+    const latents = randnTensor([600, 2], { generator });
+    const node = await sample(scheduler, denoiser, { numInferenceSteps: 100, eta: 0, generator, latents });
+    expectClose(m.final.flat(), node.latents.data, 1e-5, 'final particles (page vs Node)');
+
+    // With 10 steps DDIM's discretisation error shows: many particles stop between modes.
+    const before = s.sampling.runs;
+    await edit(() => page.fill('#steps', '10'));
+    s = await settled('sampling', before);
+    const off = s.sampling.final.filter(
+      ([x, y]) => !means.some(([mx, my], k) => Math.hypot(x - mx, y - my) <= 5 * stds[k]),
+    ).length;
+    expect(s.sampling.steps).toBe(10);
+    expect(off / 600, 'share of particles off the modes after 10 steps').toBeGreaterThan(0.05);
+    await edit(() => page.fill('#steps', '50'));
+  });
+
+  it('animates the particles step by step from x_T', async () => {
+    await page.click('#mixture-animate');
+    await page.waitForFunction(
+      () => (window as unknown as { __playground: PageState }).__playground.sampling.playing,
+    );
+    const midway = await page.evaluate(
+      () => (window as unknown as { __playground: PageState }).__playground.sampling.frame,
+    );
+    expect(midway).toBeLessThan(51);
+    await page.waitForFunction(() => {
+      const m = (window as unknown as { __playground: PageState }).__playground.sampling;
+      return !m.playing && m.frame === m.frames - 1;
+    });
+    await expect(page.locator('#mixture-caption').textContent()).resolves.toContain('after step 50 of 50');
+    expect((await state()).sampling.frames).toBe(51);
+  });
+
+  it("shows why zero SNR with epsilon prediction is flagged: sampling fails with the library's ConfigError", async () => {
+    let runs = (await state()).sampling.runs;
+    await edit(() => page.selectOption(field('timestep_spacing'), 'trailing'));
+    await edit(() => page.setChecked(field('rescale_betas_zero_snr'), true));
+    let s = await settled('sampling', runs);
+    expect(s.warnings.map((w) => w.id)).toContain('zero-snr-epsilon');
+    expect(s.sampling.status).toBe('error');
+    expect(s.sampling.error).toContain('prediction_type cannot step from timestep 999');
+    expect(s.sampling.error).toBe(s.stepError);
+    await expect(page.locator('#mixture-caption').textContent()).resolves.toContain('Sampling failed');
+    // With the clamp option alpha_bar[999] = 2^-24 and the same loop runs.
+    runs = s.sampling.runs;
+    await edit(() => page.setChecked('#opt-clampZeroTerminalSnr', true));
+    s = await settled('sampling', runs);
+    expect(s.charts.alphaBar.series.alpha_bar.y[999]).toBe(2 ** -24);
+    expect(s.warnings.map((w) => w.id)).toEqual(expect.arrayContaining(['zero-snr-clamped']));
+    expect(s.sampling.status).toBe('done');
+    expect(s.sampling.final.flat().every(Number.isFinite)).toBe(true);
+    await edit(() => page.setChecked('#opt-clampZeroTerminalSnr', false));
+    await edit(() => page.setChecked(field('rescale_betas_zero_snr'), false));
+  });
+
   it('renders with no page errors and no request leaving 127.0.0.1; saves a screenshot', async () => {
-    // The README's picture: a zero-SNR trailing config.
+    // The README's picture: a zero-SNR trailing config and the 8-mode ring.
     await page.fill('#remote-source', '');
     await page.fill('#remote-endpoint', 'https://huggingface.co');
+    await page.selectOption('#mixture-preset', '8 modes on a ring');
     await edit(() => page.click('[data-preset="zero SNR + trailing (Lin et al.)"]'));
     await edit(() => page.fill('#seed', '0'));
+    const before = await state();
     await edit(() => page.fill('#steps', '25'));
+    const s = await settled('sampling', before.sampling.runs);
+    expect(s.sampling.status).toBe('done');
     await page.setViewportSize({ width: 1440, height: 1360 });
     await mkdir(dirname(SCREENSHOT), { recursive: true });
     await writeFile(SCREENSHOT, await page.screenshot({ fullPage: false }));
