@@ -661,6 +661,10 @@ describe('the built playground', () => {
     await edit(() => page.fill('#steps', '25'));
     const s = await settled('sampling', before.sampling.runs);
     expect(s.sampling.status).toBe('done');
+    await page.evaluate(() => {
+      (document.getElementById('paste-details') as HTMLDetailsElement).open = false;
+      window.scrollTo(0, 0);
+    });
     await page.setViewportSize({ width: 1440, height: 1360 });
     await mkdir(dirname(SCREENSHOT), { recursive: true });
     await writeFile(SCREENSHOT, await page.screenshot({ fullPage: false }));
