@@ -663,8 +663,10 @@ describe('the built playground', () => {
     expect(s.sampling.status).toBe('done');
     await page.evaluate(() => {
       (document.getElementById('paste-details') as HTMLDetailsElement).open = false;
+      (document.activeElement as HTMLElement | null)?.blur();
       window.scrollTo(0, 0);
     });
+    await page.mouse.move(1, 1); // no hover state on the last button clicked
     await page.setViewportSize({ width: 1440, height: 1360 });
     await mkdir(dirname(SCREENSHOT), { recursive: true });
     await writeFile(SCREENSHOT, await page.screenshot({ fullPage: false }));
