@@ -18,6 +18,7 @@ import {
   gaussianMixtureDenoiser,
   randnTensor,
   sample,
+  shapesDataset,
 } from '../../src/index.js';
 import { fixtureText, type HubServer, startHubServer } from '../helpers/hub-server.js';
 import { type Browser, launchChromium } from './browser.js';
@@ -62,9 +63,20 @@ interface PageState {
     final: number[][];
     shares: number[];
   };
+  images: {
+    status: string;
+    busy: boolean;
+    error: string | null;
+    runs: number;
+    count: number;
+    size: number;
+    steps: number;
+    pixels: number[];
+    nearestRms: number[];
+  };
 }
 
-type Panel = 'sampling';
+type Panel = 'sampling' | 'images';
 
 /** Wait until a panel has finished a run for the page's current settings. */
 async function settled(panel: Panel, after: number): Promise<PageState> {
@@ -87,8 +99,16 @@ let page: Page;
 const blocked: string[] = [];
 const pageErrors: string[] = [];
 
+/** The page's state, without the image pixels (tens of thousands of numbers: read by `pixels()`). */
 async function state(): Promise<PageState> {
-  return page.evaluate(() => (window as unknown as { __playground: PageState }).__playground);
+  return page.evaluate(() => {
+    const s = (window as unknown as { __playground: PageState }).__playground;
+    return { ...s, images: { ...s.images, pixels: [] } };
+  });
+}
+
+async function pixels(): Promise<number[]> {
+  return page.evaluate(() => (window as unknown as { __playground: PageState }).__playground.images.pixels);
 }
 
 /** Run `action` and wait until the page has recomputed (its revision counter moved). */
@@ -628,6 +648,30 @@ describe('the built playground', () => {
     expect((await state()).sampling.frames).toBe(51);
   });
 
+  it('renders an image grid from the exact image model: samples reproduce training images', async () => {
+    let s = await state();
+    if (s.images.busy) s = await settled('images', s.images.runs);
+    const im = s.images;
+    expect(im.error).toBeNull();
+    expect([im.status, im.count, im.size, im.steps]).toEqual(['done', 16, 32, 50]);
+    await expect(page.locator('#images-grid canvas').count()).resolves.toBe(16);
+    im.pixels = await pixels();
+    expect(im.pixels.length).toBe(16 * 3 * 32 * 32);
+    const data = shapesDataset({ size: 32, count: 48 }).images.data;
+    const D = 3 * 32 * 32;
+    for (let i = 0; i < 16; i++) {
+      let best = Number.POSITIVE_INFINITY;
+      for (let j = 0; j < 48; j++) {
+        let sum = 0;
+        for (let p = 0; p < D; p++) sum += (im.pixels[i * D + p] - data[j * D + p]) ** 2;
+        best = Math.min(best, Math.sqrt(sum / D));
+      }
+      // An exact denoiser of a finite set, run to t = 0, lands on one of its items.
+      expect(best, `image ${i}: RMS distance to the nearest training image`).toBeLessThan(0.02);
+      expect(im.nearestRms[i]).toBeCloseTo(best, 6);
+    }
+  });
+
   it("shows why zero SNR with epsilon prediction is flagged: sampling fails with the library's ConfigError", async () => {
     let runs = (await state()).sampling.runs;
     await edit(() => page.selectOption(field('timestep_spacing'), 'trailing'));
@@ -651,7 +695,7 @@ describe('the built playground', () => {
   });
 
   it('renders with no page errors and no request leaving 127.0.0.1; saves a screenshot', async () => {
-    // The README's picture: a zero-SNR trailing config and the 8-mode ring.
+    // The README's picture: a zero-SNR trailing config, the 8-mode ring, the image grid.
     await page.fill('#remote-source', '');
     await page.fill('#remote-endpoint', 'https://huggingface.co');
     await page.selectOption('#mixture-preset', '8 modes on a ring');
@@ -659,8 +703,10 @@ describe('the built playground', () => {
     await edit(() => page.fill('#seed', '0'));
     const before = await state();
     await edit(() => page.fill('#steps', '25'));
-    const s = await settled('sampling', before.sampling.runs);
-    expect(s.sampling.status).toBe('done');
+    let s = await settled('sampling', before.sampling.runs);
+    if (s.images.busy || s.images.runs === before.images.runs)
+      s = await settled('images', before.images.runs);
+    expect([s.sampling.status, s.images.status]).toEqual(['done', 'done']);
     await page.evaluate(() => {
       (document.getElementById('paste-details') as HTMLDetailsElement).open = false;
       (document.activeElement as HTMLElement | null)?.blur();

@@ -1,0 +1,218 @@
+/**
+ * Image grid from an exact image model: the library's `datasetDenoiser` over its built-in shapes
+ * data set is the denoiser a network trained to convergence on those images would be, so the
+ * grid shows what the schedule and sampler do, with no model error mixed in. Runs are
+ * cancellable (AbortSignal) so editing the config never queues stale work.
+ */
+import {
+  type DDIMConfig,
+  DDIMScheduler,
+  DdimError,
+  datasetDenoiser,
+  Generator,
+  randnTensor,
+  sample,
+  shapesDataset,
+} from 'ddim';
+import type { PageSchedulerOptions } from './schedule-view.js';
+
+export interface ImagesState {
+  status: 'idle' | 'running' | 'done' | 'error';
+  /** A run is scheduled or in progress (settings changed since the last finished run). */
+  busy: boolean;
+  error: string | null;
+  runs: number;
+  count: number;
+  size: number;
+  steps: number;
+  eta: number;
+  seed: string;
+  /** Steps done in the current run. */
+  progress: number;
+  /** The generated images, [count, 3, size, size] flattened, in [-1, 1] as the sampler left them. */
+  pixels: number[];
+  /** For each image, the RMS distance to the nearest training image. */
+  nearestRms: number[];
+}
+
+/** RMS distance from each of `count` images to its nearest item of `data` (same item size). */
+export function nearestRms(images: Float32Array, count: number, data: Float32Array, items: number): number[] {
+  const D = images.length / count;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    let best = Number.POSITIVE_INFINITY;
+    for (let j = 0; j < items; j++) {
+      let sum = 0;
+      for (let p = 0; p < D && sum < best; p++) {
+        const d = images[i * D + p] - data[j * D + p];
+        sum += d * d;
+      }
+      if (sum < best) best = sum;
+    }
+    out.push(Math.sqrt(best / D));
+  }
+  return out;
+}
+
+export interface ImagesInput {
+  config: Readonly<DDIMConfig>;
+  options: Readonly<PageSchedulerOptions>;
+  steps: number;
+  eta: number;
+  seed: string;
+}
+
+const SIZE = 32;
+const TRAINING_IMAGES = 48;
+
+export class ImagesPanel {
+  readonly state: ImagesState;
+  private input: ImagesInput | null = null;
+  private controller: AbortController | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private readonly grid: HTMLElement;
+  private readonly caption: HTMLElement;
+  private readonly countInput: HTMLInputElement;
+  private readonly data = shapesDataset({ size: SIZE, count: TRAINING_IMAGES }).images;
+
+  constructor(container: HTMLElement) {
+    this.state = {
+      status: 'idle',
+      busy: false,
+      error: null,
+      runs: 0,
+      count: 0,
+      size: SIZE,
+      steps: 0,
+      eta: 0,
+      seed: '',
+      progress: 0,
+      pixels: [],
+      nearestRms: [],
+    };
+    container.innerHTML = `
+      <div class="panel-controls">
+        <label>images <input id="images-count" type="number" min="1" max="64" step="1" value="16" style="width: 4em" /></label>
+        <span class="muted">${TRAINING_IMAGES} training images of ${SIZE} x ${SIZE} shapes; the exact denoiser of that set.</span>
+      </div>
+      <div id="images-grid" class="image-grid"></div>
+      <div id="images-caption" class="caption"></div>`;
+    this.grid = container.querySelector('#images-grid')!;
+    this.caption = container.querySelector('#images-caption')!;
+    this.countInput = container.querySelector('#images-count')!;
+    this.countInput.addEventListener('input', () => this.schedule());
+  }
+
+  setInput(input: ImagesInput): void {
+    this.input = input;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.state.busy = true;
+    // Longer than the mixture's debounce: a run costs more, and typing should not start many.
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.run();
+    }, 150);
+  }
+
+  async run(): Promise<void> {
+    if (this.input === null) {
+      this.state.busy = false;
+      return;
+    }
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    const { config, options, steps, eta, seed } = this.input;
+    const count = Number(this.countInput.value);
+    const s = this.state;
+    s.status = 'running';
+    s.progress = 0;
+    this.caption.classList.remove('failed');
+    try {
+      if (!Number.isInteger(count) || count < 1 || count > 64) {
+        throw new RangeError(`images must be a whole number from 1 to 64 (got ${this.countInput.value}).`);
+      }
+      const scheduler = new DDIMScheduler(config as DDIMConfig, { ...options, onWarning: () => {} });
+      const denoiser = datasetDenoiser(scheduler, this.data);
+      const generator = new Generator().manualSeed(seed);
+      const latents = randnTensor([count, 3, SIZE, SIZE], { generator });
+      const result = await sample(scheduler, denoiser, {
+        numInferenceSteps: steps,
+        eta,
+        generator,
+        latents,
+        signal: controller.signal,
+        // Yield to the browser between steps so the page stays responsive during a run.
+        onStep: (info) =>
+          new Promise<void>((resolve) => {
+            s.progress = info.index + 1;
+            this.caption.textContent = `step ${info.index + 1} of ${info.total} ...`;
+            setTimeout(resolve, 0);
+          }),
+      });
+      if (controller.signal.aborted) return;
+      const pixels = result.latents.data as Float32Array;
+      this.render(pixels, count);
+      const rms = nearestRms(pixels, count, this.data.data, TRAINING_IMAGES);
+      const mean = rms.reduce((a, b) => a + b, 0) / count;
+      Object.assign(s, {
+        status: 'done',
+        error: null,
+        count,
+        steps,
+        eta,
+        seed,
+        pixels: Array.from(pixels),
+        nearestRms: rms,
+      });
+      this.caption.textContent =
+        `${count} samples, ${steps} steps, eta ${eta}, seed ${seed}; RMS distance to the nearest training ` +
+        `image: mean ${mean.toFixed(4)}, largest ${Math.max(...rms).toFixed(4)} (pixels in [-1, 1]). ` +
+        'A converged model of a finite set reproduces its training images; blur or noise left in them is the schedule.';
+    } catch (error) {
+      if (controller.signal.aborted) return;
+      if (!(error instanceof DdimError || error instanceof RangeError)) throw error;
+      s.status = 'error';
+      s.error = error.message;
+      this.grid.replaceChildren();
+      this.caption.textContent = `Sampling failed: ${error.message}`;
+      this.caption.classList.add('failed');
+    } finally {
+      if (this.controller === controller) {
+        s.runs++;
+        this.controller = null;
+        s.busy = this.timer !== null;
+      }
+    }
+  }
+
+  private render(pixels: Float32Array, count: number): void {
+    const plane = SIZE * SIZE;
+    const canvases: HTMLCanvasElement[] = [];
+    for (let i = 0; i < count; i++) {
+      const canvas = document.createElement('canvas');
+      canvas.width = SIZE;
+      canvas.height = SIZE;
+      canvas.dataset.index = String(i);
+      canvas.title = `sample ${i}`;
+      const ctx = canvas.getContext('2d')!;
+      const img = ctx.createImageData(SIZE, SIZE);
+      const base = i * 3 * plane;
+      for (let p = 0; p < plane; p++) {
+        for (let c = 0; c < 3; c++) {
+          // [-1, 1] -> [0, 255], clamped: samples can overshoot the data range.
+          const v = (pixels[base + c * plane + p] + 1) * 127.5;
+          img.data[4 * p + c] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+        }
+        img.data[4 * p + 3] = 255;
+      }
+      ctx.putImageData(img, 0, 0);
+      canvases.push(canvas);
+    }
+    this.grid.replaceChildren(...canvases);
+  }
+}
