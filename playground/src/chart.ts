@@ -24,6 +24,7 @@ export interface ChartSpec {
 }
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
+const MAX_PATH_POINTS = 2000;
 const W = 460;
 const H = 240;
 const M = { left: 56, right: 12, top: 26, bottom: 38 };
@@ -121,9 +122,15 @@ export function drawChart(svg: SVGSVGElement, spec: ChartSpec): void {
   for (const s of spec.series) {
     const g = el('g', { 'data-series': s.name, 'data-count': s.x.length, class: `series ${s.kind}` }, svg);
     if (s.kind === 'line') {
-      let d = '';
-      for (let i = 0; i < s.x.length; i++)
-        d += `${i === 0 ? 'M' : 'L'}${px(s.x[i]).toFixed(2)},${py(s.y[i]).toFixed(2)}`;
+      // A path of at most ~MAX_PATH_POINTS vertices (num_train_timesteps may be up to 10^6): the
+      // curves are smooth, and the full data stays on the page's state for anyone reading it.
+      const stride = Math.max(1, Math.ceil(s.x.length / MAX_PATH_POINTS));
+      const indices: number[] = [];
+      for (let i = 0; i < s.x.length; i += stride) indices.push(i);
+      if (s.x.length > 0 && indices[indices.length - 1] !== s.x.length - 1) indices.push(s.x.length - 1);
+      const d = indices
+        .map((i, k) => `${k === 0 ? 'M' : 'L'}${px(s.x[i]).toFixed(2)},${py(s.y[i]).toFixed(2)}`)
+        .join('');
       el('path', { d, fill: 'none', stroke: s.color, 'stroke-width': 1.6 }, g);
     } else {
       for (let i = 0; i < s.x.length; i++) {

@@ -218,9 +218,16 @@ function renderCharts(view: ScheduleView): void {
   state.charts = charts;
 }
 
+/** Rows drawn at each end of a longer timesteps table (a table of 10^5 rows would stall the page). */
+const TABLE_EDGE_ROWS = 1000;
+
 function renderTable(view: ScheduleView): void {
   const body = $<HTMLTableElement>('timesteps-table').tBodies[0];
-  const rows = view.rows.map((r) => {
+  const long = view.rows.length > 2 * TABLE_EDGE_ROWS;
+  const shown = long
+    ? [...view.rows.slice(0, TABLE_EDGE_ROWS), ...view.rows.slice(-TABLE_EDGE_ROWS)]
+    : view.rows;
+  const rows = shown.map((r) => {
     const tr = document.createElement('tr');
     const off = r.index + 1 < view.rows.length && r.prev !== r.nextScheduled;
     tr.className = off ? 'off-schedule' : '';
@@ -243,6 +250,15 @@ function renderTable(view: ScheduleView): void {
     }
     return tr;
   });
+  if (long) {
+    const gap = document.createElement('tr');
+    const td = document.createElement('td');
+    td.colSpan = 8;
+    td.className = 'gap';
+    td.textContent = `... ${view.rows.length - 2 * TABLE_EDGE_ROWS} more steps (all of them are on window.__playground.rows) ...`;
+    gap.append(td);
+    rows.splice(TABLE_EDGE_ROWS, 0, gap);
+  }
   body.replaceChildren(...rows);
   $('timesteps-summary').textContent =
     `${view.steps} steps of ${view.numTrainTimesteps}; final alpha_bar ${fmt(view.finalAlphaCumprod)}`;

@@ -112,14 +112,21 @@ async function pixels(): Promise<number[]> {
 }
 
 /** Run `action` and wait until the page has recomputed (its revision counter moved). */
-async function edit(action: () => Promise<unknown>): Promise<PageState> {
-  const before = (await state()).revision;
+async function editOnly(action: () => Promise<unknown>): Promise<void> {
+  const before = await page.evaluate(
+    () => (window as unknown as { __playground: PageState }).__playground.revision,
+  );
   await action();
   await page.waitForFunction(
     (r) => (window as unknown as { __playground: PageState }).__playground.revision > r,
     before,
     { timeout: 10_000 },
   );
+}
+
+/** `editOnly`, then the page's state. */
+async function edit(action: () => Promise<unknown>): Promise<PageState> {
+  await editOnly(action);
   return state();
 }
 
@@ -300,6 +307,36 @@ describe('the built playground', () => {
     expectClose(s.charts.alphaBar.series.alpha_bar.y, expected, 1e-12, 'scaled_linear alpha_bar');
     const lib = new DDIMScheduler({ beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 });
     expectClose(s.charts.alphaBar.series.alpha_bar.y, lib.alphasCumprod, 1e-15, 'library alpha_bar');
+  });
+
+  it('keeps long schedules drawable: 10^5 training timesteps, 3000 steps', async () => {
+    await editOnly(() => page.fill(field('num_train_timesteps'), '100000'));
+    await editOnly(() => page.fill('#steps', '3000'));
+    // Only what this test reads: the whole state is millions of numbers here.
+    const s = await page.evaluate(() => {
+      const p = (window as unknown as { __playground: PageState }).__playground;
+      return {
+        error: p.error,
+        config: p.config,
+        timesteps: p.timesteps,
+        alphaBar: p.charts.alphaBar.series.alpha_bar.y,
+      };
+    });
+    const lib = new DDIMScheduler(s.config as never).setTimesteps(3000);
+    expect(s.error).toBeNull();
+    expect(s.timesteps).toEqual(Array.from(lib.timesteps));
+    expectClose(s.alphaBar, lib.alphasCumprod, 1e-15, 'alpha_bar (T = 10^5)');
+    // The table draws the first and last 1000 steps and says how many it skips.
+    await expect(page.locator('#timesteps-table tbody td.t').count()).resolves.toBe(2000);
+    await expect(page.locator('#timesteps-table td.gap').textContent()).resolves.toContain('1000 more steps');
+    // The SVG path of the 10^5-point curve has at most ~2000 vertices.
+    const vertices = await page
+      .locator('#chart-alpha-bar [data-series="alpha_bar"] path')
+      .evaluate((p) => (p.getAttribute('d') ?? '').split(/[ML]/).length - 1);
+    expect(vertices).toBeGreaterThan(1000);
+    expect(vertices).toBeLessThanOrEqual(2001);
+    await editOnly(() => page.fill('#steps', '10'));
+    await editOnly(() => page.fill(field('num_train_timesteps'), '1000'));
   });
 
   it('warns about the previous-step stride when spacing is trailing, and not when leading', async () => {
@@ -639,7 +676,7 @@ describe('the built playground', () => {
     const midway = await page.evaluate(
       () => (window as unknown as { __playground: PageState }).__playground.sampling.frame,
     );
-    expect(midway).toBeLessThan(51);
+    expect(midway).toBeLessThan(50);
     await page.waitForFunction(() => {
       const m = (window as unknown as { __playground: PageState }).__playground.sampling;
       return !m.playing && m.frame === m.frames - 1;
