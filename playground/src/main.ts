@@ -1,5 +1,9 @@
-/** Entry point of the playground page (see page.ts for the schedule part). */
+/**
+ * Entry point of the playground page: page.ts (config form, schedule charts, table, warnings),
+ * loading.ts (where configs come from), mixture.ts (2-D sampling) and images.ts (image grid).
+ */
 import { ImagesPanel, type ImagesState } from './images.js';
+import { applyQuery, setupConfigSources } from './loading.js';
 import { MixturePanel, type SamplingState } from './mixture.js';
 import { currentState, onSchedule, type PlaygroundState, start } from './page.js';
 
@@ -27,4 +31,7 @@ onSchedule((view) => {
   mixture.setInput(input);
   images.setInput(input);
 });
-start();
+start(() => {
+  setupConfigSources();
+  applyQuery();
+});

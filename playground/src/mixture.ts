@@ -306,6 +306,7 @@ export class MixturePanel {
     if (this.frames.length === 0) return;
     const s = this.state;
     s.playing = true;
+    this.show(0);
     const perFrame = Math.max(60, Math.min(250, 2000 / this.frames.length));
     let start: number | null = null;
     const tick = (now: number) => {
