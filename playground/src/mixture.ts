@@ -71,8 +71,10 @@ export interface SamplingState {
   eta: number;
   seed: string;
   timesteps: number[];
-  /** Frames recorded: x_T, then the sample after each step. */
+  /** Frames recorded: x_T, then the sample after each step (every k-th step past MAX_FRAMES steps). */
   frames: number;
+  /** For each frame, the number of steps done (0 for x_T). */
+  frameSteps: number[];
   /** The frame drawn now. */
   frame: number;
   playing: boolean;
@@ -91,6 +93,9 @@ export interface SamplingInput {
   eta: number;
   seed: string;
 }
+
+/** Frames kept per run (plus x_T); longer runs keep every k-th step. */
+const MAX_FRAMES = 250;
 
 const PALETTE = ['#2f6fde', '#e0572f', '#3a9d5d', '#7b4fd0', '#d1a019', '#c2378a', '#1b9aaa', '#6b6f7a'];
 
@@ -151,6 +156,7 @@ export class MixturePanel {
       seed: '',
       timesteps: [],
       frames: 0,
+      frameSteps: [],
       frame: 0,
       playing: false,
       initial: [],
@@ -221,6 +227,7 @@ export class MixturePanel {
     s.playing = false;
     const frames: Float32Array[] = [];
     const previews: Float32Array[] = [];
+    const frameSteps: number[] = [];
     try {
       if (!Number.isInteger(count) || count < 1 || count > 5000) {
         throw new RangeError(
@@ -238,6 +245,10 @@ export class MixturePanel {
       const latents = randnTensor([count, 2], { generator });
       frames.push(Float32Array.from(latents.data));
       previews.push(Float32Array.from(latents.data));
+      frameSteps.push(0);
+      // Long runs keep every k-th step (and the last), so memory stays bounded (5000 particles x
+      // 1000 steps would be 80 MB of frames).
+      const every = Math.max(1, Math.ceil(steps / MAX_FRAMES));
       const result = await sample(scheduler, denoiser, {
         numInferenceSteps: steps,
         eta,
@@ -245,8 +256,11 @@ export class MixturePanel {
         latents,
         signal: controller.signal,
         onStep: (info) => {
+          const done = info.index + 1;
+          if (done % every !== 0 && done !== info.total) return;
           frames.push(Float32Array.from(info.sample.data as Float32Array));
           previews.push(Float32Array.from(info.predOriginalSample.data as Float32Array));
+          frameSteps.push(done);
         },
       });
       if (controller.signal.aborted) return;
@@ -279,6 +293,7 @@ export class MixturePanel {
         seed,
         timesteps: Array.from(result.timesteps),
         frames: frames.length,
+        frameSteps,
         initial: initialPoints,
         final: finalPoints,
         shares,
@@ -388,7 +403,7 @@ export class MixturePanel {
     const t =
       frame === 0
         ? 'x_T ~ N(0, I)'
-        : `after step ${frame} of ${s.steps} (from t = ${s.timesteps[frame - 1]})`;
+        : `after step ${s.frameSteps[frame]} of ${s.steps} (from t = ${s.timesteps[s.frameSteps[frame] - 1]})`;
     this.caption.classList.remove('failed');
     this.caption.replaceChildren();
     const lines = [

@@ -57,6 +57,7 @@ interface PageState {
     eta: number;
     seed: string;
     frames: number;
+    frameSteps: number[];
     frame: number;
     playing: boolean;
     initial: number[][];
@@ -80,6 +81,12 @@ type Panel = 'sampling' | 'images';
 
 /** Wait until a panel has finished a run for the page's current settings. */
 async function settled(panel: Panel, after: number): Promise<PageState> {
+  await settledOnly(panel, after);
+  return state();
+}
+
+/** `settled` without reading the state back (for states of millions of numbers). */
+async function settledOnly(panel: Panel, after: number): Promise<void> {
   await page.waitForFunction(
     ([p, runs]) => {
       const s = (window as unknown as { __playground: PageState }).__playground;
@@ -89,7 +96,6 @@ async function settled(panel: Panel, after: number): Promise<PageState> {
     [panel, after] as const,
     { timeout: 60_000 },
   );
-  return state();
 }
 
 let server: StaticServer;
@@ -311,6 +317,9 @@ describe('the built playground', () => {
 
   it('keeps long schedules drawable: 10^5 training timesteps, 3000 steps', async () => {
     await editOnly(() => page.fill(field('num_train_timesteps'), '100000'));
+    const runs = await page.evaluate(
+      () => (window as unknown as { __playground: PageState }).__playground.sampling.runs,
+    );
     await editOnly(() => page.fill('#steps', '3000'));
     // Only what this test reads: the whole state is millions of numbers here.
     const s = await page.evaluate(() => {
@@ -335,6 +344,14 @@ describe('the built playground', () => {
       .evaluate((p) => (p.getAttribute('d') ?? '').split(/[ML]/).length - 1);
     expect(vertices).toBeGreaterThan(1000);
     expect(vertices).toBeLessThanOrEqual(2001);
+    // The 2-D view keeps x_T and every 12th of the 3000 steps (250 frames at most), ending at the last.
+    await settledOnly('sampling', runs);
+    const m = await page.evaluate(() => {
+      const p = (window as unknown as { __playground: PageState }).__playground.sampling;
+      return { status: p.status, steps: p.steps, frames: p.frames, frameSteps: p.frameSteps };
+    });
+    expect([m.status, m.steps, m.frames]).toEqual(['done', 3000, 251]);
+    expect(m.frameSteps).toEqual(Array.from({ length: 251 }, (_, i) => 12 * i));
     await editOnly(() => page.fill('#steps', '10'));
     await editOnly(() => page.fill(field('num_train_timesteps'), '1000'));
   });
@@ -613,6 +630,7 @@ describe('the built playground', () => {
     expect(m.status).toBe('done');
     expect(m.mixture.name).toBe('3 unequal modes');
     expect([m.particles, m.steps, m.seed, m.frames]).toEqual([600, 100, '7', 101]);
+    expect(m.frameSteps).toEqual(Array.from({ length: 101 }, (_, i) => i));
 
     // x_T is torch.randn((600, 2), generator=torch.Generator().manual_seed(7)), drawn by the library.
     const noise = randnTensor([600, 2], { generator: new Generator().manualSeed(7) }).data;
