@@ -8,6 +8,7 @@
  * `_use_default_values`, ...) are metadata and ignored silently, as diffusers does.
  */
 import { ConfigError, describeValue } from './errors.js';
+import { guarded, unreadable } from './guard.js';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type PredictionType = 'epsilon' | 'sample' | 'v_prediction';
@@ -132,7 +133,23 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Throw if `value` (a parsed JSON tree) holds a key that could pollute a prototype when merged. */
 export function assertNoForbiddenKeys(value: unknown, path = 'config', depth = 0): void {
+  guarded(
+    () => walkForbiddenKeys(value, path, depth),
+    unreadable(ConfigError, path, 'pass plain JSON data (JSON.parse of the config file).'),
+  );
+}
+
+function walkForbiddenKeys(value: unknown, path: string, depth: number): void {
   if (depth > 32 || value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
+  if (Array.isArray(value)) {
+    // Indices cannot be forbidden keys; walking them by index (not Object.keys) keeps a
+    // 10^6-entry trained_betas a plain loop instead of 10^6 key strings.
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item !== null && typeof item === 'object') walkForbiddenKeys(item, `${path}[${i}]`, depth + 1);
+    }
+    return;
+  }
   for (const key of Object.keys(value)) {
     if (FORBIDDEN_KEYS.has(key)) {
       throw new ConfigError({
@@ -141,7 +158,7 @@ export function assertNoForbiddenKeys(value: unknown, path = 'config', depth = 0
         fix: 'remove it from the config; no diffusers config contains it.',
       });
     }
-    assertNoForbiddenKeys((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    walkForbiddenKeys((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
   }
 }
 
@@ -199,6 +216,16 @@ function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
           fix: 'pass the betas as a JSON array, or null to use beta_schedule.',
         });
       }
+      // Length first: a 10^9-entry (or sparse) array is refused before it is copied or walked.
+      const length = (value as ArrayLike<unknown>).length;
+      if (length < 1 || length > MAX_TRAIN_TIMESTEPS) {
+        throw new ConfigError({
+          field: name,
+          value,
+          problem: `must have between 1 and ${MAX_TRAIN_TIMESTEPS} entries (one per training timestep)`,
+          fix: 'pass one beta per training timestep, or null to use beta_schedule.',
+        });
+      }
       const betas = Array.from(value as ArrayLike<unknown>);
       for (let i = 0; i < betas.length; i++) {
         const b = betas[i];
@@ -248,6 +275,16 @@ function checkRanges(c: DDIMConfig, fields: ReadonlySet<string>): void {
         });
       }
     }
+  }
+  if (c.rescale_betas_zero_snr && T < 2) {
+    // Lin et al.'s rescale maps sqrt(alpha_bar) so the first stays and the last becomes 0:
+    // with one timestep they are the same value and the scale is 0 / 0.
+    throw new ConfigError({
+      field: 'rescale_betas_zero_snr',
+      value: true,
+      problem: `needs num_train_timesteps >= 2 (got ${T}): the rescale maps the first alpha_bar to itself and the last to 0`,
+      fix: 'set rescale_betas_zero_snr to false, or use more training timesteps.',
+    });
   }
   if (c.steps_offset < 0 || c.steps_offset >= T) {
     throw new ConfigError({
@@ -306,49 +343,72 @@ function resolve<C extends object>(
   extraChecks?: (config: C) => void,
 ): ResolvedConfig<C> {
   const merged: Record<string, unknown> = Object.create(null);
-  const unused: string[] = [];
+  const unusedKeys = new Set<string>();
   const sources: [string, unknown][] = [
     ['config', input],
     ['overrides', overrides],
   ];
   for (const [label, source] of sources) {
-    if (source === undefined || source === null) continue;
-    if (!isPlainObject(source)) {
-      throw new ConfigError({
-        field: label,
-        value: source,
-        problem: 'must be a plain object (a parsed scheduler_config.json)',
-        fix: 'pass JSON.parse(text) of the config file, or an object of config fields.',
-      });
-    }
-    assertNoForbiddenKeys(source, label);
-    for (const key of Object.keys(source)) {
-      if (key.startsWith('_')) continue;
-      const value = source[key];
-      if (!Object.hasOwn(fieldSpecs, key)) {
-        if (!unused.includes(key)) unused.push(key);
-        continue;
-      }
-      // diffusers treats an explicit null like a missing key for everything but trained_betas
-      // (configs written by older versions carry "trained_betas": null).
-      if (value === null && key !== 'trained_betas') continue;
-      merged[key] = value;
-    }
+    // Every read of the caller's object happens here, once; a Proxy or getter that throws is a
+    // ConfigError naming the source, and nothing below touches the caller's object again.
+    guarded(
+      () => copyFields(label, source, fieldSpecs, merged, unusedKeys),
+      unreadable(ConfigError, label, 'pass plain data, e.g. JSON.parse of scheduler_config.json.'),
+    );
   }
   const config = { ...defaults } as Record<string, unknown>;
   for (const key of Object.keys(merged)) {
-    config[key] = checkField(key, fieldSpecs[key]!, merged[key]);
+    // trained_betas may still be the caller's array (or a Proxy of one): guard its reading too.
+    config[key] = guarded(
+      () => checkField(key, fieldSpecs[key]!, merged[key]),
+      unreadable(ConfigError, key, 'pass plain data, e.g. a JSON array of numbers.'),
+    );
   }
   checkRanges(config as unknown as DDIMConfig, new Set(Object.keys(fieldSpecs)));
   extraChecks?.(config as C);
+  const unused = [...unusedKeys];
   if (unused.length > 0) {
     const onWarning = options?.onWarning ?? defaultWarningHandler;
+    // At most 20 names: a hostile config with 10^5 junk keys must not make a 10^5-name message.
+    const names = unused.slice(0, 20).map((k) => describeValue(k));
+    if (unused.length > 20) names.push(`and ${unused.length - 20} more`);
     onWarning(
-      `The config attributes ${unused.map((k) => describeValue(k)).join(', ')} were passed to ${className}, ` +
+      `The config attributes ${names.join(', ')} were passed to ${className}, ` +
         'but are not used by it and will be ignored.',
     );
   }
   return { config: Object.freeze(config) as unknown as Readonly<C>, unusedKeys: unused };
+}
+
+function copyFields(
+  label: string,
+  source: unknown,
+  fieldSpecs: Partial<Record<string, FieldSpec>>,
+  merged: Record<string, unknown>,
+  unused: Set<string>,
+): void {
+  if (source === undefined || source === null) return;
+  if (!isPlainObject(source)) {
+    throw new ConfigError({
+      field: label,
+      value: source,
+      problem: 'must be a plain object (a parsed scheduler_config.json)',
+      fix: 'pass JSON.parse(text) of the config file, or an object of config fields.',
+    });
+  }
+  assertNoForbiddenKeys(source, label);
+  for (const key of Object.keys(source)) {
+    if (key.startsWith('_')) continue;
+    const value = source[key];
+    if (!Object.hasOwn(fieldSpecs, key)) {
+      unused.add(key);
+      continue;
+    }
+    // diffusers treats an explicit null like a missing key for everything but trained_betas
+    // (configs written by older versions carry "trained_betas": null).
+    if (value === null && key !== 'trained_betas') continue;
+    merged[key] = value;
+  }
 }
 
 export function resolveDDIMConfig(
@@ -381,15 +441,20 @@ export function resolveDDIMInverseConfig(
 ): ResolvedConfig<DDIMInverseConfig> {
   // diffusers' DDIMInverseScheduler still accepts the deprecated `set_alpha_to_zero` as an alias
   // of `set_alpha_to_one` (scheduling_ddim_inverse.py); honour it the same way.
-  let source = input;
-  if (
-    isPlainObject(input) &&
-    Object.hasOwn(input, 'set_alpha_to_zero') &&
-    !Object.hasOwn(input, 'set_alpha_to_one')
-  ) {
-    const { set_alpha_to_zero, ...rest } = input;
-    source = set_alpha_to_zero === null ? rest : { ...rest, set_alpha_to_one: set_alpha_to_zero };
-  }
+  const source = guarded(
+    () => {
+      if (
+        isPlainObject(input) &&
+        Object.hasOwn(input, 'set_alpha_to_zero') &&
+        !Object.hasOwn(input, 'set_alpha_to_one')
+      ) {
+        const { set_alpha_to_zero, ...rest } = input;
+        return set_alpha_to_zero === null ? rest : { ...rest, set_alpha_to_one: set_alpha_to_zero };
+      }
+      return input;
+    },
+    unreadable(ConfigError, 'config', 'pass plain data, e.g. JSON.parse of scheduler_config.json.'),
+  );
   return resolve('DDIMInverseScheduler', DDIM_INVERSE_DEFAULTS, INVERSE_FIELDS, source, overrides, options);
 }
 
@@ -398,6 +463,14 @@ export function configToJSON<C extends object>(
   className: string,
   config: Readonly<C>,
 ): Record<string, unknown> {
+  if (!isPlainObject(config)) {
+    throw new ConfigError({
+      field: 'config',
+      value: config,
+      problem: 'must be a config object',
+      fix: 'pass scheduler.config.',
+    });
+  }
   const out: Record<string, unknown> = { _class_name: className };
   for (const [key, value] of Object.entries(config)) {
     out[key] = Array.isArray(value) ? [...value] : value;

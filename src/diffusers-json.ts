@@ -17,6 +17,7 @@
  * Every other integral number is written as a Python int.
  */
 import { ArgumentError } from './errors.js';
+import { guarded, unreadable } from './guard.js';
 
 /**
  * The `_diffusers_version` we write. diffusers writes its own `__version__` here and never reads
@@ -55,6 +56,28 @@ export function toDiffusersJsonString(
   config: Record<string, unknown>,
   options?: DiffusersJsonOptions,
 ): string {
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw new ArgumentError({
+      field: 'options',
+      value: options,
+      problem: 'must be an object',
+      fix: 'pass { diffusersVersion } or nothing.',
+    });
+  }
+  const version = guarded(
+    () => options?.diffusersVersion ?? DIFFUSERS_VERSION,
+    unreadable(ArgumentError, 'options', 'pass a plain { diffusersVersion } object.'),
+  );
+  return guarded(
+    () => toJsonStringUnguarded(config, version),
+    unreadable(ArgumentError, 'config', 'pass plain data, e.g. scheduler.toJSON().'),
+  );
+}
+
+/** Nesting deeper than this is not a config (and a cycle would otherwise recurse until the stack overflows). */
+const MAX_DEPTH = 64;
+
+function toJsonStringUnguarded(config: Record<string, unknown>, version: unknown): string {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
     throw new ArgumentError({
       field: 'config',
@@ -71,7 +94,6 @@ export function toDiffusersJsonString(
       fix: 'pass scheduler.toJSON(), which includes _class_name (e.g. "DDIMScheduler").',
     });
   }
-  const version = options?.diffusersVersion ?? DIFFUSERS_VERSION;
   if (typeof version !== 'string' || !/^\d+(\.\d+)*([a-z0-9.+-]*)$/i.test(version)) {
     throw new ArgumentError({
       field: 'diffusersVersion',
@@ -89,6 +111,13 @@ export function toDiffusersJsonString(
 }
 
 function dumps(value: unknown, indent: string, asFloat: boolean, path: string): string {
+  if (indent.length > 2 * MAX_DEPTH) {
+    throw new ArgumentError({
+      field: path,
+      problem: `nests deeper than ${MAX_DEPTH} levels (or refers to itself)`,
+      fix: 'config values must be plain JSON data without cycles.',
+    });
+  }
   if (value === null) return 'null';
   if (value === true) return 'true';
   if (value === false) return 'false';

@@ -24,12 +24,24 @@ export interface ErrorDetails {
   cause?: unknown;
 }
 
-/** Render a value for an error message: short, never throwing. */
+/**
+ * Render a value for an error message: short, never throwing. The value is whatever the caller
+ * passed, possibly a Proxy whose every trap throws, so all reading is inside try/catch.
+ */
 export function describeValue(value: unknown): string {
+  try {
+    return describeUnguarded(value);
+  } catch {
+    return typeof value === 'object' && value !== null ? 'an object that cannot be read' : typeof value;
+  }
+}
+
+function describeUnguarded(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
+  if (typeof value === 'symbol') return 'a symbol';
   if (ArrayBuffer.isView(value)) {
     const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? 'TypedArray';
     return `${ctor}(${(value as unknown as ArrayLike<unknown>).length ?? '?'})`;

@@ -7,15 +7,37 @@
  * `timesteps` is one number for the whole batch, or one per batch element (dims[0]), as diffusers
  * broadcasts `alphas_cumprod[timesteps]` over the non-batch axes.
  */
-import { ArgumentError } from './errors.js';
-import type { Tensor, TensorLike } from './tensor.js';
+import { ArgumentError, NumericError } from './errors.js';
+import { checkOptionKeys, guarded, unreadable } from './guard.js';
+import type { DType, Tensor, TensorLike } from './tensor.js';
 import { checkSameDims, checkTensor, emptyLike, float16Table, numberToFloat16 } from './tensor.js';
 
-export type Timesteps = number | ArrayLike<number>;
+export type Timesteps = number | bigint | ArrayLike<number> | ArrayLike<bigint>;
 
-/** Check a training timestep index: an integer in [0, T - 1]. */
+/** Options of `addNoise` / `getVelocity`. */
+export interface ForwardOptions {
+  /** Return NaN / Inf results instead of throwing a NumericError (as `step` allows). Default false. */
+  allowNonFinite?: boolean;
+}
+
+const FORWARD_OPTION_KEYS: ReadonlySet<string> = new Set(['allowNonFinite']);
+
+/**
+ * Check a training timestep index: an integer in [0, T - 1]. A bigint (an int64 timestep from
+ * onnxruntime, or a BigInt64Array element) is accepted as the number it holds, as custom
+ * timestep lists accept them.
+ */
 export function checkTrainTimestep(t: unknown, numTrainTimesteps: number, field = 'timestep'): number {
-  if (typeof t !== 'number' || !Number.isInteger(t) || t < 0 || t >= numTrainTimesteps) {
+  if (!(Number.isInteger(numTrainTimesteps) && numTrainTimesteps >= 1)) {
+    throw new ArgumentError({
+      field: 'numTrainTimesteps',
+      value: numTrainTimesteps,
+      problem: 'must be a positive integer',
+      fix: 'pass scheduler.config.num_train_timesteps.',
+    });
+  }
+  const v = typeof t === 'bigint' && t >= 0n && t < BigInt(numTrainTimesteps) ? Number(t) : t;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= numTrainTimesteps) {
     throw new ArgumentError({
       field,
       value: t,
@@ -23,20 +45,37 @@ export function checkTrainTimestep(t: unknown, numTrainTimesteps: number, field 
       fix: 'pass a timestep from scheduler.timesteps (or any integer in that range).',
     });
   }
-  return t;
+  return v;
 }
 
+/**
+ * Validates one timestep and returns the alpha_bar index to read: `checkTrainTimestep` for the
+ * pure functions; the schedulers also map a timestep they scheduled past the end to T - 1.
+ */
+export type TimestepResolver = (t: unknown, field: string) => number;
+
 /** One timestep per batch element, validated. */
-export function perBatchTimesteps(timesteps: Timesteps, batch: number, numTrainTimesteps: number): number[] {
-  if (typeof timesteps === 'number') {
-    const t = checkTrainTimestep(timesteps, numTrainTimesteps, 'timesteps');
+export function perBatchTimesteps(
+  timesteps: Timesteps,
+  batch: number,
+  numTrainTimesteps: number,
+  resolve: TimestepResolver = (t, field) => checkTrainTimestep(t, numTrainTimesteps, field),
+): number[] {
+  if (typeof timesteps === 'number' || typeof timesteps === 'bigint') {
+    const t = resolve(timesteps, 'timesteps');
     return Array.from({ length: batch }, () => t);
   }
+  return guarded(
+    () => readTimestepList(timesteps, batch, resolve),
+    unreadable(ArgumentError, 'timesteps', 'pass a plain array or typed array of integers.'),
+  );
+}
+
+function readTimestepList(timesteps: unknown, batch: number, resolve: TimestepResolver): number[] {
   const isList =
     timesteps !== null &&
     typeof timesteps === 'object' &&
-    (Array.isArray(timesteps) || ArrayBuffer.isView(timesteps)) &&
-    typeof (timesteps as ArrayLike<number>).length === 'number';
+    (Array.isArray(timesteps) || (ArrayBuffer.isView(timesteps) && !(timesteps instanceof DataView)));
   if (!isList) {
     throw new ArgumentError({
       field: 'timesteps',
@@ -45,29 +84,36 @@ export function perBatchTimesteps(timesteps: Timesteps, batch: number, numTrainT
       fix: 'pass e.g. 500 or [500, 250].',
     });
   }
-  const list = Array.from(timesteps as ArrayLike<number>, (t, i) =>
-    checkTrainTimestep(typeof t === 'bigint' ? Number(t) : t, numTrainTimesteps, `timesteps[${i}]`),
-  );
-  if (list.length === 1) return Array.from({ length: batch }, () => list[0]);
-  if (list.length !== batch) {
+  const source = timesteps as ArrayLike<unknown>;
+  // The length first: a list that cannot match the batch is refused before it is read.
+  if (source.length !== 1 && source.length !== batch) {
     throw new ArgumentError({
       field: 'timesteps',
-      value: list,
-      problem: `has ${list.length} entries but the batch (dims[0]) has ${batch}`,
+      value: timesteps,
+      problem: `has ${source.length} entries but the batch (dims[0]) has ${batch}`,
       fix: 'pass one timestep, or exactly one per batch element.',
     });
   }
+  const list: number[] = [];
+  for (let i = 0; i < source.length; i++) {
+    list.push(resolve(source[i], `timesteps[${i}]`));
+  }
+  if (list.length === 1) return Array.from({ length: batch }, () => list[0]);
   return list;
 }
 
-/** out = wa[b] * a + wb[b] * b elementwise, with per-batch weights; result has a's dtype. */
+/**
+ * out = wa[b] * a + wb[b] * b elementwise, with per-batch weights; result has a's dtype.
+ * Returns the sum of the stored results (non-finite iff some stored value is: read back after
+ * the store, so a float32 / float16 overflow to Inf counts, not only NaN inputs).
+ */
 function combine(
   a: TensorLike,
   aName: string,
   b: TensorLike,
   bName: string,
   weights: (batchIndex: number) => [number, number],
-): Tensor {
+): { out: Tensor; checksum: number } {
   const aType = checkTensor(a, aName);
   const bType = checkTensor(b, bName);
   checkSameDims(a, aName, b, bName);
@@ -78,6 +124,7 @@ function combine(
   const ad = a.data;
   const bd = b.data;
   const od = out.data;
+  let checksum = 0;
   for (let bi = 0; bi < batch; bi++) {
     const [wa, wb] = weights(bi);
     const start = bi * per;
@@ -86,38 +133,128 @@ function combine(
       const bv = bType === 'float16' ? table![bd[k]] : bd[k];
       const v = wa * av + wb * bv;
       od[k] = aType === 'float16' ? numberToFloat16(v) : v;
+      checksum += aType === 'float16' ? table![od[k]] : od[k];
     }
   }
-  return out;
+  return { out, checksum };
 }
 
+/** The NumericError for a non-finite forward-process result: names the input or the overflow. */
+function forwardNonFinite(
+  what: string,
+  a: TensorLike,
+  aName: string,
+  b: TensorLike,
+  bName: string,
+  ts: readonly number[],
+  out: Tensor,
+): NumericError {
+  const at = ts.length > 0 && ts.every((t) => t === ts[0]) ? `timestep ${ts[0]}` : 'these timesteps';
+  for (const [t, name] of [
+    [a, aName],
+    [b, bName],
+  ] as const) {
+    const i = firstNonFiniteIndex(t.data, t.type === 'float16' ? 'float16' : 'float32');
+    if (i >= 0) {
+      return new NumericError({
+        field: `${name}[${i}]`,
+        value: valueAt(t.data, t.type === 'float16' ? 'float16' : 'float32', i),
+        problem: `is not finite (${what} at ${at})`,
+        fix: 'pass finite inputs, or allowNonFinite: true to compute anyway.',
+      });
+    }
+  }
+  const i = firstNonFiniteIndex(out.data, out.type);
+  return new NumericError({
+    field: `${what}[${i}]`,
+    problem: `overflows ${out.type} at ${at} although the inputs are finite`,
+    fix:
+      out.type === 'float16'
+        ? 'float16 holds at most 65504: compute in float32 (pass float32 tensors).'
+        : 'the inputs are too large for the dtype; scale them down.',
+  });
+}
+
+function firstNonFiniteIndex(data: ArrayLike<number>, type: DType): number {
+  const table = type === 'float16' ? float16Table() : null;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(table ? table[data[i]] : data[i])) return i;
+  return -1;
+}
+
+function valueAt(data: ArrayLike<number>, type: DType, i: number): number {
+  return type === 'float16' ? float16Table()[data[i]] : data[i];
+}
+
+function allowNonFinite(options: unknown, method: string): boolean {
+  if (!checkOptionKeys(options, FORWARD_OPTION_KEYS, 'options', `${method}(..., { allowNonFinite: true })`)) {
+    return false;
+  }
+  const allow = guarded(
+    () => options.allowNonFinite,
+    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
+  );
+  if (allow !== undefined && typeof allow !== 'boolean') {
+    throw new ArgumentError({
+      field: 'options.allowNonFinite',
+      value: allow,
+      problem: 'must be a boolean',
+      fix: 'pass true or false.',
+    });
+  }
+  return allow === true;
+}
+
+/**
+ * Forward process: x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise, per batch element. A non-finite
+ * result (a NaN / Inf input, or a float16 result past 65504) is a NumericError unless
+ * `allowNonFinite`.
+ */
 export function addNoise(
   alphasCumprod: Float64Array,
   originalSamples: TensorLike,
   noise: TensorLike,
   timesteps: Timesteps,
+  options?: ForwardOptions,
 ): Tensor {
-  checkTensor(originalSamples, 'originalSamples');
-  const batch = originalSamples.dims.length > 0 ? originalSamples.dims[0] : 1;
-  const ts = perBatchTimesteps(timesteps, batch, alphasCumprod.length);
-  return combine(originalSamples, 'originalSamples', noise, 'noise', (b) => {
-    const a = alphasCumprod[ts[b]];
-    return [Math.sqrt(a), Math.sqrt(1 - a)];
-  });
+  return forwardProcess('addNoise', alphasCumprod, originalSamples, noise, timesteps, options);
 }
 
+/** The v_prediction target: v = sqrt(a_t) noise - sqrt(1 - a_t) sample; non-finite results as in `addNoise`. */
 export function getVelocity(
   alphasCumprod: Float64Array,
   sample: TensorLike,
   noise: TensorLike,
   timesteps: Timesteps,
+  options?: ForwardOptions,
 ): Tensor {
-  checkTensor(sample, 'sample');
-  const batch = sample.dims.length > 0 ? sample.dims[0] : 1;
-  const ts = perBatchTimesteps(timesteps, batch, alphasCumprod.length);
-  // v = sqrt(a) * noise - sqrt(1 - a) * sample, written as a combination over (sample, noise).
-  return combine(sample, 'sample', noise, 'noise', (b) => {
+  return forwardProcess('getVelocity', alphasCumprod, sample, noise, timesteps, options);
+}
+
+/**
+ * `addNoise` / `getVelocity` with a timestep resolver (the schedulers' maps scheduled
+ * past-the-end timesteps to T - 1). Internal: the package exports the two functions above.
+ */
+export function forwardProcess(
+  what: 'addNoise' | 'getVelocity',
+  alphasCumprod: Float64Array,
+  x: TensorLike,
+  noise: TensorLike,
+  timesteps: Timesteps,
+  options: ForwardOptions | undefined,
+  resolve?: TimestepResolver,
+): Tensor {
+  const allow = allowNonFinite(options, what);
+  const xName = what === 'addNoise' ? 'originalSamples' : 'sample';
+  checkTensor(x, xName);
+  const batch = x.dims.length > 0 ? x.dims[0] : 1;
+  const ts = perBatchTimesteps(timesteps, batch, alphasCumprod.length, resolve);
+  // addNoise: sqrt(a) x0 + sqrt(1 - a) noise; getVelocity: -sqrt(1 - a) sample + sqrt(a) noise.
+  const { out, checksum } = combine(x, xName, noise, 'noise', (b) => {
     const a = alphasCumprod[ts[b]];
-    return [-Math.sqrt(1 - a), Math.sqrt(a)];
+    return what === 'addNoise' ? [Math.sqrt(a), Math.sqrt(1 - a)] : [-Math.sqrt(1 - a), Math.sqrt(a)];
   });
+  if (!allow && !Number.isFinite(checksum)) {
+    throw forwardNonFinite(what, x, xName, noise, 'noise', ts, out);
+  }
+  return out;
 }

@@ -177,6 +177,15 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
         }),
       );
     }
+    if (!isResponseLike(response)) {
+      // An injected fetch that resolves to something else would fail below with an engine TypeError.
+      throw new LoadError({
+        field: 'fetch',
+        value: response,
+        problem: `resolved to something that is not a Response for ${current}`,
+        fix: 'pass a fetch that resolves to a Response (status, headers.get, body or arrayBuffer), like globalThis.fetch.',
+      });
+    }
     // Metadata comes from the Hub's own responses (same origin), as huggingface_hub reads it
     // before following a redirect to the CDN; the CDN's headers describe its copy, not the repo.
     if (new URL(response.url || current).origin === origin) {
@@ -316,6 +325,22 @@ function tooLarge(url: string, maxBytes: number, got: string): LoadError {
     problem: `was exceeded by ${url} (${got}; a scheduler config is a few kilobytes)`,
     fix: `check that the URL points at ${CONFIG_NAME}; raise maxBytes only if the file really is that large.`,
   });
+}
+
+function isResponseLike(value: unknown): value is Response {
+  try {
+    const r = value as Response;
+    return (
+      r !== null &&
+      typeof r === 'object' &&
+      typeof r.status === 'number' &&
+      r.headers !== null &&
+      typeof r.headers === 'object' &&
+      typeof r.headers.get === 'function'
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** Read a body, stopping as soon as it passes maxBytes: a huge or endless body is never buffered. */

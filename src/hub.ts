@@ -17,7 +17,8 @@
  */
 import { defaultWarningHandler } from './config.js';
 import { type DiffusersJsonOptions, toDiffusersJsonString } from './diffusers-json.js';
-import { LoadError } from './errors.js';
+import { ArgumentError, DdimError, describeValue, LoadError } from './errors.js';
+import { guarded, unreadable } from './guard.js';
 import {
   authHeaders,
   CONFIG_NAME,
@@ -120,6 +121,26 @@ const sources: ConfigSource[] = [];
  * that removes it again.
  */
 export function registerConfigSource(source: ConfigSource): () => void {
+  // Checked here, not at the next load: a broken source would otherwise fail every later load
+  // with an engine TypeError, far from the call that registered it.
+  const ok = guarded(
+    () =>
+      source !== null &&
+      typeof source === 'object' &&
+      typeof source.name === 'string' &&
+      source.name.length > 0 &&
+      typeof source.load === 'function' &&
+      (source.save === undefined || typeof source.save === 'function'),
+    unreadable(ArgumentError, 'source', 'pass a plain { name, load, save? } object.'),
+  );
+  if (!ok) {
+    throw new ArgumentError({
+      field: 'source',
+      value: source,
+      problem: 'must be a config source { name: string, load(source, options, context), save?(dir, text) }',
+      fix: 'pass an object with a non-empty name and a load function.',
+    });
+  }
   const existing = sources.findIndex((s) => s.name === source.name);
   if (existing >= 0) sources.splice(existing, 1);
   sources.push(source);
@@ -133,7 +154,34 @@ function optionError(field: string, value: unknown, problem: string, fix: string
   return new LoadError({ field, value, problem, fix });
 }
 
-function resolveOptions(options: LoadConfigOptions | undefined): ResolvedLoadOptions & { timeoutMs: number } {
+/** The keys of LoadConfigOptions: anything else is a LoadError, so a misspelt option is never ignored. */
+export const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set([
+  'subfolder',
+  'revision',
+  'token',
+  'endpoint',
+  'fetch',
+  'signal',
+  'timeoutMs',
+  'maxBytes',
+  'localFilesOnly',
+  'cacheDir',
+  'onWarning',
+]);
+
+function resolveOptions(
+  options: LoadConfigOptions | undefined,
+): ResolvedLoadOptions & { timeoutMs: number; signal: AbortSignal | undefined } {
+  // A Proxy or getter in the options may throw on any read: a LoadError naming the options.
+  return guarded(
+    () => resolveOptionsUnguarded(options),
+    unreadable(LoadError, 'options', 'pass a plain options object.'),
+  );
+}
+
+function resolveOptionsUnguarded(
+  options: LoadConfigOptions | undefined,
+): ResolvedLoadOptions & { timeoutMs: number; signal: AbortSignal | undefined } {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw optionError(
       'options',
@@ -217,7 +265,18 @@ function resolveOptions(options: LoadConfigOptions | undefined): ResolvedLoadOpt
   ) {
     throw optionError('signal', o.signal, 'must be an AbortSignal', 'pass controller.signal.');
   }
+  for (const key of Object.keys(o)) {
+    if (!LOAD_OPTION_KEYS.has(key)) {
+      throw optionError(
+        `options.${key}`,
+        (o as Record<string, unknown>)[key],
+        'is not a load option',
+        `use only ${[...LOAD_OPTION_KEYS].join(', ')}.`,
+      );
+    }
+  }
   return {
+    signal: o.signal,
     subfolder: checkSubfolder(o.subfolder),
     revision: checkRevision(o.revision),
     token,
@@ -248,13 +307,24 @@ export async function loadSchedulerConfig(
     });
   }
   const resolved = resolveOptions(options);
-  const context = new LoadContext(resolved.timeoutMs, options?.signal);
+  const context = new LoadContext(resolved.timeoutMs, resolved.signal);
   try {
     for (let i = sources.length - 1; i >= 0; i--) {
       const loaded = await sources[i]!.load(source, resolved, context);
       if (loaded) return loaded;
     }
     return await loadOverFetch(source, resolved, context);
+  } catch (error) {
+    // The load runs the caller's fetch and reads what it returns (and a registered source's
+    // code): anything that escapes them untyped is still a LoadError naming the source.
+    if (error instanceof DdimError) throw error;
+    throw new LoadError({
+      field: 'source',
+      value: source,
+      problem: `could not be loaded (${error instanceof Error ? `${error.name}: ${error.message}` : describeValue(error)})`,
+      fix: 'check the fetch function and the config source; the original error is the cause.',
+      cause: error,
+    });
   } finally {
     context.dispose();
   }

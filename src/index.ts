@@ -33,7 +33,18 @@ export {
   gaussianMixtureDenoiser,
   type ScheduleLike,
 } from './models.js';
-export * from './noise.js';
+export {
+  DEFAULT_SEED,
+  defaultGenerator,
+  Generator,
+  type GeneratorOption,
+  type GeneratorState,
+  manualSeed,
+  parseSeed,
+  randnInto,
+  randnTensor,
+  type Seed,
+} from './noise.js';
 export * from './presets.js';
 export * from './previous-timestep.js';
 export {

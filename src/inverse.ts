@@ -15,13 +15,15 @@ import { resolveDDIMInverseConfig } from './config.js';
 import { loadSchedulerConfig } from './hub.js';
 import { scheduleInverseStartTimestep, strideInverseStartTimestep } from './previous-timestep.js';
 import {
+  INVERSE_STEP_OPTION_KEYS,
   type PretrainedOptions,
-  pretrainedSchedulerOptions,
+  readStepOptions,
   resolveSchedulerOptions,
   SchedulerBase,
   type SchedulerOptions,
   type StepOptions,
   type StepOutput,
+  splitPretrainedOptions,
   type TimestepsChoice,
   zeroSnrEpsilonError,
 } from './scheduler.js';
@@ -43,7 +45,7 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
 
   constructor(config: Partial<DDIMInverseConfig> = {}, options?: SchedulerOptions) {
     const resolvedOptions = resolveSchedulerOptions(options);
-    const { config: resolved } = resolveDDIMInverseConfig(config, undefined, options);
+    const { config: resolved } = resolveDDIMInverseConfig(config, undefined, resolvedOptions);
     const T = resolved.num_train_timesteps;
     // Before setTimesteps diffusers holds every training timestep, ascending.
     const all = new Int32Array(T);
@@ -62,7 +64,7 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     options?: SchedulerOptions,
   ): DDIMInverseScheduler {
     const o = resolveSchedulerOptions(options);
-    const { config: resolved } = resolveDDIMInverseConfig(config, overrides, options);
+    const { config: resolved } = resolveDDIMInverseConfig(config, overrides, o);
     return new DDIMInverseScheduler(resolved as DDIMInverseConfig, { ...o, onWarning: () => {} });
   }
 
@@ -71,9 +73,9 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     source: string,
     options: PretrainedOptions<DDIMInverseConfig> = {},
   ): Promise<DDIMInverseScheduler> {
-    const schedulerOptions = pretrainedSchedulerOptions(options);
-    const { config } = await loadSchedulerConfig(source, options);
-    return DDIMInverseScheduler.fromConfig(config, options.overrides, schedulerOptions);
+    const { schedulerOptions, load, overrides } = splitPretrainedOptions<DDIMInverseConfig>(options);
+    const { config } = await loadSchedulerConfig(source, load);
+    return DDIMInverseScheduler.fromConfig(config, overrides, schedulerOptions);
   }
 
   get className(): string {
@@ -116,8 +118,9 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
    */
   previousTimestep(timestep: number): number {
     const n = this.requireTimesteps();
-    if (this.stepsFollowList) return scheduleInverseStartTimestep(this.schedule, timestep);
-    return strideInverseStartTimestep(timestep, this.config.num_train_timesteps, n);
+    const t = this.checkTimestep(timestep);
+    if (this.stepsFollowList) return scheduleInverseStartTimestep(this.schedule, t);
+    return strideInverseStartTimestep(t, this.config.num_train_timesteps, n);
   }
 
   /**
@@ -125,7 +128,8 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
    * timestep past the training range (n = T with steps_offset, diffusers #10003) reads alpha_bar[T - 1].
    */
   alphaBarAt(timestep: number): number {
-    return timestep < 0 ? this.initialAlphaCumprod : this.alphasCumprod[this.alphaIndex(timestep)];
+    // Exactly -1, as previousTimestep returns it: any other negative is a mistake.
+    return timestep === -1 ? this.initialAlphaCumprod : this.alphasCumprod[this.alphaIndex(timestep)];
   }
 
   /** One inversion step to `timestep`: returns the noisier sample and the predicted x0. */
@@ -137,6 +141,7 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
   ): StepOutput {
     this.requireTimesteps();
     const t = this.checkTimestep(timestep);
+    const settings = readStepOptions(options, INVERSE_STEP_OPTION_KEYS, this.stepSettings);
     const c = this.config;
     const from = this.previousTimestep(t);
     const alphaProdT = this.alphaBarAt(from);
@@ -152,6 +157,6 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
       this.coefficients,
     );
     // diffusers' inverse step never re-derives eps from the clipped x0.
-    return this.runStep(modelOutput, sample, t, coefficients, this.bound, false, null, options);
+    return this.runStep(modelOutput, sample, t, coefficients, this.bound, null, settings);
   }
 }

@@ -39,7 +39,8 @@
  * (`globalThis.crypto.getRandomValues`), present in browsers and Node 20.
  */
 import { ArgumentError, ShapeError, StateError } from './errors.js';
-import { sizeOf, type Tensor } from './tensor.js';
+import { checkOptionKeys, guarded, unreadable } from './guard.js';
+import { formatDims, sizeOf, type Tensor } from './tensor.js';
 
 /** A seed as PyTorch takes it: an integer in [-2^63, 2^64 - 1], as number, bigint or decimal string. */
 export type Seed = number | bigint | string;
@@ -344,7 +345,10 @@ export class Generator {
 
   /** Restore a state from `getState`. Every field is checked first; a bad state changes nothing. */
   setState(state: GeneratorState): this {
-    const checked = checkState(state);
+    const checked = guarded(
+      () => checkState(state),
+      unreadable(ArgumentError, 'state', 'pass an object returned by Generator.getState().'),
+    );
     this.initial = checked.seed;
     this.mt.set(checked.mt);
     this.mti = checked.index;
@@ -453,7 +457,7 @@ export class Generator {
 // Validation
 
 function checkRange(out: Float32Array, offset: number, length: number | undefined): void {
-  if (!(out instanceof Float32Array)) {
+  if (!(out instanceof Float32Array) || !ArrayBuffer.isView(out)) {
     throw new ShapeError({
       field: 'out',
       value: out,
@@ -586,6 +590,20 @@ export function manualSeed(seed: Seed): Generator {
 
 export type GeneratorOption = Generator | readonly Generator[] | null | undefined;
 
+/**
+ * `value instanceof Generator`, false instead of throwing for a Proxy whose getPrototypeOf trap
+ * throws (instanceof reads the prototype chain). Internal: not exported from the package entry.
+ */
+export function isGenerator(value: unknown): value is Generator {
+  try {
+    return value instanceof Generator;
+  } catch {
+    return false;
+  }
+}
+
+const RANDN_OPTION_KEYS: ReadonlySet<string> = new Set(['generator']);
+
 function checkGenerator(g: unknown, field: string): Generator {
   if (!(g instanceof Generator)) {
     throw new ArgumentError({
@@ -600,16 +618,18 @@ function checkGenerator(g: unknown, field: string): Generator {
 
 function fillRandnChecked(
   out: Float32Array,
-  dims: readonly number[],
+  shape: readonly number[],
   generator: GeneratorOption,
   field: string,
 ) {
-  const n = sizeOf(dims, field);
-  if (!(out instanceof Float32Array) || out.length !== n) {
+  const n = sizeOf(shape, field);
+  // Read the caller's array once; sizeOf has checked it holds n >= 0 elements' worth of integers.
+  const dims = guarded(() => [...shape], unreadable(ShapeError, field, 'pass a plain array.'));
+  if (!(out instanceof Float32Array) || !ArrayBuffer.isView(out) || out.length !== n) {
     throw new ShapeError({
       field: 'out',
       value: out,
-      problem: `must be a Float32Array of ${n} elements, the size of [${dims.join(', ')}]`,
+      problem: `must be a Float32Array of ${n} elements, the size of ${formatDims(dims)}`,
       fix: 'allocate new Float32Array(size) for the shape.',
     });
   }
@@ -621,7 +641,11 @@ function fillRandnChecked(
     checkGenerator(generator, 'generator').fillRandn(out, 0, n);
     return;
   }
-  const list = generator as readonly unknown[];
+  // Copy the list first (a Proxy of an array passes Array.isArray, and its reads may throw).
+  const list = guarded(
+    () => Array.from(generator as readonly unknown[]),
+    unreadable(ArgumentError, 'generator', 'pass a plain array of Generators.'),
+  );
   // diffusers' randn_tensor: a list of length 1 is treated as that one generator.
   if (list.length === 1) {
     checkGenerator(list[0], 'generator[0]').fillRandn(out, 0, n);
@@ -664,15 +688,81 @@ export function randnTensor(
   shape: readonly number[],
   options?: { generator?: GeneratorOption },
 ): Tensor<Float32Array> {
-  if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw new ArgumentError({
-      field: 'options',
-      value: options,
-      problem: 'must be an object',
-      fix: 'pass { generator } or nothing.',
-    });
+  let generator: GeneratorOption;
+  if (checkOptionKeys(options, RANDN_OPTION_KEYS, 'options', '{ generator }')) {
+    const o = options;
+    generator = guarded(
+      () => o.generator as GeneratorOption,
+      unreadable(ArgumentError, 'options', 'pass a plain { generator } object.'),
+    );
   }
-  const data = new Float32Array(sizeOf(shape, 'shape'));
-  fillRandnChecked(data, shape, options?.generator, 'shape');
-  return { data, dims: [...shape], type: 'float32' };
+  const n = sizeOf(shape, 'shape');
+  const dims = guarded(() => [...shape], unreadable(ShapeError, 'shape', 'pass a plain array.'));
+  const data = new Float32Array(n);
+  fillRandnChecked(data, dims, generator, 'shape');
+  return { data, dims, type: 'float32' };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints (internal: not exported from the package entry)
+
+interface SavedState {
+  generator: Generator;
+  mt: Int32Array;
+  mti: number;
+  initial: bigint;
+  hasNextNormal: boolean;
+  nextNormal: number;
+}
+
+/**
+ * The states of the generators a draw is about to advance, so that a step which draws its eta
+ * noise and then throws (a NaN model output) can put them back: after any error the caller's
+ * generators are where they were, and re-running the step gives the noise it would have given.
+ * Slots are reused, so saving allocates nothing after the first step.
+ */
+export class GeneratorCheckpoint {
+  private readonly slots: SavedState[] = [];
+  private count = 0;
+
+  /** Save every generator `option` names (the default generator when none); invalid entries are skipped (the draw refuses them before drawing). */
+  save(option: GeneratorOption): void {
+    this.count = 0;
+    if (option === null || option === undefined) this.push(defaultGenerator());
+    else if (option instanceof Generator) this.push(option);
+    else if (Array.isArray(option)) for (const g of option) if (g instanceof Generator) this.push(g);
+  }
+
+  /** Put the saved states back. */
+  restore(): void {
+    for (let i = 0; i < this.count; i++) {
+      const s = this.slots[i];
+      const g = s.generator;
+      g['mt'].set(s.mt);
+      g['mti'] = s.mti;
+      g['initial'] = s.initial;
+      g['hasNextNormal'] = s.hasNextNormal;
+      g['nextNormal'] = s.nextNormal;
+    }
+  }
+
+  private push(g: Generator): void {
+    if (this.count === this.slots.length) {
+      this.slots.push({
+        generator: g,
+        mt: new Int32Array(N),
+        mti: 0,
+        initial: 0n,
+        hasNextNormal: false,
+        nextNormal: 0,
+      });
+    }
+    const s = this.slots[this.count++];
+    s.generator = g;
+    s.mt.set(g['mt']);
+    s.mti = g['mti'];
+    s.initial = g['initial'];
+    s.hasNextNormal = g['hasNextNormal'];
+    s.nextNormal = g['nextNormal'];
+  }
 }

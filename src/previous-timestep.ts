@@ -9,7 +9,6 @@
  * lookup: the previous timestep of `timesteps[i]` is `timesteps[i + 1]`, and -1 ("past the end",
  * alpha_bar = final_alpha_cumprod) after the last, as diffusers' DDPM `previous_timestep` does.
  */
-import { ArgumentError } from './errors.js';
 
 /**
  * `stride`: diffusers' `t - T // n` (the default, for parity with diffusers' results).
@@ -43,35 +42,52 @@ export function strideInverseStartTimestep(
   return from >= 0 ? from : -1;
 }
 
-function indexInSchedule(schedule: Int32Array, timestep: number, why: string): number {
-  const i = schedule.indexOf(timestep);
-  if (i < 0) {
-    throw new ArgumentError({
-      field: 'timestep',
-      value: timestep,
-      problem: `is not one of scheduler.timesteps; ${why}`,
-      fix: 'step through scheduler.timesteps (or a tail of it, as image-to-image does), or use the default previousTimestepRule "stride" with setTimesteps(n).',
-    });
+/**
+ * With a list, a timestep between two scheduled ones (or above the first) is legal, as every
+ * training timestep is with diffusers' stride: the step lands on the next scheduled timestep below
+ * it, the level the next step of the loop starts from. So the list rules are total over 0 .. T - 1
+ * and never refuse a timestep the stride rule accepts; for a listed timestep they give the next
+ * element, as before.
+ */
+
+/** Index of the first element of a strictly decreasing list that is below `timestep` (length if none). */
+function firstBelowDescending(schedule: Int32Array, timestep: number): number {
+  let lo = 0;
+  let hi = schedule.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (schedule[mid] < timestep) hi = mid;
+    else lo = mid + 1;
   }
-  return i;
+  return lo;
 }
 
-/** The "schedule" rule for a descending list: the next element, or -1 after the last one. */
+/** Index of the last element of a strictly increasing list that is below `timestep` (-1 if none). */
+function lastBelowAscending(schedule: Int32Array, timestep: number): number {
+  let lo = 0;
+  let hi = schedule.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (schedule[mid] < timestep) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/**
+ * The "schedule" rule for a descending list: the next scheduled timestep below `timestep` (the
+ * next element for a listed one), or -1 after the last one.
+ */
 export function schedulePreviousTimestep(schedule: Int32Array, timestep: number): number {
-  const i = indexInSchedule(
-    schedule,
-    timestep,
-    'the previous timestep is read from the list (the next element after this one)',
-  );
-  return i + 1 < schedule.length ? schedule[i + 1] : -1;
+  const i = firstBelowDescending(schedule, timestep);
+  return i < schedule.length ? schedule[i] : -1;
 }
 
-/** The "schedule" rule for an ascending inversion list: the element before, or -1 for the first. */
+/**
+ * The "schedule" rule for an ascending inversion list: a step to `timestep` starts from the
+ * scheduled timestep below it (the element before a listed one), or -1 for the first.
+ */
 export function scheduleInverseStartTimestep(schedule: Int32Array, timestep: number): number {
-  const i = indexInSchedule(
-    schedule,
-    timestep,
-    'an inversion step to it starts from the list element before it',
-  );
-  return i > 0 ? schedule[i - 1] : -1;
+  const i = lastBelowAscending(schedule, timestep);
+  return i >= 0 ? schedule[i] : -1;
 }

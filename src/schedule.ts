@@ -6,12 +6,14 @@
  * float32 would make neighbouring values equal.
  */
 import type { BetaSchedule } from './config.js';
+import { ArgumentError, ConfigError } from './errors.js';
 
 /**
  * `torch.linspace(start, end, steps)`: torch fills the first half forwards from `start` and the
  * second half backwards from `end` (aten RangeFactories), so the last value is exactly `end`.
  */
 export function torchLinspace(start: number, end: number, steps: number): Float64Array {
+  checkCount(steps, 'steps');
   const out = new Float64Array(steps);
   if (steps === 1) {
     out[0] = start;
@@ -28,6 +30,7 @@ export function torchLinspace(start: number, end: number, steps: number): Float6
  * alpha_bar(t) = cos((t + 0.008) / 1.008 * pi / 2)^2, beta_i = min(1 - alpha_bar(t_{i+1}) / alpha_bar(t_i), 0.999).
  */
 export function cosineBetas(numTrainTimesteps: number, maxBeta = 0.999): Float64Array {
+  checkCount(numTrainTimesteps, 'numTrainTimesteps');
   const alphaBar = (t: number) => Math.cos(((t + 0.008) / 1.008) * (Math.PI / 2)) ** 2;
   const betas = new Float64Array(numTrainTimesteps);
   for (let i = 0; i < numTrainTimesteps; i++) {
@@ -143,4 +146,77 @@ export function clampZeroTerminalAlphaBar(alphasCumprod: Float64Array): Float64A
   const last = out.length - 1;
   if (last >= 0 && out[last] === 0) out[last] = ZERO_SNR_ALPHA_BAR;
   return out;
+}
+
+/**
+ * Largest array the pure schedule / timestep helpers build (2^31 - 1, the typed-array limit in
+ * browsers); the scheduler itself refuses num_train_timesteps above MAX_TRAIN_TIMESTEPS long before.
+ */
+const MAX_COUNT = 2 ** 31 - 1;
+
+/** An element count for a helper that allocates: refused (typed) before `new Float64Array` throws a RangeError. */
+export function checkCount(count: unknown, field: string): number {
+  if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > MAX_COUNT) {
+    throw new ArgumentError({
+      field,
+      value: count,
+      problem: `must be an integer count in 0 .. ${MAX_COUNT}`,
+      fix: 'pass the number of values to build, e.g. 1000.',
+    });
+  }
+  return count;
+}
+
+/**
+ * What the step formulas need of alpha_bar: every value in (0, 1), strictly decreasing, except
+ * that the last may be exactly 0 under zero terminal SNR (`rescale_betas_zero_snr`). Betas in
+ * (0, 1) give that in exact arithmetic, but not in float64: betas below ~1e-16 leave alpha = 1
+ * (1 - alpha_bar = 0: the "sample" and v steps divide by it), and large betas over many
+ * timesteps underflow alpha_bar to 0 (the epsilon step divides by it). diffusers accepts such
+ * configs and produces Inf / NaN mid-run; we refuse them when the scheduler is built, naming the
+ * config field that causes it.
+ */
+export function checkAlphasCumprod(alphasCumprod: Float64Array, config: BetaConfig, clamped: boolean): void {
+  const n = alphasCumprod.length;
+  const source = config.trained_betas !== null ? 'trained_betas' : `the ${config.beta_schedule} schedule`;
+  for (let i = 0; i < n; i++) {
+    const a = alphasCumprod[i];
+    const prev = i === 0 ? 1 : alphasCumprod[i - 1];
+    if (i === n - 1 && a === 0 && config.rescale_betas_zero_snr && n > 1) break; // zero terminal SNR, by design
+    // The opt-in clamp (scheduler option clampZeroTerminalSnr) puts 2^-24 there, as diffusers'
+    // Euler scheduler does, even when alpha_bar[T - 2] is smaller (Stable Diffusion's rescaled
+    // schedule: 4.2e-9): positive, so every step formula is finite, but not monotone at the end.
+    if (i === n - 1 && clamped && a === ZERO_SNR_ALPHA_BAR) break;
+    if (a > 0 && a < prev) continue;
+    const underflow = !(a > 0);
+    const field:
+      | 'clampZeroTerminalSnr'
+      | 'trained_betas'
+      | 'num_train_timesteps'
+      | 'beta_end'
+      | 'beta_start' =
+      clamped && i === n - 1
+        ? 'clampZeroTerminalSnr'
+        : config.trained_betas !== null
+          ? 'trained_betas'
+          : config.beta_schedule === 'squaredcos_cap_v2'
+            ? 'num_train_timesteps'
+            : underflow
+              ? 'beta_end'
+              : 'beta_start';
+    throw new ConfigError({
+      field,
+      value: field === 'clampZeroTerminalSnr' ? true : config[field],
+      problem: underflow
+        ? `makes alpha_bar[${i}] = ${a} (${source} over ${n} timesteps: the cumulative product of 1 - beta ${Number.isNaN(a) ? 'is not a number' : 'underflows to 0'}), and steps divide by sqrt(alpha_bar)`
+        : field === 'clampZeroTerminalSnr'
+          ? `sets alpha_bar[${i}] = 2^-24, which is not below alpha_bar[${i - 1}] = ${prev}; alpha_bar must decrease strictly`
+          : `makes alpha_bar[${i}] = ${a}, not below ${i === 0 ? '1' : `alpha_bar[${i - 1}] = ${prev}`} (${source}: betas this small do not change 1 - beta in float64), and steps divide by sqrt(1 - alpha_bar)`,
+      fix: underflow
+        ? 'use smaller betas or fewer training timesteps (Stable Diffusion: scaled_linear 0.00085 .. 0.012 over 1000).'
+        : field === 'clampZeroTerminalSnr'
+          ? 'leave clampZeroTerminalSnr off for this schedule, or use prediction_type "v_prediction".'
+          : 'use betas of at least ~1e-12 (Stable Diffusion starts at 0.00085).',
+    });
+  }
 }

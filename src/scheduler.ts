@@ -2,13 +2,26 @@
  * `DDIMScheduler`: a thin stateful shell over the pure schedule, timestep and step functions,
  * with diffusers' names and behaviour (scheduling_ddim.py).
  */
-import type { ConfigOptions, DDIMConfig, DDIMInverseConfig } from './config.js';
+import type { ConfigOptions, DDIMConfig, DDIMInverseConfig, WarningHandler } from './config.js';
 import { configToJSON, resolveDDIMConfig } from './config.js';
 import type { DiffusersJsonOptions } from './diffusers-json.js';
 import { ArgumentError, ConfigError, NumericError, StateError } from './errors.js';
-import { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './forward.js';
-import { type FromPretrainedOptions, loadSchedulerConfig, saveSchedulerConfig } from './hub.js';
-import { type GeneratorOption, randnInto } from './noise.js';
+import { checkTrainTimestep, type ForwardOptions, forwardProcess, type Timesteps } from './forward.js';
+import { checkOptionKeys, guarded, unreadable } from './guard.js';
+import {
+  type FromPretrainedOptions,
+  LOAD_OPTION_KEYS,
+  type LoadConfigOptions,
+  loadSchedulerConfig,
+  saveSchedulerConfig,
+} from './hub.js';
+import {
+  type Generator,
+  GeneratorCheckpoint,
+  type GeneratorOption,
+  isGenerator,
+  randnInto,
+} from './noise.js';
 import {
   PREVIOUS_TIMESTEP_RULES,
   type PreviousTimestepRule,
@@ -18,6 +31,7 @@ import {
 import {
   alphasFromBetas,
   betasForConfig,
+  checkAlphasCumprod,
   clampZeroTerminalAlphaBar,
   cumprod,
   ddimVariance,
@@ -32,7 +46,7 @@ import {
   type X0Bound,
 } from './step.js';
 import type { DType, Tensor, TensorData, TensorLike } from './tensor.js';
-import { checkSameDims, checkTensor, emptyLike, float16Table } from './tensor.js';
+import { checkSameDims, checkTensor, emptyLike, float16Table, memoryOverlap } from './tensor.js';
 import { checkCustomTimesteps, ddimTimesteps, type TimestepOrder } from './timesteps.js';
 
 /**
@@ -73,12 +87,70 @@ export type PretrainedOptions<C> = FromPretrainedOptions<C> &
  * loaded (a bad option fails fast, without a network round trip).
  */
 export function pretrainedSchedulerOptions(options: unknown): SchedulerOptions {
-  const o = options !== null && typeof options === 'object' ? (options as SchedulerOptions) : {};
-  const picked = {
-    previousTimestepRule: o.previousTimestepRule,
-    clampZeroTerminalSnr: o.clampZeroTerminalSnr,
+  const picked = guarded(
+    () => {
+      const o = options !== null && typeof options === 'object' ? (options as SchedulerOptions) : {};
+      return {
+        previousTimestepRule: o.previousTimestepRule,
+        clampZeroTerminalSnr: o.clampZeroTerminalSnr,
+        onWarning: o.onWarning,
+      };
+    },
+    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
+  );
+  const { onWarning, ...resolved } = resolveSchedulerOptions(picked);
+  return onWarning === undefined ? resolved : { ...resolved, onWarning };
+}
+
+const PRETRAINED_EXTRA_KEYS: ReadonlySet<string> = new Set([
+  'overrides',
+  'previousTimestepRule',
+  'clampZeroTerminalSnr',
+]);
+
+/**
+ * `fromPretrained`'s options, read once and split: the scheduler options (validated), the load
+ * options for `loadSchedulerConfig`, and the config overrides. Unknown keys are ArgumentErrors,
+ * before anything is loaded.
+ */
+export function splitPretrainedOptions<C>(options: unknown): {
+  schedulerOptions: SchedulerOptions;
+  load: LoadConfigOptions;
+  overrides: Partial<C> | undefined;
+} {
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw new ArgumentError({
+      field: 'options',
+      value: options,
+      problem: 'must be an options object',
+      fix: "pass e.g. { subfolder: 'scheduler' }, or nothing.",
+    });
+  }
+  const copy = guarded(
+    () => {
+      const c: Record<string, unknown> = {};
+      for (const key of Object.keys(options ?? {})) c[key] = (options as Record<string, unknown>)[key];
+      return c;
+    },
+    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
+  );
+  for (const key of Object.keys(copy)) {
+    if (!LOAD_OPTION_KEYS.has(key) && !PRETRAINED_EXTRA_KEYS.has(key)) {
+      throw new ArgumentError({
+        field: `options.${key}`,
+        value: copy[key],
+        problem: 'is not a fromPretrained option',
+        fix: `use only ${[...LOAD_OPTION_KEYS, ...PRETRAINED_EXTRA_KEYS].join(', ')}; config keys go in overrides.`,
+      });
+    }
+  }
+  const schedulerOptions = pretrainedSchedulerOptions(copy);
+  const { overrides, previousTimestepRule: _rule, clampZeroTerminalSnr: _clamp, ...load } = copy;
+  return {
+    schedulerOptions,
+    load: load as LoadConfigOptions,
+    overrides: overrides as Partial<C> | undefined,
   };
-  return { ...resolveSchedulerOptions(picked), onWarning: o.onWarning };
 }
 
 /** `setTimesteps`' argument: a step count (diffusers' lists) or `{ timesteps }`, your own list. */
@@ -89,6 +161,8 @@ const OPTION_KEYS = new Set(['onWarning', 'previousTimestepRule', 'clampZeroTerm
 interface ResolvedSchedulerOptions {
   previousTimestepRule: PreviousTimestepRule;
   clampZeroTerminalSnr: boolean;
+  /** Read once with the others, so the config layer never reads the caller's object again. */
+  onWarning?: WarningHandler;
 }
 
 /** Validate scheduler options; unknown keys are errors, so a misspelt fix is never silently off. */
@@ -104,7 +178,15 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
       fix: "pass e.g. { previousTimestepRule: 'schedule' }, or nothing.",
     });
   }
-  const o = options as Record<string, unknown>;
+  // Copy the caller's object once (a Proxy or getter may throw, or answer differently each time).
+  const o = guarded(
+    () => {
+      const copy: Record<string, unknown> = Object.create(null);
+      for (const key of Object.keys(options)) copy[key] = (options as Record<string, unknown>)[key];
+      return copy;
+    },
+    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
+  );
   for (const key of Object.keys(o)) {
     if (!OPTION_KEYS.has(key)) {
       throw new ArgumentError({
@@ -141,7 +223,12 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
       fix: 'pass (message) => { ... }, or leave it out for console.warn.',
     });
   }
-  return { previousTimestepRule: rule as PreviousTimestepRule, clampZeroTerminalSnr: clamp };
+  const resolved: ResolvedSchedulerOptions = {
+    previousTimestepRule: rule as PreviousTimestepRule,
+    clampZeroTerminalSnr: clamp,
+  };
+  if (o.onWarning !== undefined) resolved.onWarning = o.onWarning as WarningHandler;
+  return resolved;
 }
 
 /**
@@ -189,13 +276,174 @@ export interface StepOptions {
   generator?: GeneratorOption;
   /** The noise z for eta > 0, instead of drawing it (CycleDiffusion). Not together with `generator`. */
   varianceNoise?: TensorLike | null;
-  /** Write results into these tensors (same dims and dtype as `sample`; may alias `sample`). */
+  /**
+   * Write results into these tensors (same dims and dtype as `sample`). Each may be exactly the
+   * memory of an input (`sample`, `modelOutput`, `varianceNoise`): the pass reads element i
+   * before writing it. Any other overlap is an ArgumentError: the two outputs sharing memory, or
+   * a buffer overlapping an input at an offset (it would overwrite inputs not yet read).
+   */
   out?: StepOutBuffers;
   /**
    * Let NaN / Inf through instead of throwing a NumericError. Default false: a non-finite value in
    * the result means the model or the schedule broke, and silently propagating it wastes the run.
+   * Covers NaN / Inf inputs and finite results that overflow the output dtype (float16: 65504).
    */
   allowNonFinite?: boolean;
+}
+
+const STEP_OPTION_KEYS: ReadonlySet<string> = new Set([
+  'eta',
+  'useClippedModelOutput',
+  'generator',
+  'varianceNoise',
+  'out',
+  'allowNonFinite',
+]);
+/** The inverse step takes no eta, noise or clipped-output option: inversion is deterministic DDIM. */
+export const INVERSE_STEP_OPTION_KEYS: ReadonlySet<string> = new Set(['out', 'allowNonFinite']);
+const OUT_KEYS: ReadonlySet<string> = new Set(['prevSample', 'predOriginalSample']);
+
+/** Step options after validation: read once from the caller's object, every field typed. */
+export interface StepSettings {
+  eta: number;
+  useClippedModelOutput: boolean;
+  generator: GeneratorOption;
+  varianceNoise: TensorLike | null;
+  out: StepOutBuffers;
+  allowNonFinite: boolean;
+}
+
+/** Fresh step settings: the defaults. */
+export function defaultStepSettings(): StepSettings {
+  return {
+    eta: 0,
+    useClippedModelOutput: false,
+    generator: null,
+    varianceNoise: null,
+    out: {},
+    allowNonFinite: false,
+  };
+}
+
+/**
+ * Read and validate a step's options into `into` (a scheduler-owned object, reused every step so
+ * that a step allocates nothing here). Each option is read once. Unknown keys are errors (as for
+ * the scheduler options), so `{ etta: 1 }` or an inverse step given `eta` fails instead of
+ * silently running without it.
+ */
+export function readStepOptions(
+  options: unknown,
+  allowed: ReadonlySet<string>,
+  into: StepSettings = defaultStepSettings(),
+): StepSettings {
+  const settings = into;
+  settings.eta = 0;
+  settings.useClippedModelOutput = false;
+  settings.generator = null;
+  settings.varianceNoise = null;
+  settings.out.prevSample = undefined;
+  settings.out.predOriginalSample = undefined;
+  settings.allowNonFinite = false;
+  if (!checkOptionKeys(options, allowed, 'options', '{ eta: 0, out: { prevSample } }')) return settings;
+  let eta: unknown;
+  let useClipped: unknown;
+  let generator: unknown;
+  let varianceNoise: unknown;
+  let out: unknown;
+  let allowNonFinite: unknown;
+  try {
+    eta = options.eta;
+    useClipped = options.useClippedModelOutput;
+    generator = options.generator;
+    varianceNoise = options.varianceNoise;
+    out = options.out;
+    allowNonFinite = options.allowNonFinite;
+  } catch (error) {
+    throw unreadable(ArgumentError, 'options', 'pass a plain options object.')(error);
+  }
+  if (eta !== undefined && eta !== null) {
+    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) {
+      throw new ArgumentError({
+        field: 'eta',
+        value: eta,
+        problem: 'must be a finite number >= 0',
+        fix: 'use 0 for deterministic DDIM or 1 for DDPM-like sampling.',
+      });
+    }
+    settings.eta = eta;
+  }
+  settings.useClippedModelOutput = checkFlag(useClipped, 'options.useClippedModelOutput');
+  settings.allowNonFinite = checkFlag(allowNonFinite, 'options.allowNonFinite');
+  if (generator !== undefined && generator !== null) settings.generator = checkGeneratorOption(generator);
+  if (varianceNoise !== undefined && varianceNoise !== null)
+    settings.varianceNoise = varianceNoise as TensorLike;
+  if (settings.generator !== null && settings.varianceNoise !== null) {
+    // diffusers raises the same ValueError: the two would be two different noises.
+    throw new ArgumentError({
+      field: 'generator',
+      value: 'a generator and varianceNoise',
+      problem: 'cannot be given together with varianceNoise',
+      fix: 'pass either generator (noise drawn like diffusers) or varianceNoise (your own noise), not both.',
+    });
+  }
+  if (checkOptionKeys(out, OUT_KEYS, 'out', '{ prevSample: buffer }')) {
+    let prev: unknown;
+    let x0: unknown;
+    try {
+      prev = out.prevSample;
+      x0 = out.predOriginalSample;
+    } catch (error) {
+      throw unreadable(
+        ArgumentError,
+        'out',
+        'pass a plain { prevSample, predOriginalSample } object.',
+      )(error);
+    }
+    // The caller's tensor objects themselves (not copies): the out-result cache compares them.
+    if (prev !== undefined && prev !== null) settings.out.prevSample = prev as TensorLike;
+    if (x0 !== undefined && x0 !== null) settings.out.predOriginalSample = x0 as TensorLike;
+  }
+  return settings;
+}
+
+function checkFlag(value: unknown, field: string): boolean {
+  if (value !== undefined && value !== null && typeof value !== 'boolean') {
+    throw new ArgumentError({ field, value, problem: 'must be a boolean', fix: 'pass true or false.' });
+  }
+  return value === true;
+}
+
+/** A Generator, or a plain list of them; the list's length is checked against the batch when drawing. */
+function checkGeneratorOption(generator: unknown): GeneratorOption {
+  if (isGenerator(generator)) return generator;
+  let bad = -1;
+  let isList = false;
+  try {
+    isList = Array.isArray(generator);
+    if (isList) {
+      const list = generator as readonly unknown[];
+      for (let i = 0; i < list.length && bad < 0; i++) if (!isGenerator(list[i])) bad = i;
+    }
+  } catch (error) {
+    throw unreadable(ArgumentError, 'generator', 'pass a plain array of Generators.')(error);
+  }
+  if (!isList) {
+    throw new ArgumentError({
+      field: 'generator',
+      value: generator,
+      problem: 'must be a Generator or a list of Generators',
+      fix: 'pass new Generator().manualSeed(seed), one per batch element, or nothing.',
+    });
+  }
+  if (bad >= 0) {
+    throw new ArgumentError({
+      field: `generator[${bad}]`,
+      value: (generator as readonly unknown[])[bad],
+      problem: 'must be a Generator',
+      fix: 'pass new Generator().manualSeed(seed) for every batch element.',
+    });
+  }
+  return generator as readonly Generator[];
 }
 
 /** Shared by DDIMScheduler and DDIMInverseScheduler: the schedule arrays and the forward process. */
@@ -250,6 +498,10 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
    * so that a loop alternating ping-pong buffers allocates nothing either.
    */
   private readonly outResults: (OutResult | null)[] = [null, null];
+  /** Generator states saved before a step draws noise, restored if the step then throws. */
+  private readonly generatorCheckpoint = new GeneratorCheckpoint();
+  /** The step options, read into this object every step (see readStepOptions). */
+  protected readonly stepSettings: StepSettings = defaultStepSettings();
 
   protected constructor(
     config: Readonly<C>,
@@ -266,6 +518,9 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     this.alphasCumprod = options.clampZeroTerminalSnr
       ? clampZeroTerminalAlphaBar(alphasCumprod)
       : alphasCumprod;
+    // A config whose alpha_bar reaches 0 or stops decreasing in float64 would divide by zero
+    // mid-run: refused here, before the scheduler exists.
+    checkAlphasCumprod(this.alphasCumprod, config, options.clampZeroTerminalSnr);
     this.schedule = initialTimesteps;
     this.publicTimesteps = initialTimesteps.slice();
   }
@@ -326,9 +581,18 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
             : 'pass e.g. 50.',
       });
     }
-    const o = choice as Record<string, unknown>;
-    const extra = Object.keys(o).filter((k) => k !== 'timesteps');
-    if (!Object.hasOwn(o, 'timesteps') || extra.length > 0) {
+    const { extra, list, has } = guarded(
+      () => {
+        const o = choice as Record<string, unknown>;
+        return {
+          extra: Object.keys(o).filter((k) => k !== 'timesteps'),
+          has: Object.hasOwn(o, 'timesteps'),
+          list: o.timesteps,
+        };
+      },
+      unreadable(ArgumentError, 'setTimesteps', 'pass a plain { timesteps: [...] } object.'),
+    );
+    if (!has || extra.length > 0) {
       throw new ArgumentError({
         field: 'setTimesteps',
         value: choice,
@@ -336,7 +600,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
         fix: 'pass { timesteps: [...] }; a custom list sets the number of inference steps itself.',
       });
     }
-    const timesteps = checkCustomTimesteps(o.timesteps, this.config.num_train_timesteps, order);
+    const timesteps = checkCustomTimesteps(list, this.config.num_train_timesteps, order);
     return { timesteps, numInferenceSteps: timesteps.length, custom: true };
   }
 
@@ -358,29 +622,18 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   }
 
   /** The alpha_bar index of a timestep: itself, or T - 1 for a scheduled timestep past the end. */
-  protected alphaIndex(timestep: number): number {
-    if (typeof timestep === 'number' && this.isScheduledPastEnd(timestep)) {
-      return this.config.num_train_timesteps - 1;
-    }
-    return checkTrainTimestep(timestep, this.config.num_train_timesteps);
+  protected alphaIndex(timestep: unknown): number {
+    const t = this.checkTimestep(timestep);
+    return t >= this.config.num_train_timesteps ? this.config.num_train_timesteps - 1 : t;
   }
 
-  /** `timesteps` for addNoise / getVelocity with scheduled past-the-end timesteps read at T - 1. */
-  private forwardTimesteps(timesteps: Timesteps): Timesteps {
+  /** addNoise / getVelocity read scheduled past-the-end timesteps at T - 1, like steps do. */
+  private readonly forwardResolver = (t: unknown, field: string): number => {
     const T = this.config.num_train_timesteps;
-    if (typeof timesteps === 'number') return this.isScheduledPastEnd(timesteps) ? T - 1 : timesteps;
-    if (!(Array.isArray(timesteps) || ArrayBuffer.isView(timesteps))) return timesteps;
-    const list = timesteps as ArrayLike<number | bigint>;
-    let any = false;
-    for (let i = 0; i < list.length; i++) {
-      const v = list[i];
-      if (typeof v === 'number' && this.isScheduledPastEnd(v)) any = true;
-    }
-    if (!any) return timesteps;
-    return Array.from(list, (v) =>
-      typeof v === 'number' && this.isScheduledPastEnd(v) ? T - 1 : v,
-    ) as number[];
-  }
+    const v = typeof t === 'bigint' && t >= 0n && t <= BigInt(2 ** 31) ? Number(t) : t;
+    if (typeof v === 'number' && this.isScheduledPastEnd(v)) return T - 1;
+    return checkTrainTimestep(t, T, field);
+  };
 
   /** What diffusers' `save_config` writes (without `_diffusers_version`): `_class_name` and every config key. */
   toJSON(): Record<string, unknown> {
@@ -397,19 +650,47 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     return saveSchedulerConfig(dir, this.toJSON(), options);
   }
 
-  /** Returns `sample` unchanged: DDIM needs no input scaling (diffusers' interface for K-samplers). */
+  /**
+   * Returns `sample` unchanged: DDIM needs no input scaling (diffusers' interface for K-samplers).
+   * The sample is still checked, so a broken tensor fails here rather than inside the model.
+   */
   scaleModelInput<T extends TensorLike>(sample: T, _timestep?: number): T {
+    checkTensor(sample, 'sample');
     return sample;
   }
 
-  /** Forward process: sqrt(a_t) x0 + sqrt(1 - a_t) noise, per batch element. */
-  addNoise(originalSamples: TensorLike, noise: TensorLike, timesteps: Timesteps): Tensor {
-    return addNoise(this.alphasCumprod, originalSamples, noise, this.forwardTimesteps(timesteps));
+  /**
+   * Forward process: sqrt(a_t) x0 + sqrt(1 - a_t) noise, per batch element. NaN / Inf results are
+   * a NumericError unless `{ allowNonFinite: true }`.
+   */
+  addNoise(
+    originalSamples: TensorLike,
+    noise: TensorLike,
+    timesteps: Timesteps,
+    options?: ForwardOptions,
+  ): Tensor {
+    return forwardProcess(
+      'addNoise',
+      this.alphasCumprod,
+      originalSamples,
+      noise,
+      timesteps,
+      options,
+      this.forwardResolver,
+    );
   }
 
-  /** The v_prediction target: sqrt(a_t) noise - sqrt(1 - a_t) sample. */
-  getVelocity(sample: TensorLike, noise: TensorLike, timesteps: Timesteps): Tensor {
-    return getVelocity(this.alphasCumprod, sample, noise, this.forwardTimesteps(timesteps));
+  /** The v_prediction target: sqrt(a_t) noise - sqrt(1 - a_t) sample (non-finite results as in addNoise). */
+  getVelocity(sample: TensorLike, noise: TensorLike, timesteps: Timesteps, options?: ForwardOptions): Tensor {
+    return forwardProcess(
+      'getVelocity',
+      this.alphasCumprod,
+      sample,
+      noise,
+      timesteps,
+      options,
+      this.forwardResolver,
+    );
   }
 
   protected requireTimesteps(): number {
@@ -424,7 +705,11 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     return this.numInferenceStepsValue;
   }
 
-  /** A timestep for `step`: a training timestep, or one the scheduler scheduled past the end. */
+  /**
+   * A timestep for `step`, `previousTimestep`, `alphaBarAt`: a training timestep (any integer in
+   * 0 .. T - 1, scheduled or not, as in diffusers; a bigint is read as its number), or one the
+   * scheduler scheduled past the end.
+   */
   protected checkTimestep(timestep: unknown): number {
     if (typeof timestep === 'number' && this.isScheduledPastEnd(timestep)) return timestep;
     return checkTrainTimestep(timestep, this.config.num_train_timesteps);
@@ -433,6 +718,8 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   /**
    * Validate step inputs and output buffers, run the fused kernel, check the result. O(dims) work
    * besides the kernel's one pass; allocates nothing of its own when both `out` buffers are given.
+   * `noise` is how the eta > 0 noise is obtained (null when sigma = 0): `settings.varianceNoise`,
+   * or a draw from `settings.generator`.
    */
   protected runStep(
     modelOutput: TensorLike,
@@ -440,34 +727,45 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     timestep: number,
     coefficients: StepCoefficients,
     bound: X0Bound,
-    useClippedModelOutput: boolean,
-    noise: NoiseSource | null,
-    options: StepOptions,
+    noise: 'tensor' | 'generator' | null,
+    settings: StepSettings,
   ): StepOutput {
     const sampleType = checkTensor(sample, 'sample');
     const modelType = checkTensor(modelOutput, 'modelOutput');
     checkSameDims(sample, 'sample', modelOutput, 'modelOutput');
-    const result = this.outputsFor(options.out, sample, sampleType);
+    // varianceNoise is checked whenever given (also with eta = 0), so a wrong tensor never waits
+    // for the first eta > 0 step to fail.
+    const given = settings.varianceNoise;
+    let noiseType: DType = 'float32';
+    if (given !== null) {
+      noiseType = checkTensor(given, 'varianceNoise');
+      checkSameDims(sample, 'sample', given, 'varianceNoise');
+    }
+    const result = this.outputsFor(settings.out, sample, sampleType);
+    checkOutOverlap(result.prevSample, result.predOriginalSample, sample, modelOutput, given);
     const batch = sample.dims.length > 0 ? sample.dims[0] : 1;
     // Draw the noise only now, after every input check, so a rejected call leaves the generator
     // where it was. The draw goes into a buffer the scheduler keeps, so steps allocate nothing.
     let noiseData: TensorData | null = null;
-    let noiseType: DType = 'float32';
-    if (noise !== null && noise.kind === 'tensor') {
-      noiseType = checkTensor(noise.tensor, 'varianceNoise');
-      checkSameDims(sample, 'sample', noise.tensor, 'varianceNoise');
-      noiseData = noise.tensor.data;
-    } else if (noise !== null) {
+    let drew = false;
+    if (noise === 'tensor' && given !== null) {
+      noiseData = given.data;
+    } else if (noise === 'generator') {
       if (this.noiseScratch === null || this.noiseScratch.length !== sample.data.length) {
         this.noiseScratch = new Float32Array(sample.data.length);
       }
-      randnInto(this.noiseScratch, sample.dims, noise.generator);
+      // If the result turns out non-finite, the draw is undone: after the error the caller's
+      // generators are where they were, and a retry draws the same noise.
+      this.generatorCheckpoint.save(settings.generator);
+      randnInto(this.noiseScratch, sample.dims, settings.generator);
+      drew = true;
+      noiseType = 'float32';
       noiseData = this.noiseScratch;
     }
     const args = this.kernelArgs;
     args.coefficients = coefficients;
     args.bound = bound;
-    args.useClippedModelOutput = useClippedModelOutput;
+    args.useClippedModelOutput = settings.useClippedModelOutput;
     args.batch = batch;
     args.sample = sample.data;
     args.sampleType = sampleType;
@@ -489,8 +787,20 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     // Drop the references to the caller's arrays so the scheduler does not keep them alive.
     args.sample = args.modelOutput = args.prevSample = args.predOriginalSample = NO_DATA;
     args.noise = null;
-    if (!finite && options.allowNonFinite !== true) {
-      throw nonFiniteError(timestep, modelOutput, modelType, sample, sampleType);
+    if (!finite && !settings.allowNonFinite) {
+      // The kernel's test is cheap and may be cautious (huge but finite values); this scan is exact.
+      const error = nonFiniteError(
+        timestep,
+        { tensor: modelOutput, type: modelType },
+        { tensor: sample, type: sampleType },
+        noise === 'tensor' && given !== null ? { tensor: given, type: noiseType } : null,
+        result.prevSample,
+        result.predOriginalSample,
+      );
+      if (error !== null) {
+        if (drew) this.generatorCheckpoint.restore();
+        throw error;
+      }
     }
     return result;
   }
@@ -534,9 +844,6 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   }
 }
 
-/** The eta > 0 noise of a step: a tensor the caller gave, or draws from a generator (null: the default one). */
-type NoiseSource = { kind: 'tensor'; tensor: TensorLike } | { kind: 'generator'; generator: GeneratorOption };
-
 interface OutResult {
   prev: TensorLike;
   x0: TensorLike;
@@ -567,6 +874,61 @@ function sameView(t: Tensor, given: TensorLike | undefined): boolean {
   return true;
 }
 
+/**
+ * The fused pass reads element i of every input, then writes element i of both outputs. So an
+ * output may be exactly an input's memory (in place), but the two outputs must not share memory
+ * (the second write would overwrite the first), and no output may overlap an input at an offset
+ * or with another element size (it would overwrite elements not read yet). Either is silent
+ * garbage, so it is refused before the pass.
+ */
+function checkOutOverlap(
+  prevSample: Tensor,
+  predOriginalSample: Tensor,
+  sample: TensorLike,
+  modelOutput: TensorLike,
+  varianceNoise: TensorLike | null,
+): void {
+  if (memoryOverlap(prevSample.data, predOriginalSample.data) !== 'none') {
+    throw new ArgumentError({
+      field: 'out.predOriginalSample',
+      problem: 'shares memory with out.prevSample; the step writes both, so one would overwrite the other',
+      fix: 'pass two separate buffers (or leave one out to have it allocated).',
+    });
+  }
+  checkOutAgainstInputs(prevSample.data, 'out.prevSample', sample, modelOutput, varianceNoise);
+  checkOutAgainstInputs(
+    predOriginalSample.data,
+    'out.predOriginalSample',
+    sample,
+    modelOutput,
+    varianceNoise,
+  );
+}
+
+function checkOutAgainstInputs(
+  out: TensorData,
+  outName: string,
+  sample: TensorLike,
+  modelOutput: TensorLike,
+  varianceNoise: TensorLike | null,
+): void {
+  const input =
+    memoryOverlap(out, sample.data) === 'partial'
+      ? 'sample'
+      : memoryOverlap(out, modelOutput.data) === 'partial'
+        ? 'modelOutput'
+        : varianceNoise !== null && memoryOverlap(out, varianceNoise.data) === 'partial'
+          ? 'varianceNoise'
+          : null;
+  if (input !== null) {
+    throw new ArgumentError({
+      field: outName,
+      problem: `overlaps ${input} without being exactly its memory (another offset or element size), so writing it would overwrite ${input} elements not read yet`,
+      fix: `write in place into ${input} itself (same array), or into a separate buffer.`,
+    });
+  }
+}
+
 function firstNonFinite(data: TensorData, type: DType): number {
   const table = type === 'float16' ? float16Table() : null;
   for (let i = 0; i < data.length; i++) {
@@ -576,31 +938,65 @@ function firstNonFinite(data: TensorData, type: DType): number {
   return -1;
 }
 
+interface Typed {
+  tensor: TensorLike;
+  type: DType;
+}
+
+/**
+ * The NumericError for a non-finite step result, naming the culprit: the first NaN / Inf input
+ * element (model output first: that is the usual cause), else the output element that overflowed
+ * its dtype, else the schedule.
+ */
 function nonFiniteError(
   timestep: number,
-  modelOutput: TensorLike,
-  modelType: DType,
-  sample: TensorLike,
-  sampleType: DType,
+  modelOutput: Typed,
+  sample: Typed,
+  varianceNoise: Typed | null,
+  prevSample: Tensor,
+  predOriginalSample: Tensor,
 ): NumericError {
-  const badModel = firstNonFinite(modelOutput.data, modelType);
-  if (badModel >= 0) {
-    return new NumericError({
-      field: `modelOutput[${badModel}]`,
-      value:
-        modelType === 'float16' ? float16Table()[modelOutput.data[badModel]] : modelOutput.data[badModel],
-      problem: `is not finite at timestep ${timestep}`,
-      fix: 'check the model (float16 overflow, bad weights, bad inputs); pass allowNonFinite: true to step anyway.',
-    });
+  const inputs: [string, Typed | null, string][] = [
+    [
+      'modelOutput',
+      modelOutput,
+      'check the model (float16 overflow, bad weights, bad inputs); pass allowNonFinite: true to step anyway.',
+    ],
+    [
+      'sample',
+      sample,
+      'check the previous step and the initial latents; pass allowNonFinite: true to step anyway.',
+    ],
+    ['varianceNoise', varianceNoise, 'pass finite noise; pass allowNonFinite: true to step anyway.'],
+  ];
+  for (const [name, input, fix] of inputs) {
+    if (input === null) continue;
+    const i = firstNonFinite(input.tensor.data, input.type);
+    if (i >= 0) {
+      const data = input.tensor.data;
+      return new NumericError({
+        field: `${name}[${i}]`,
+        value: input.type === 'float16' ? float16Table()[data[i]] : data[i],
+        problem: `is not finite at timestep ${timestep}`,
+        fix,
+      });
+    }
   }
-  const badSample = firstNonFinite(sample.data, sampleType);
-  if (badSample >= 0) {
-    return new NumericError({
-      field: `sample[${badSample}]`,
-      value: sampleType === 'float16' ? float16Table()[sample.data[badSample]] : sample.data[badSample],
-      problem: `is not finite at timestep ${timestep}`,
-      fix: 'check the previous step and the initial latents; pass allowNonFinite: true to step anyway.',
-    });
+  for (const [name, out] of [
+    ['prevSample', prevSample],
+    ['predOriginalSample', predOriginalSample],
+  ] as const) {
+    const i = firstNonFinite(out.data, out.type);
+    if (i >= 0) {
+      return new NumericError({
+        field: `${name}[${i}]`,
+        problem: `overflows ${out.type} at timestep ${timestep} although the inputs are finite${out.type === 'float16' ? ' (float16 holds at most 65504)' : ''}`,
+        fix:
+          out.type === 'float16'
+            ? 'run the scheduler in float32 (pass a float32 sample and out buffers), or check the model output scale; pass allowNonFinite: true to step anyway.'
+            : 'the inputs are too large for the dtype; check the model output scale, or pass allowNonFinite: true.',
+      });
+    }
   }
   return new NumericError({
     field: 'prevSample',
@@ -620,7 +1016,7 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
 
   constructor(config: Partial<DDIMConfig> = {}, options?: SchedulerOptions) {
     const resolvedOptions = resolveSchedulerOptions(options);
-    const { config: resolved } = resolveDDIMConfig(config, undefined, options);
+    const { config: resolved } = resolveDDIMConfig(config, undefined, resolvedOptions);
     const T = resolved.num_train_timesteps;
     // Before setTimesteps diffusers holds every training timestep, descending.
     const all = new Int32Array(T);
@@ -645,7 +1041,7 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
     options?: SchedulerOptions,
   ): DDIMScheduler {
     const o = resolveSchedulerOptions(options);
-    const { config: resolved } = resolveDDIMConfig(config, overrides, options);
+    const { config: resolved } = resolveDDIMConfig(config, overrides, o);
     return new DDIMScheduler(resolved as DDIMConfig, { ...o, onWarning: () => {} });
   }
 
@@ -660,9 +1056,9 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
     source: string,
     options: PretrainedOptions<DDIMConfig> = {},
   ): Promise<DDIMScheduler> {
-    const schedulerOptions = pretrainedSchedulerOptions(options);
-    const { config } = await loadSchedulerConfig(source, options);
-    return DDIMScheduler.fromConfig(config, options.overrides, schedulerOptions);
+    const { schedulerOptions, load, overrides } = splitPretrainedOptions<DDIMConfig>(options);
+    const { config } = await loadSchedulerConfig(source, load);
+    return DDIMScheduler.fromConfig(config, overrides, schedulerOptions);
   }
 
   get className(): string {
@@ -702,8 +1098,9 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
    */
   previousTimestep(timestep: number): number {
     const n = this.requireTimesteps();
-    if (this.stepsFollowList) return schedulePreviousTimestep(this.schedule, timestep);
-    return stridePreviousTimestep(timestep, this.config.num_train_timesteps, n);
+    const t = this.checkTimestep(timestep);
+    if (this.stepsFollowList) return schedulePreviousTimestep(this.schedule, t);
+    return stridePreviousTimestep(t, this.config.num_train_timesteps, n);
   }
 
   /**
@@ -711,67 +1108,78 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
    * past the training range (n = T with steps_offset, diffusers #10003) reads alpha_bar[T - 1].
    */
   alphaBarAt(timestep: number): number {
-    return timestep < 0 ? this.finalAlphaCumprod : this.alphasCumprod[this.alphaIndex(timestep)];
+    // Exactly -1, as previousTimestep returns it: any other negative is a mistake, not "the end".
+    return timestep === -1 ? this.finalAlphaCumprod : this.alphasCumprod[this.alphaIndex(timestep)];
   }
 
-  /** DDIM eq. 16's variance sigma_t^2 / eta^2 between `timestep` and `prevTimestep` (diffusers' `_get_variance`). */
+  /**
+   * DDIM eq. 16's variance sigma_t^2 / eta^2 between `timestep` and `prevTimestep` (diffusers'
+   * `_get_variance`). `prevTimestep` is -1 or a timestep no noisier than `timestep` (a step goes
+   * towards the data); the other way round the formula gives a negative "variance".
+   */
   getVariance(timestep: number, prevTimestep: number): number {
-    return ddimVariance(this.alphaBarAt(timestep), this.alphaBarAt(prevTimestep));
+    const aT = this.alphaBarAt(timestep);
+    const aPrev = this.alphaBarAt(prevTimestep);
+    if (aPrev < aT) {
+      throw new ArgumentError({
+        field: 'prevTimestep',
+        value: prevTimestep,
+        problem: `is noisier than timestep ${timestep} (alpha_bar ${aPrev} < ${aT}); a DDIM step goes towards the data`,
+        fix: 'pass scheduler.previousTimestep(timestep), or -1 for the step past the end.',
+      });
+    }
+    return ddimVariance(aT, aPrev);
   }
 
   /**
    * One reverse step from `timestep` (DDIM eq. 12): returns x_{t-1} and the predicted x0.
-   * Results have `sample`'s dtype and dims.
+   * Results have `sample`'s dtype and dims. Every argument is checked before anything is
+   * written or drawn, so when it throws the scheduler and the caller's generators are as they
+   * were and the next valid call works. A NumericError is found after the pass: out buffers then
+   * hold partial results (a step written in place over its input has consumed that input), but
+   * the generators are rolled back.
    */
   step(modelOutput: TensorLike, timestep: number, sample: TensorLike, options: StepOptions = {}): StepOutput {
     this.requireTimesteps();
     const t = this.checkTimestep(timestep);
-    const eta = options.eta ?? 0;
-    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) {
-      throw new ArgumentError({
-        field: 'eta',
-        value: eta,
-        problem: 'must be a finite number >= 0',
-        fix: 'use 0 for deterministic DDIM or 1 for DDPM-like sampling.',
-      });
-    }
+    const settings = readStepOptions(options, STEP_OPTION_KEYS, this.stepSettings);
+    const eta = settings.eta;
     const c = this.config;
     const prev = this.previousTimestep(t);
     const alphaProdT = this.alphaBarAt(t);
     if (alphaProdT === 0 && c.prediction_type === 'epsilon') throw zeroSnrEpsilonError(t);
     const alphaProdPrev = this.alphaBarAt(prev);
+    const variance = eta > 0 ? ddimVariance(alphaProdT, alphaProdPrev) : 0;
+    if (eta > 1) checkEtaFits(eta, variance, alphaProdPrev, t, prev);
     const coefficients = stepCoefficients(
       c.prediction_type,
       alphaProdT,
       alphaProdPrev,
       eta,
-      eta > 0 ? ddimVariance(alphaProdT, alphaProdPrev) : 0,
+      variance,
       this.coefficients,
     );
-    let noise: NoiseSource | null = null;
-    if (eta > 0) {
-      const given = options.varianceNoise ?? null;
-      const generator = options.generator ?? null;
-      if (given !== null && generator !== null) {
-        // diffusers raises the same ValueError: the two would be two different noises.
-        throw new ArgumentError({
-          field: 'generator',
-          value: 'a generator and varianceNoise',
-          problem: 'cannot be given together with varianceNoise',
-          fix: 'pass either generator (noise drawn like diffusers) or varianceNoise (your own noise), not both.',
-        });
-      }
-      noise = given !== null ? { kind: 'tensor', tensor: given } : { kind: 'generator', generator };
-    }
-    return this.runStep(
-      modelOutput,
-      sample,
-      t,
-      coefficients,
-      this.bound,
-      options.useClippedModelOutput === true,
-      noise,
-      options,
-    );
+    const noise = eta > 0 ? (settings.varianceNoise !== null ? 'tensor' : 'generator') : null;
+    return this.runStep(modelOutput, sample, t, coefficients, this.bound, noise, settings);
   }
+}
+
+/**
+ * eta > 1 is allowed where DDIM eq. 12 still holds: sigma^2 = eta^2 variance must not exceed
+ * 1 - alpha_bar_prev, the weight left for the noise direction. For eta <= 1 it never does (up to
+ * rounding, which stepCoefficients clamps); past that diffusers takes the square root of a
+ * negative number (NaN) and a clamp would silently change the sampler, so it is an error naming
+ * the largest eta this step takes.
+ */
+function checkEtaFits(eta: number, variance: number, alphaProdPrev: number, t: number, prev: number): void {
+  const room = 1 - alphaProdPrev;
+  const sigma2 = eta * eta * variance;
+  if (sigma2 - room <= 8 * Number.EPSILON * Math.max(1, room)) return;
+  const maxEta = variance > 0 ? Math.sqrt(room / variance) : Number.POSITIVE_INFINITY;
+  throw new ArgumentError({
+    field: 'eta',
+    value: eta,
+    problem: `is too large for the step from timestep ${t} to ${prev}: sigma^2 = eta^2 * variance = ${sigma2} exceeds 1 - alpha_bar_prev = ${room} (DDIM eq. 12 allows eta up to ${maxEta} here)`,
+    fix: 'use eta in [0, 1] (1 is DDPM-like sampling), which every step accepts.',
+  });
 }

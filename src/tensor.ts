@@ -6,7 +6,8 @@
  * `data` is a Float32Array, a Float64Array, or a Uint16Array holding IEEE float16 bit patterns
  * (then `type` must be `'float16'`, because a Uint16Array alone cannot say what it holds).
  */
-import { ShapeError } from './errors.js';
+import { DdimError, ShapeError } from './errors.js';
+import { unreadable } from './guard.js';
 
 export type DType = 'float32' | 'float64' | 'float16';
 export type TensorData = Float32Array | Float64Array | Uint16Array;
@@ -32,32 +33,66 @@ export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
 
 /** Build a tensor from data and dims, checking that they agree. */
 export function tensor<D extends TensorData>(data: D, dims: readonly number[], type?: DType): Tensor<D> {
-  const t = { data, dims: [...dims], type: type ?? dtypeFromData(data, 'tensor') } as Tensor<D>;
+  sizeOf(dims, 'dims'); // before copying: dims may be anything
+  const t = { data, dims: [...dims], type: type ?? dtypeFromData(data, type, 'tensor') } as Tensor<D>;
   checkTensor(t, 'tensor');
   return t;
 }
 
-function dtypeFromData(data: unknown, field: string): DType {
-  if (data instanceof Float32Array) return 'float32';
-  if (data instanceof Float64Array) return 'float64';
-  if (data instanceof Uint16Array) {
-    throw new ShapeError({
-      field: `${field}.type`,
-      value: undefined,
-      problem: 'is required when data is a Uint16Array',
-      fix: "pass type: 'float16' so the bits are read as half-precision floats.",
-    });
+function dtypeFromData(data: unknown, type: unknown, field: string): DType {
+  // isView as well as instanceof: a Proxy of a Float32Array passes instanceof (its prototype is
+  // forwarded) but every element read would go through its traps, which may throw mid-step.
+  if (ArrayBuffer.isView(data)) {
+    if (data instanceof Float32Array) return 'float32';
+    if (data instanceof Float64Array) return 'float64';
+    if (data instanceof Uint16Array) {
+      throw new ShapeError({
+        field: `${field}.type`,
+        value: type,
+        problem: "must be 'float16' when data is a Uint16Array",
+        fix: "pass type: 'float16' so the bits are read as half-precision floats.",
+      });
+    }
   }
+  const ctor = constructorName(data);
   throw new ShapeError({
     field: `${field}.data`,
     value: data,
     problem: 'must be a Float32Array, a Float64Array, or a Uint16Array of float16 bits',
-    fix: 'convert the data to one of those typed arrays (e.g. Float32Array.from(values)).',
+    fix:
+      ctor === 'Float16Array'
+        ? "pass the bits instead: { data: new Uint16Array(data.buffer, data.byteOffset, data.length), type: 'float16' }."
+        : 'convert the data to one of those typed arrays (e.g. Float32Array.from(values)).',
   });
 }
 
-/** Number of elements implied by dims; validates each dim. */
+function constructorName(value: unknown): string | undefined {
+  try {
+    return (value as { constructor?: { name?: unknown } })?.constructor?.name as string | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** dims for a message: at most 8 entries, so a hostile rank-10^6 shape cannot make a huge message. */
+export function formatDims(dims: readonly unknown[]): string {
+  const shown = dims.slice(0, 8).map(String).join(', ');
+  return dims.length > 8 ? `[${shown}, ... (${dims.length} dims)]` : `[${shown}]`;
+}
+
+/**
+ * Number of elements implied by dims; validates each dim. Refuses shapes over
+ * MAX_TENSOR_ELEMENTS before anything is allocated: dims [1e9, 1e9] fail here, in O(rank).
+ */
 export function sizeOf(dims: readonly number[], field = 'dims'): number {
+  try {
+    return sizeOfUnguarded(dims, field);
+  } catch (error) {
+    throw asShapeError(error, field);
+  }
+}
+
+function sizeOfUnguarded(dims: readonly number[], field: string): number {
   if (!Array.isArray(dims)) {
     throw new ShapeError({
       field,
@@ -69,7 +104,7 @@ export function sizeOf(dims: readonly number[], field = 'dims'): number {
   let n = 1;
   for (let i = 0; i < dims.length; i++) {
     const d = dims[i];
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
       throw new ShapeError({
         field: `${field}[${i}]`,
         value: d,
@@ -77,33 +112,57 @@ export function sizeOf(dims: readonly number[], field = 'dims'): number {
         fix: 'pass the tensor shape as integers, e.g. [1, 4, 64, 64].',
       });
     }
-    n *= d;
+    // Saturate instead of overflowing: a later 0 must still give 0 (numpy allows [10^12, 0]),
+    // and Infinity * 0 would be NaN.
+    n = Math.min(n * d, MAX_TENSOR_ELEMENTS + 1);
   }
   if (n > MAX_TENSOR_ELEMENTS) {
     throw new ShapeError({
       field,
       value: dims,
-      problem: `describes ${n} elements, more than the ${MAX_TENSOR_ELEMENTS} a typed array can hold`,
+      problem: `describes more than the ${MAX_TENSOR_ELEMENTS} elements a typed array can hold`,
       fix: 'split the work into smaller batches.',
     });
   }
   return n;
 }
 
-/** Element count of valid dims, or -1 when sizeOf would throw. */
+/** Element count of valid dims, or -1 when sizeOf would throw (the same rules, without building messages). */
 function countElements(dims: readonly number[]): number {
   if (!Array.isArray(dims)) return -1;
   let n = 1;
   for (let i = 0; i < dims.length; i++) {
     const d = dims[i];
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) return -1;
-    n *= d;
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return -1;
+    n = Math.min(n * d, MAX_TENSOR_ELEMENTS + 1);
   }
   return n > MAX_TENSOR_ELEMENTS ? -1 : n;
 }
 
-/** Validate a tensor-like input and return its dtype. */
+/** A foreign exception met while reading a caller's tensor, as a ShapeError. */
+function asShapeError(error: unknown, field: string): unknown {
+  if (error instanceof DdimError) return error;
+  return unreadable(
+    ShapeError,
+    field,
+    'pass a plain { data, dims } object (or an onnxruntime Tensor).',
+  )(error);
+}
+
+/**
+ * Validate a tensor-like input and return its dtype. Each property is read once; a getter or
+ * Proxy that throws becomes a ShapeError naming the argument.
+ */
 export function checkTensor(t: TensorLike, field: string): DType {
+  // try/catch rather than a closure: this runs several times per step and must not allocate.
+  try {
+    return checkTensorUnguarded(t, field);
+  } catch (error) {
+    throw asShapeError(error, field);
+  }
+}
+
+function checkTensorUnguarded(t: TensorLike, field: string): DType {
   if (t === null || typeof t !== 'object') {
     throw new ShapeError({
       field,
@@ -112,36 +171,39 @@ export function checkTensor(t: TensorLike, field: string): DType {
       fix: 'pass { data: Float32Array, dims: number[] } or an onnxruntime / transformers.js Tensor.',
     });
   }
+  const type = t.type;
+  const data = t.data;
   let dtype: DType;
-  if (t.type === 'float16') {
-    if (!(t.data instanceof Uint16Array)) {
+  if (type === 'float16') {
+    if (!(data instanceof Uint16Array) || !ArrayBuffer.isView(data)) {
       throw new ShapeError({
         field: `${field}.data`,
-        value: t.data,
+        value: data,
         problem: "must be a Uint16Array of float16 bits when type is 'float16'",
         fix: 'pass the raw half-precision bits in a Uint16Array (as onnxruntime does).',
       });
     }
     dtype = 'float16';
   } else {
-    dtype = dtypeFromData(t.data, field);
-    if (t.type !== undefined && t.type !== dtype) {
+    dtype = dtypeFromData(data, type, field);
+    if (type !== undefined && type !== dtype) {
       throw new ShapeError({
         field: `${field}.type`,
-        value: t.type,
+        value: type,
         problem: `does not match its data (${dtype})`,
         fix: `set type to '${dtype}' or convert the data.`,
       });
     }
   }
+  const dims = t.dims;
   // The field name is only built on failure: checkTensor runs on every step and must not allocate.
-  const n = countElements(t.dims);
-  if (n < 0) sizeOf(t.dims as number[], `${field}.dims`);
-  if (n !== t.data.length) {
+  const n = countElements(dims);
+  if (n < 0) sizeOfUnguarded(dims as number[], `${field}.dims`);
+  if (n !== data.length) {
     throw new ShapeError({
       field,
-      value: { dims: t.dims, length: t.data.length },
-      problem: `has dims [${t.dims.join(', ')}] (${n} elements) but data of length ${t.data.length}`,
+      value: { dims: dims.length > 8 ? formatDims(dims) : dims, length: data.length },
+      problem: `has dims ${formatDims(dims)} (${n} elements) but data of length ${data.length}`,
       fix: 'make dims describe the data exactly.',
     });
   }
@@ -150,22 +212,55 @@ export function checkTensor(t: TensorLike, field: string): DType {
 
 /** Throw unless two tensors have identical dims. */
 export function checkSameDims(a: TensorLike, aName: string, b: TensorLike, bName: string): void {
-  const da = a.dims;
-  const db = b.dims;
+  let da: readonly number[];
+  let db: readonly number[];
+  try {
+    da = a.dims;
+    db = b.dims;
+    sizeOfUnguarded(da, `${aName}.dims`);
+    sizeOfUnguarded(db, `${bName}.dims`);
+  } catch (error) {
+    throw asShapeError(error, a === null || typeof a !== 'object' ? aName : bName);
+  }
   let same = da.length === db.length;
   for (let i = 0; same && i < da.length; i++) same = da[i] === db[i];
   if (!same) {
     throw new ShapeError({
       field: bName,
-      value: [...db],
-      problem: `has dims [${db.join(', ')}] but ${aName} has dims [${da.join(', ')}]; they must be equal`,
+      value: db.length > 8 ? formatDims(db) : [...db],
+      problem: `has dims ${formatDims(db)} but ${aName} has dims ${formatDims(da)}; they must be equal`,
       fix: `pass ${bName} with the same shape as ${aName}.`,
     });
   }
 }
 
+/**
+ * How two typed arrays share memory: `'none'`; `'same'`, the same elements (same buffer, offset,
+ * element size and length), where an element-wise pass that reads element i before writing it is
+ * safe in place; or `'partial'`, any other overlap, where writing element i can clobber an input
+ * element not read yet.
+ */
+export function memoryOverlap(a: TensorData, b: TensorData): 'none' | 'same' | 'partial' {
+  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return 'none';
+  const aStart = a.byteOffset;
+  const bStart = b.byteOffset;
+  if (aStart + a.byteLength <= bStart || bStart + b.byteLength <= aStart) return 'none';
+  return aStart === bStart && a.BYTES_PER_ELEMENT === b.BYTES_PER_ELEMENT && a.length === b.length
+    ? 'same'
+    : 'partial';
+}
+
 /** A new zero tensor with the same dims and dtype as `t`. */
 export function emptyLike(t: TensorLike, dtype: DType): Tensor {
+  checkTensor(t, 'tensor');
+  if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16') {
+    throw new ShapeError({
+      field: 'dtype',
+      value: dtype,
+      problem: "must be 'float32', 'float64' or 'float16'",
+      fix: 'pass one of the dtypes the library computes in.',
+    });
+  }
   const n = t.data.length;
   const data =
     dtype === 'float64'

@@ -9,6 +9,8 @@
  */
 import { MAX_TRAIN_TIMESTEPS, type TimestepSpacing } from './config.js';
 import { ArgumentError } from './errors.js';
+import { guarded, unreadable } from './guard.js';
+import { checkCount } from './schedule.js';
 
 /** numpy's `np.round` / `np.rint`: round half to even. */
 export function roundHalfEven(x: number): number {
@@ -23,7 +25,22 @@ export function roundHalfEven(x: number): number {
  * `delta = (start + step) - start` (numpy's DOUBLE_fill), which can differ from `step` in the last bit.
  */
 export function numpyArange(start: number, stop: number, step: number): Float64Array {
-  const length = Math.max(0, Math.ceil((stop - start) / step));
+  for (const [field, v] of [
+    ['start', start],
+    ['stop', stop],
+    ['step', step],
+  ] as const) {
+    if (typeof v !== 'number' || !Number.isFinite(v) || (field === 'step' && v === 0)) {
+      throw new ArgumentError({
+        field,
+        value: v,
+        problem: field === 'step' ? 'must be a finite non-zero number' : 'must be a finite number',
+        fix: 'pass the arguments np.arange(start, stop, step) would take.',
+      });
+    }
+  }
+  // The length is checked before allocating: np.arange(0, 1e12, 1) is refused, not attempted.
+  const length = checkCount(Math.max(0, Math.ceil((stop - start) / step)), 'length');
   const out = new Float64Array(length);
   if (length > 0) out[0] = start;
   if (length > 1) out[1] = start + step;
@@ -34,6 +51,7 @@ export function numpyArange(start: number, stop: number, step: number): Float64A
 
 /** `np.linspace(start, stop, num)` (endpoint=True): `start + i * step`, the last value exactly `stop`. */
 export function numpyLinspace(start: number, stop: number, num: number): Float64Array {
+  checkCount(num, 'num');
   const out = new Float64Array(num);
   const div = num - 1;
   if (div > 0) {
@@ -48,6 +66,7 @@ export function numpyLinspace(start: number, stop: number, num: number): Float64
 }
 
 export function checkInferenceSteps(numInferenceSteps: unknown, numTrainTimesteps: number): number {
+  checkNumTrainTimesteps(numTrainTimesteps);
   if (
     typeof numInferenceSteps !== 'number' ||
     !Number.isInteger(numInferenceSteps) ||
@@ -86,6 +105,8 @@ export function ddimTimesteps(
 ): Int32Array {
   const T = numTrainTimesteps;
   const n = checkInferenceSteps(numInferenceSteps, T);
+  checkSpacing(spacing, ['leading', 'trailing', 'linspace']);
+  checkStepsOffset(stepsOffset, T);
   if (spacing === 'linspace') {
     const values = numpyLinspace(0, T - 1, n);
     const out = new Int32Array(n);
@@ -119,6 +140,7 @@ export function ddimInverseTimesteps(
   spacing: 'leading' | 'trailing',
   stepsOffset: number,
 ): Int32Array {
+  checkSpacing(spacing, ['leading', 'trailing']);
   const forward = ddimTimesteps(numTrainTimesteps, numInferenceSteps, spacing, stepsOffset);
   return forward.reverse();
 }
@@ -137,6 +159,23 @@ export function checkCustomTimesteps(
   order: TimestepOrder,
   field = 'timesteps',
 ): Int32Array {
+  const T = checkNumTrainTimesteps(numTrainTimesteps);
+  if (order !== 'descending' && order !== 'ascending') {
+    throw new ArgumentError({
+      field: 'order',
+      value: order,
+      problem: 'must be "descending" or "ascending"',
+      fix: 'pass "descending" for sampling lists, "ascending" for inversion lists.',
+    });
+  }
+  // A Proxy or getter-laden list may throw on any read: that is an ArgumentError naming the list.
+  return guarded(
+    () => readCustomTimesteps(timesteps, T, order, field),
+    unreadable(ArgumentError, field, 'pass a plain array or typed array of integers.'),
+  );
+}
+
+function readCustomTimesteps(timesteps: unknown, T: number, order: TimestepOrder, field: string): Int32Array {
   const isList =
     timesteps !== null &&
     typeof timesteps === 'object' &&
@@ -159,7 +198,16 @@ export function checkCustomTimesteps(
       fix: 'pass at least one timestep.',
     });
   }
-  const T = numTrainTimesteps;
+  if (list.length > T) {
+    // A strictly monotone list of integers in 0 .. T - 1 has at most T entries. Checked before
+    // allocating: a sparse `new Array(1e9)` is refused at once.
+    throw new ArgumentError({
+      field,
+      value: timesteps,
+      problem: `has ${list.length} entries, more than the ${T} training timesteps a strictly ${order === 'descending' ? 'decreasing' : 'increasing'} list can hold`,
+      fix: 'pass at most num_train_timesteps distinct timesteps.',
+    });
+  }
   const out = new Int32Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const raw = list[i];
@@ -264,7 +312,19 @@ function checkStepsOffset(stepsOffset: unknown, numTrainTimesteps: number): void
   }
 }
 
-function checkNumTrainTimesteps(numTrainTimesteps: unknown): number {
+function checkSpacing(spacing: unknown, allowed: readonly string[]): void {
+  if (typeof spacing !== 'string' || !allowed.includes(spacing)) {
+    throw new ArgumentError({
+      field: 'spacing',
+      value: spacing,
+      problem: `must be one of ${allowed.map((v) => `"${v}"`).join(', ')}`,
+      fix: 'pass the timestep_spacing of the scheduler config.',
+    });
+  }
+}
+
+/** num_train_timesteps as an argument of the pure helpers: the same bound the config has. */
+export function checkNumTrainTimesteps(numTrainTimesteps: unknown): number {
   if (
     typeof numTrainTimesteps !== 'number' ||
     !Number.isInteger(numTrainTimesteps) ||

@@ -102,10 +102,19 @@ describe('setTimesteps({ timesteps }) (diffusers #2165)', () => {
     expect(s.previousTimestep(900)).toBe(800);
   });
 
-  it('step with a timestep that is not in the custom list is an ArgumentError', () => {
-    const s = new DDIMScheduler().setTimesteps({ timesteps: [900, 600, 300] });
-    expect(() => s.step(model, 500, sample)).toThrow(ArgumentError);
-    expect(() => s.step(model, 500, sample)).toThrow(/not one of scheduler.timesteps/);
+  it('a timestep between listed ones stays legal (as in diffusers): it lands on the next listed one below', () => {
+    const s = new DDIMScheduler({ clip_sample: false }).setTimesteps({ timesteps: [900, 600, 300] });
+    expect([950, 900, 750, 600, 500, 300, 299, 0].map((t) => s.previousTimestep(t))).toEqual([
+      900, 600, 600, 300, 300, -1, -1, -1,
+    ]);
+    const ab = s.alphasCumprod;
+    expectNear(
+      s.step(model, 500, sample).prevSample.data,
+      ddimStep(sample.data, model.data, ab[500], ab[300]),
+    );
+    // Still refused: not a training timestep at all.
+    expect(() => s.step(model, 1000, sample)).toThrow(ArgumentError);
+    expect(() => s.step(model, 500.5, sample)).toThrow(ArgumentError);
   });
 
   describe('validation names the index and the value, and leaves the scheduler as it was', () => {
@@ -171,7 +180,12 @@ describe('DDIMInverseScheduler.setTimesteps({ timesteps }): ascending, each step
       s.step(model, 500, sample).prevSample.data,
       ddimStep(sample.data, model.data, ab[42], ab[500]),
     );
-    expect(() => s.step(model, 600, sample)).toThrow(ArgumentError);
+    // A timestep between listed ones: the step to 600 starts from the listed one below it.
+    expect([5, 7, 8, 600, 999].map((t) => s.previousTimestep(t))).toEqual([-1, -1, 7, 500, 937]);
+    expectNear(
+      s.step(model, 600, sample).prevSample.data,
+      ddimStep(sample.data, model.data, ab[500], ab[600]),
+    );
   });
 
   it('inverting through a list and sampling back through it revisits the same levels (exact with a constant-eps model)', () => {

@@ -95,12 +95,18 @@ describe('previousTimestepRule (diffusers #11347, #12633; DDPM: #9261, #9384)', 
     expect(schedulePreviousTimestep(ts13, 76)).toBe(-1);
   });
 
-  it('with rule "schedule", a timestep outside the list is an ArgumentError (no guessing)', () => {
+  it('with rule "schedule", a timestep between listed ones stays legal and lands on the next listed one', () => {
     const s = new DDIMScheduler({}, { previousTimestepRule: 'schedule' }).setTimesteps(10);
-    expect(() => s.step(model, 850, sample)).toThrow(ArgumentError);
-    expect(() => s.previousTimestep(850)).toThrow(/not one of scheduler.timesteps/);
+    // leading, T = 1000, n = 10: 900, 800, ..., 0.
+    expect(s.previousTimestep(850)).toBe(800);
+    expect(s.previousTimestep(999)).toBe(900);
+    expect(s.previousTimestep(1)).toBe(0);
+    expect(s.previousTimestep(0)).toBe(-1);
+    expect(s.step(model, 850, sample).prevSample.dims).toEqual(dims);
     // An image-to-image tail of the list is fine.
     expect(s.previousTimestep(300)).toBe(200);
+    // Not a training timestep: still an ArgumentError, as with the stride rule.
+    for (const t of [-1, 1000, 2.5, Number.NaN]) expect(() => s.previousTimestep(t)).toThrow(ArgumentError);
   });
 
   it('the inverse scheduler: "schedule" starts each step from the element before', () => {
