@@ -139,18 +139,30 @@ export function assertNoForbiddenKeys(value: unknown, path = 'config', depth = 0
   );
 }
 
+/** Read one node of the caller's object; a throwing getter or Proxy trap is a ConfigError naming its path. */
+function readChild(read: () => unknown, path: string): unknown {
+  return guarded(
+    read,
+    unreadable(ConfigError, path, 'pass plain data, e.g. JSON.parse of scheduler_config.json.'),
+  );
+}
+
 function walkForbiddenKeys(value: unknown, path: string, depth: number): void {
   if (depth > 32 || value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return;
   if (Array.isArray(value)) {
     // Indices cannot be forbidden keys; walking them by index (not Object.keys) keeps a
-    // 10^6-entry trained_betas a plain loop instead of 10^6 key strings.
+    // 10^6-entry trained_betas a plain loop instead of 10^6 key strings. Longer arrays (a sparse
+    // `new Array(1e9)`) are not walked at all: no config field takes them, so they are refused or
+    // ignored without being merged anywhere.
+    if (value.length > MAX_TRAIN_TIMESTEPS) return;
     for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
+      const item = readChild(() => value[i], `${path}[${i}]`);
       if (item !== null && typeof item === 'object') walkForbiddenKeys(item, `${path}[${i}]`, depth + 1);
     }
     return;
   }
-  for (const key of Object.keys(value)) {
+  const keys = readChild(() => Object.keys(value), path) as string[];
+  for (const key of keys) {
     if (FORBIDDEN_KEYS.has(key)) {
       throw new ConfigError({
         field: `${path}.${key}`,
@@ -158,7 +170,8 @@ function walkForbiddenKeys(value: unknown, path: string, depth: number): void {
         fix: 'remove it from the config; no diffusers config contains it.',
       });
     }
-    walkForbiddenKeys((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    const child = readChild(() => (value as Record<string, unknown>)[key], `${path}.${key}`);
+    walkForbiddenKeys(child, `${path}.${key}`, depth + 1);
   }
 }
 

@@ -12,6 +12,7 @@
  */
 import type { DDIMInverseConfig } from './config.js';
 import { resolveDDIMInverseConfig } from './config.js';
+import { ConfigError } from './errors.js';
 import { loadSchedulerConfig } from './hub.js';
 import { scheduleInverseStartTimestep, strideInverseStartTimestep } from './previous-timestep.js';
 import {
@@ -93,9 +94,11 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     const { timesteps, numInferenceSteps, custom } = this.chooseTimesteps(choice, 'ascending', (n) =>
       ddimInverseTimesteps(c.num_train_timesteps, n, c.timestep_spacing, c.steps_offset),
     );
-    if (c.prediction_type === 'epsilon') {
-      // Inversion divides by the alpha_bar it starts from, which is 0 only at T - 1; a list step
-      // never starts there, and diffusers' stride only past the end (steps_offset >= 2, n = T).
+    if (c.prediction_type !== 'v_prediction') {
+      // Inversion divides by the alpha_bar it starts from (epsilon), which is 0 only at T - 1; a
+      // list step never starts there, and diffusers' stride only past the end (steps_offset >= 2,
+      // n = T). A "sample" model instead divides by 1 - alpha_bar, which is 0 at the start level 1
+      // (set_alpha_to_one).
       const T = c.num_train_timesteps;
       for (let i = 0; i < timesteps.length; i++) {
         const from =
@@ -104,7 +107,12 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
               ? timesteps[i - 1]
               : -1
             : strideInverseStartTimestep(timesteps[i], T, numInferenceSteps);
-        if (from >= 0 && this.alphasCumprod[Math.min(from, T - 1)] === 0) throw zeroSnrEpsilonError(from);
+        // Not alphaBarAt: the list is not committed yet, and a list element past the end (n = T
+        // with steps_offset) reads alpha_bar[T - 1], as alphaBarAt will once it is.
+        this.checkStartLevel(
+          from,
+          from < 0 ? this.initialAlphaCumprod : this.alphasCumprod[Math.min(from, T - 1)],
+        );
       }
     }
     this.commitTimesteps(timesteps, numInferenceSteps, custom);
@@ -132,6 +140,26 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     return timestep === -1 ? this.initialAlphaCumprod : this.alphasCumprod[this.alphaIndex(timestep)];
   }
 
+  /**
+   * Refuse a start level the prediction type cannot step from (before any model call when
+   * called from setTimesteps): epsilon at alpha_bar 0 (zero terminal SNR, diffusers #3851), and
+   * "sample" at alpha_bar 1, where eps = (x - sqrt(1) x0) / sqrt(1 - 1) is 0 / 0 (diffusers
+   * returns NaN for the whole first inversion step).
+   */
+  private checkStartLevel(from: number, a: number): void {
+    const prediction = this.config.prediction_type;
+    if (a === 0 && prediction === 'epsilon') throw zeroSnrEpsilonError(from);
+    if (a === 1 && prediction === 'sample') {
+      throw new ConfigError({
+        field: 'prediction_type',
+        value: 'sample',
+        problem:
+          'cannot start an inversion step from alpha_bar = 1 (set_alpha_to_one): a "sample" model gives x0, and eps = (x - x0) / sqrt(1 - alpha_bar) is 0 / 0 there',
+        fix: 'set set_alpha_to_one to false (the first step then starts from alpha_bar_0), or use an epsilon or v_prediction model.',
+      });
+    }
+  }
+
   /** One inversion step to `timestep`: returns the noisier sample and the predicted x0. */
   step(
     modelOutput: TensorLike,
@@ -145,7 +173,7 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     const c = this.config;
     const from = this.previousTimestep(t);
     const alphaProdT = this.alphaBarAt(from);
-    if (alphaProdT === 0 && c.prediction_type === 'epsilon') throw zeroSnrEpsilonError(from);
+    this.checkStartLevel(from, alphaProdT);
     const alphaProdNext = this.alphaBarAt(t);
     // eta = 0: the direction weight is sqrt(1 - alpha_bar_next), as in diffusers' inverse step.
     const coefficients = stepCoefficients(

@@ -126,6 +126,11 @@ export function snr(alphaBar: number): number {
  * diffusers' `_get_variance`.
  */
 export function ddimVariance(alphaBarT: number, alphaBarPrev: number): number {
+  // A step between equal levels is the identity, variance 0. The formula would give 0 * finite
+  // there, except at alpha_bar = 0 (zero terminal SNR, reached by the identity step from a
+  // scheduled timestep past the end, diffusers #10003), where alpha_bar_t / alpha_bar_prev is 0 / 0
+  // and a NaN variance would turn even the eta = 0 step into NaN (0 * NaN).
+  if (alphaBarT === alphaBarPrev) return 0;
   return ((1 - alphaBarPrev) / (1 - alphaBarT)) * (1 - alphaBarT / alphaBarPrev);
 }
 

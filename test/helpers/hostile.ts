@@ -1,0 +1,149 @@
+/**
+ * Tools for hostile-input tests: objects that throw when read, a check that a call failed with
+ * one of the library's typed errors (not an engine TypeError / RangeError), and a snapshot of
+ * everything observable about a scheduler, to prove a failed call changed nothing.
+ */
+import { expect } from 'vitest';
+import {
+  type DDIMInverseScheduler,
+  type DDIMScheduler,
+  DdimError,
+  type Generator,
+  type Tensor,
+} from '../../src/index.js';
+
+/** A Proxy whose every trap throws (reading, listing keys, prototype, has). */
+export function throwingProxy(target: object = {}): object {
+  const boom = (): never => {
+    throw new Error('hostile proxy trap');
+  };
+  return new Proxy(target, {
+    get: boom,
+    ownKeys: boom,
+    getOwnPropertyDescriptor: boom,
+    getPrototypeOf: boom,
+    has: boom,
+  });
+}
+
+/** An array Proxy that passes Array.isArray and reports a length, but throws on any element read. */
+export function throwingArray(length = 2): unknown[] {
+  return new Proxy(new Array(length).fill(0), {
+    get(target, key) {
+      if (key === 'length') return target.length;
+      throw new Error('hostile array element');
+    },
+  });
+}
+
+/** An object with a getter for `key` that throws. */
+export function throwingGetter<T extends object>(base: T, key: string): T {
+  const copy = { ...base };
+  Object.defineProperty(copy, key, {
+    enumerable: true,
+    get() {
+      throw new Error(`hostile getter ${key}`);
+    },
+  });
+  return copy;
+}
+
+/** The error a call threw, or undefined. */
+export function thrown(call: () => unknown): unknown {
+  try {
+    call();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+/**
+ * Assert the call throws a DdimError of `kind` whose message names `field` (when given) and
+ * carries a fix, and return it.
+ */
+export function expectTyped<E extends DdimError>(
+  call: () => unknown,
+  kind: abstract new (...args: never[]) => E,
+  field?: string | RegExp,
+): E {
+  const error = thrown(call);
+  if (!(error instanceof DdimError)) {
+    throw new Error(`expected a ${kind.name}, got ${error === undefined ? 'no error' : String(error)}`);
+  }
+  expect(error, error.message).toBeInstanceOf(kind);
+  checkMessage(error);
+  if (typeof field === 'string') expect(error.field).toBe(field);
+  else if (field instanceof RegExp) expect(error.field).toMatch(field);
+  return error as E;
+}
+
+/** Every library error names a field, says what is wrong, and says how to fix it. */
+export function checkMessage(error: DdimError): void {
+  expect(error.field.length).toBeGreaterThan(0);
+  expect(error.problem.length).toBeGreaterThan(0);
+  expect(error.fix ?? '').not.toBe('');
+  expect(error.message.startsWith(error.field)).toBe(true);
+  expect(error.message).toContain('Fix: ');
+  // Messages stay readable even for hostile values (huge arrays, deep objects).
+  expect(error.message.length).toBeLessThan(1200);
+}
+
+export const REF_DIMS = [2, 3];
+const refSample: Tensor = {
+  data: Float32Array.of(0.5, -1, 2, 0.1, 0.2, -0.3),
+  dims: REF_DIMS,
+  type: 'float32',
+};
+const refModel: Tensor = {
+  data: Float32Array.of(0.1, 0.2, -0.5, 1, -1, 0),
+  dims: REF_DIMS,
+  type: 'float32',
+};
+
+/** Everything a caller can observe about a scheduler, including what its next step returns. */
+export function snapshot(s: DDIMScheduler | DDIMInverseScheduler): unknown {
+  const base = {
+    json: JSON.stringify(s.toJSON()),
+    timesteps: Array.from(s.timesteps),
+    numInferenceSteps: s.numInferenceSteps,
+    custom: s.customTimesteps,
+    alphasCumprod: Array.from(s.alphasCumprod),
+    betas: Array.from(s.betas),
+  };
+  if (s.numInferenceSteps === null) return base;
+  const t = s.timesteps[0];
+  const step = s.step(refModel, t, refSample);
+  return {
+    ...base,
+    previous: s.previousTimestep(t),
+    step: [Array.from(step.prevSample.data), Array.from(step.predOriginalSample.data)],
+  };
+}
+
+/**
+ * Run a hostile call against a scheduler: it must throw a DdimError (of `kind`, when given), and
+ * afterwards the scheduler's snapshot and the generators' states are exactly as before, and a
+ * valid call works.
+ */
+export function expectUnchangedAfter(
+  s: DDIMScheduler | DDIMInverseScheduler,
+  call: () => unknown,
+  kind: abstract new (...args: never[]) => DdimError = DdimError,
+  generators: readonly Generator[] = [],
+): DdimError {
+  const before = snapshot(s);
+  const states = generators.map((g) => JSON.stringify(g.getState()));
+  const error = expectTyped(call, kind);
+  expect(snapshot(s)).toEqual(before);
+  expect(generators.map((g) => JSON.stringify(g.getState()))).toEqual(states);
+  // And the scheduler still works: a full valid step from its first timestep.
+  if (s.numInferenceSteps !== null) {
+    const t = s.timesteps[0];
+    const out = s.step(refModel, t, refSample);
+    expect(Array.from(out.prevSample.data).every(Number.isFinite)).toBe(true);
+  }
+  return error;
+}
+
+export { refModel, refSample };
