@@ -476,17 +476,22 @@ export function configToJSON<C extends object>(
   className: string,
   config: Readonly<C>,
 ): Record<string, unknown> {
-  if (!isPlainObject(config)) {
-    throw new ConfigError({
-      field: 'config',
-      value: config,
-      problem: 'must be a config object',
-      fix: 'pass scheduler.config.',
-    });
-  }
-  const out: Record<string, unknown> = { _class_name: className };
-  for (const [key, value] of Object.entries(config)) {
-    out[key] = Array.isArray(value) ? [...value] : value;
-  }
-  return out;
+  return guarded(
+    () => {
+      if (!isPlainObject(config)) {
+        throw new ConfigError({
+          field: 'config',
+          value: config,
+          problem: 'must be a config object',
+          fix: 'pass scheduler.config.',
+        });
+      }
+      const out: Record<string, unknown> = { _class_name: className };
+      for (const [key, value] of Object.entries(config)) {
+        out[key] = Array.isArray(value) ? [...value] : value;
+      }
+      return out;
+    },
+    unreadable(ConfigError, 'config', 'pass scheduler.config.'),
+  );
 }

@@ -457,7 +457,8 @@ export class Generator {
 // Validation
 
 function checkRange(out: Float32Array, offset: number, length: number | undefined): void {
-  if (!(out instanceof Float32Array) || !ArrayBuffer.isView(out)) {
+  // isView first: it reads no property, so a Proxy cannot throw from a trap here.
+  if (!ArrayBuffer.isView(out) || !(out instanceof Float32Array)) {
     throw new ShapeError({
       field: 'out',
       value: out,
@@ -605,7 +606,7 @@ export function isGenerator(value: unknown): value is Generator {
 const RANDN_OPTION_KEYS: ReadonlySet<string> = new Set(['generator']);
 
 function checkGenerator(g: unknown, field: string): Generator {
-  if (!(g instanceof Generator)) {
+  if (!isGenerator(g)) {
     throw new ArgumentError({
       field,
       value: g,
@@ -625,7 +626,7 @@ function fillRandnChecked(
   const n = sizeOf(shape, field);
   // Read the caller's array once; sizeOf has checked it holds n >= 0 elements' worth of integers.
   const dims = guarded(() => [...shape], unreadable(ShapeError, field, 'pass a plain array.'));
-  if (!(out instanceof Float32Array) || !ArrayBuffer.isView(out) || out.length !== n) {
+  if (!ArrayBuffer.isView(out) || !(out instanceof Float32Array) || out.length !== n) {
     throw new ShapeError({
       field: 'out',
       value: out,
@@ -729,8 +730,8 @@ export class GeneratorCheckpoint {
   save(option: GeneratorOption): void {
     this.count = 0;
     if (option === null || option === undefined) this.push(defaultGenerator());
-    else if (option instanceof Generator) this.push(option);
-    else if (Array.isArray(option)) for (const g of option) if (g instanceof Generator) this.push(g);
+    else if (isGenerator(option)) this.push(option);
+    else if (Array.isArray(option)) for (const g of option) if (isGenerator(g)) this.push(g);
   }
 
   /** Put the saved states back. */

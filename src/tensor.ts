@@ -175,7 +175,7 @@ function checkTensorUnguarded(t: TensorLike, field: string): DType {
   const data = t.data;
   let dtype: DType;
   if (type === 'float16') {
-    if (!(data instanceof Uint16Array) || !ArrayBuffer.isView(data)) {
+    if (!ArrayBuffer.isView(data) || !(data instanceof Uint16Array)) {
       throw new ShapeError({
         field: `${field}.data`,
         value: data,
