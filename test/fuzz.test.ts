@@ -423,6 +423,53 @@ describe('fuzz: steps, timesteps and the forward process', () => {
     );
   });
 
+  it('well-shaped tensors holding any float32 / float16 values (NaN, Inf, huge): finite results or a NumericError, never silent NaN', () => {
+    const list = schedulers();
+    const float32s = fc.float32Array({ minLength: 6, maxLength: 6 });
+    const halfBits = fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 6, maxLength: 6 });
+    fc.assert(
+      fc.property(
+        fc.nat({ max: list.length - 1 }),
+        fc.oneof(float32s, halfBits),
+        fc.oneof(float32s, halfBits),
+        float32s,
+        fc.record({ pick: fc.nat(), eta: fc.double({ min: 0, max: 1, noNaN: true }), draw: fc.boolean() }),
+        realized((which, m, x, z, o) => {
+          const s = list[which];
+          const asTensor = (v: Float32Array | number[]) =>
+            v instanceof Float32Array
+              ? { data: v, dims: [2, 3] }
+              : { data: Uint16Array.from(v), dims: [2, 3], type: 'float16' };
+          const t = s.timesteps[o.pick % s.timesteps.length];
+          const g = new Generator().manualSeed(o.pick);
+          const state = JSON.stringify(g.getState());
+          const before = snapshot(s);
+          const options =
+            s instanceof DDIMScheduler
+              ? { eta: o.eta, ...(o.draw ? { generator: g } : { varianceNoise: { data: z, dims: [2, 3] } }) }
+              : {};
+          let out: { prevSample: { data: ArrayLike<number>; type: string } } | undefined;
+          const error = attempt('step', () => {
+            out = s.step(asTensor(m), t, asTensor(x), options);
+          });
+          if (error !== undefined) {
+            expect(error.name).toBe('NumericError');
+            expect(snapshot(s)).toEqual(before);
+            expect(JSON.stringify(g.getState())).toBe(state);
+            return;
+          }
+          // Accepted: every stored result is finite (float16: no exponent-31 bit pattern).
+          const prev = out!.prevSample;
+          for (let i = 0; i < prev.data.length; i++) {
+            if (prev.type === 'float16') expect(prev.data[i] & 0x7c00).not.toBe(0x7c00);
+            else expect(Number.isFinite(prev.data[i])).toBe(true);
+          }
+        }),
+      ),
+      runs(400),
+    );
+  });
+
   it('setTimesteps with junk: typed errors only, and a failed call changes nothing', () => {
     const list = schedulers();
     fc.assert(
