@@ -322,7 +322,7 @@ export async function loadSchedulerConfig(
       field: 'source',
       value: source,
       problem: `could not be loaded (${error instanceof Error ? `${error.name}: ${error.message}` : describeValue(error)})`,
-      fix: 'check the fetch function and the config source; the original error is the cause.',
+      fix: 'check the source (path, URL or repo id) and the fetch function if you passed one; the original error is the cause.',
       cause: error,
     });
   } finally {

@@ -633,6 +633,20 @@ describe('saveSchedulerConfig (savePretrained)', () => {
     expect(error.field).toBe('dir');
     expect(error.fix).toContain('is a file');
   });
+
+  it('a folder that cannot exist (under /proc) is a LoadError at once, not the endless loop of mkdir -p', async () => {
+    // Node's fs.mkdir(..., { recursive: true }) never settles here on Linux: procfs answers ENOENT
+    // for the child of an existing folder, which it reads as "create the parent and retry".
+    const error = await loadError(saveSchedulerConfig('/proc/ddim-hostile/scheduler', config));
+    expect(error.field).toBe('dir');
+    expect(error.problem).toMatch(/could not be written/);
+  });
+
+  it('creates several missing levels, and accepts a folder that already exists', async () => {
+    const dir = path.join(tmp, 'a', 'b', 'c');
+    expect(await saveSchedulerConfig(dir, config)).toBe(path.join(dir, 'scheduler_config.json'));
+    expect(await saveSchedulerConfig(dir, config)).toBe(path.join(dir, 'scheduler_config.json'));
+  });
 });
 
 describe('DDIMScheduler.fromPretrained / savePretrained (Node)', () => {

@@ -300,6 +300,48 @@ export interface CacheWrite {
   useSymlinks?: boolean;
 }
 
+/**
+ * `mkdir -p`, without Node's `{ recursive: true }`: that reads every ENOENT as "a parent is
+ * missing", creates the parent (EEXIST) and retries, forever, where a parent exists but cannot
+ * hold the child (procfs: `/proc/x`; a dangling symlink). Measured on Node 20: it never settles.
+ * Here the walk goes up once to the first existing folder, then creates each missing level once,
+ * so such a path fails with its ENOENT at once.
+ */
+export async function makeDirectory(folder: string): Promise<void> {
+  const missing: string[] = [];
+  let current = path.resolve(folder);
+  for (;;) {
+    try {
+      await fs.mkdir(current);
+      break;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === 'EEXIST') {
+        await requireDirectory(current, error);
+        break;
+      }
+      const parent = path.dirname(current);
+      if (code !== 'ENOENT' || parent === current) throw error;
+      missing.push(current);
+      current = parent;
+    }
+  }
+  for (let i = missing.length - 1; i >= 0; i--) {
+    try {
+      await fs.mkdir(missing[i]);
+    } catch (error) {
+      // The parent exists now, so any error (ENOENT included) is final.
+      if ((error as { code?: string }).code !== 'EEXIST') throw error;
+      await requireDirectory(missing[i], error);
+    }
+  }
+}
+
+/** An existing path (followed through symlinks) must be a folder; else mkdir's own EEXIST stands. */
+async function requireDirectory(folder: string, original: unknown): Promise<void> {
+  if (!(await fs.stat(folder)).isDirectory()) throw original;
+}
+
 async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
   const temp = `${file}.${randomBytes(6).toString('hex')}.incomplete`;
   try {
@@ -343,10 +385,10 @@ export async function writeToHubCache(write: CacheWrite): Promise<string> {
   if (!isInside(snapshotDir, pointer)) throw escapeError('subfolder', write.filePath, snapshotDir);
   if (!isInside(refsDir, ref)) throw escapeError('revision', write.revision, refsDir);
 
-  await fs.mkdir(blobsDir, { recursive: true });
+  await makeDirectory(blobsDir);
   if (!(await statOrUndefined(blob))?.isFile()) await writeAtomically(blob, write.bytes);
 
-  await fs.mkdir(path.dirname(pointer), { recursive: true });
+  await makeDirectory(path.dirname(pointer));
   const temp = `${pointer}.${randomBytes(6).toString('hex')}.incomplete`;
   try {
     if (write.useSymlinks === false) throw new Error('symlinks disabled');
@@ -363,7 +405,7 @@ export async function writeToHubCache(write: CacheWrite): Promise<string> {
   }
 
   if (write.revision !== write.commit) {
-    await fs.mkdir(path.dirname(ref), { recursive: true });
+    await makeDirectory(path.dirname(ref));
     const current = await fs.readFile(ref, 'utf8').catch(() => undefined);
     // huggingface_hub writes the bare hash, no newline, and only when it changed.
     if (current !== write.commit) await writeAtomically(ref, write.commit);
@@ -538,7 +580,7 @@ export const nodeConfigSource: ConfigSource = {
     const folder = path.resolve(expandHome(dir));
     const file = path.join(folder, CONFIG_NAME);
     try {
-      await fs.mkdir(folder, { recursive: true });
+      await makeDirectory(folder);
       await fs.writeFile(file, text, 'utf8');
     } catch (error) {
       const code = (error as { code?: string }).code;
