@@ -43,8 +43,9 @@
  * - A ternary mixing a parameter with a computed double makes V8 box the result per element;
  *   data-dependent branches (including Math.min / Math.max) mispredict: the clamp is a branch-free
  *   select through a 3-slot Float64Array.
- * - Loops return whether the sum of prev is finite (a boolean) rather than the sum: a double
- *   returned from a call V8 does not inline is a heap allocation.
+ * - Loops return whether the sum of |prev| + |x0| stays below 2^127 (a boolean) rather than the
+ *   sum: a double returned from a call V8 does not inline is a heap allocation. (Why |.| and
+ *   2^127, not isFinite of the plain sum: see RESULT_LIMIT.)
  */
 import type { PredictionType } from './config.js';
 import type { DType, TensorData } from './tensor.js';
@@ -164,9 +165,10 @@ export function thresholdPrecision(sampleType: DType, modelOutputType: DType): '
 
 /**
  * Run one DDIM step over whole tensors. Writes prevSample and predOriginalSample (which may alias
- * the inputs element for element). Returns whether every prevSample value is finite, tracked
- * inside the pass (as a running sum of the float64 values before rounding to the output dtype,
- * and from the encoded bits for float16 outputs, which can overflow).
+ * the inputs element for element). Returns false when a result may be non-finite, tracked inside
+ * the pass (RESULT_LIMIT; from the encoded bits for float16 outputs): the caller then scans the
+ * inputs and outputs to name the element, so a rare false alarm (finite values past 2^127) only
+ * costs that scan.
  */
 export function ddimStepKernel(args: StepKernelArgs): boolean {
   const { bound, batch } = args;
@@ -193,6 +195,19 @@ export function ddimStepKernel(args: StepKernelArgs): boolean {
   }
   return finite;
 }
+
+/**
+ * The float64 loops sum |prev| + |x0| (x0 before clamping, which is never smaller) and report
+ * "finite" while that sum stays below 2^127. Summing the signed values and testing isFinite, as
+ * before, misses three cases: a finite float64 result stored into a Float32Array past 3.4e38
+ * becomes Inf; x0 can overflow while prev does not; and a model output of +-Inf clamped away by
+ * clip_sample with use_clipped_model_output leaves both results finite (diffusers then returns a
+ * number computed from Inf, silently). Absolute values cannot cancel, every Inf or NaN input
+ * reaches |x0| or |prev|, and any float32 overflow means a term >= 2^128 (1 - 2^-25) > 2^127.
+ * A sum past the limit made only of finite values (|values| near 1e38) is a false alarm the
+ * caller's exact scan clears.
+ */
+const RESULT_LIMIT = 2 ** 127;
 
 // float16 (or mixed dtypes) go through chunks small enough to stay in L1/L2, so memory is still
 // read and written once per element: decode a chunk of each input, run the loop, encode. Chunks
@@ -331,8 +346,10 @@ function runRange(
     if (noise !== null) loadChunk(noise, args.noiseType, table, start, end, k.z);
     let ok = runLoop(kind, clipped, k.x, k.m, noise === null ? null : k.z, k.prev, k.x0, 0, len);
     if (halfOut) {
-      ok = encodeHalf(k.prev as Float64Array, len, args.prevSample as Uint16Array, start);
-      encodeHalf(k.x0 as Float64Array, len, args.predOriginalSample as Uint16Array, start);
+      // Both encoded: a finite float64 past 65504 becomes Inf in float16, in either output.
+      const prevOk = encodeHalf(k.prev as Float64Array, len, args.prevSample as Uint16Array, start);
+      const x0Ok = encodeHalf(k.x0 as Float64Array, len, args.predOriginalSample as Uint16Array, start);
+      ok = ok && prevOk && x0Ok;
     } else {
       copyChunk(k.prev, len, args.prevSample as FloatData, start);
       copyChunk(k.x0, len, args.predOriginalSample as FloatData, start);
@@ -353,7 +370,7 @@ function runLoop(
   from: number,
   to: number,
 ): boolean {
-  if (kind === LINEAR) return linearLoop(K[2], K[3], K[0], K[1], x, m, prev, x0, from, to);
+  if (kind === LINEAR) return linearLoop(x, m, prev, x0, from, to);
   if (kind === LINEAR_NOISE) {
     return linearNoiseLoop(K[2], K[3], K[7], K[0], K[1], x, m, z as FloatData, prev, x0, from, to);
   }
@@ -382,12 +399,8 @@ function runLoop(
   );
 }
 
-/** DDIM without bound or noise: x0 = a x + b m, prev = p x + q m. Returns whether prev is finite. */
+/** DDIM without bound or noise: x0 = a x + b m, prev = p x + q m. Returns false if a result may be non-finite (RESULT_LIMIT). */
 function linearLoop(
-  p: number,
-  q: number,
-  a: number,
-  b: number,
   x: FloatData,
   m: FloatData,
   prev: FloatData,
@@ -395,6 +408,12 @@ function linearLoop(
   from: number,
   to: number,
 ): boolean {
+  // The scalars come from K, not as arguments: this function is past V8's inlining budget, and
+  // doubles passed to a call that is not inlined are boxed (64 bytes per step for four).
+  const p = K[2];
+  const q = K[3];
+  const a = K[0];
+  const b = K[1];
   let sum = 0;
   let i = from;
   // Four elements per iteration: V8 re-checks every typed array (map, length, base) once per
@@ -412,25 +431,34 @@ function linearLoop(
     const v2 = p * x2 + q * m2;
     const v3 = p * x3 + q * m3;
     const v4 = p * x4 + q * m4;
+    const w1 = a * x1 + b * m1;
+    const w2 = a * x2 + b * m2;
+    const w3 = a * x3 + b * m3;
+    const w4 = a * x4 + b * m4;
     prev[i] = v1;
     prev[i + 1] = v2;
     prev[i + 2] = v3;
     prev[i + 3] = v4;
-    x0[i] = a * x1 + b * m1;
-    x0[i + 1] = a * x2 + b * m2;
-    x0[i + 2] = a * x3 + b * m3;
-    x0[i + 3] = a * x4 + b * m4;
-    sum += v1 + v2 + (v3 + v4);
+    x0[i] = w1;
+    x0[i + 1] = w2;
+    x0[i + 2] = w3;
+    x0[i + 3] = w4;
+    sum +=
+      Math.abs(v1) +
+      Math.abs(w1) +
+      (Math.abs(v2) + Math.abs(w2)) +
+      (Math.abs(v3) + Math.abs(w3) + (Math.abs(v4) + Math.abs(w4)));
   }
   for (; i < to; i++) {
     const xi = x[i];
     const mi = m[i];
     const v = p * xi + q * mi;
+    const w = a * xi + b * mi;
     prev[i] = v;
-    x0[i] = a * xi + b * mi;
-    sum += v;
+    x0[i] = w;
+    sum += Math.abs(v) + Math.abs(w);
   }
-  return sum - sum === 0;
+  return sum < RESULT_LIMIT;
 }
 
 /** linearLoop over float16 bits: decode through the table, encode to nearest even. */
@@ -452,9 +480,12 @@ function linearHalfLoop(
     const xi = table[x[i]];
     const mi = table[m[i]];
     const h = numberToFloat16(p * xi + q * mi);
+    const h0 = numberToFloat16(a * xi + b * mi);
     prev[i] = h;
-    x0[i] = numberToFloat16(a * xi + b * mi);
-    special |= exponentAllOnes(h);
+    x0[i] = h0;
+    // exponentAllOnes of either, written out: a second call tips V8's inlining budget here, and
+    // numberToFloat16 not inlined boxes a double per element (2.5x slower, measured).
+    special |= (((h & 0x7c00) + 0x400) | ((h0 & 0x7c00) + 0x400)) & 0x8000;
   }
   return special === 0;
 }
@@ -479,14 +510,15 @@ function linearNoiseLoop(
     const xi = x[i];
     const mi = m[i];
     const v = p * xi + q * mi + w * z[i];
+    const u = a * xi + b * mi;
     prev[i] = v;
-    x0[i] = a * xi + b * mi;
-    sum += v;
+    x0[i] = u;
+    sum += Math.abs(v) + Math.abs(u);
   }
-  return sum - sum === 0;
+  return sum < RESULT_LIMIT;
 }
 
-/** x0 = clamp(a x + b m, lo, hi), prev = e x0 + f x + g u + w z. Returns whether prev is finite. */
+/** x0 = clamp(a x + b m, lo, hi), prev = e x0 + f x + g u + w z. Returns false if a result may be non-finite (RESULT_LIMIT). */
 function boundedLoop(
   a: number,
   b: number,
@@ -517,9 +549,10 @@ function boundedLoop(
     const p = e * v + f * xi + g * u[i] + w * z[i];
     prev[i] = p;
     x0[i] = v;
-    sum += p;
+    // |raw|, not |v|: a +-Inf model output clamped away must still be seen.
+    sum += Math.abs(p) + Math.abs(raw);
   }
-  return sum - sum === 0;
+  return sum < RESULT_LIMIT;
 }
 
 function loadChunk(

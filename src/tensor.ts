@@ -210,15 +210,16 @@ function checkTensorUnguarded(t: TensorLike, field: string): DType {
   return dtype;
 }
 
-/** Throw unless two tensors have identical dims. */
+/** Throw unless two tensors have identical dims. Allocates nothing when they do (it runs on every step). */
 export function checkSameDims(a: TensorLike, aName: string, b: TensorLike, bName: string): void {
   let da: readonly number[];
   let db: readonly number[];
   try {
     da = a.dims;
     db = b.dims;
-    sizeOfUnguarded(da, `${aName}.dims`);
-    sizeOfUnguarded(db, `${bName}.dims`);
+    // Names are built only on failure (countElements is sizeOf's test without the messages).
+    if (countElements(da) < 0) sizeOfUnguarded(da, `${aName}.dims`);
+    if (countElements(db) < 0) sizeOfUnguarded(db, `${bName}.dims`);
   } catch (error) {
     throw asShapeError(error, a === null || typeof a !== 'object' ? aName : bName);
   }

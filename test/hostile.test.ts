@@ -412,7 +412,28 @@ describe('non-finite values', () => {
   it('a float32 result past 3.4e38 is a NumericError too (the float64 sum alone would miss it)', () => {
     const sample = f32Tensor([3e38, 1, 1, 1, 1, 1]);
     const error = expectTyped(() => s.step(f32Tensor([0, 0, 0, 0, 0, 0]), 500, sample), NumericError);
-    expect(error.problem).toMatch(/overflows float32/);
+    expect(error.problem).toMatch(/past the float32 range/);
+  });
+
+  it('an x0 past 3.4e38 is refused even when x_prev is finite; huge finite float64 values are not an error', () => {
+    const s10 = new DDIMScheduler({ clip_sample: false }).setTimesteps(10);
+    const a = s10.alphasCumprod[999];
+    const aPrev = s10.alphasCumprod[899];
+    const x = 3e36;
+    // eps = 0: x0 = x / sqrt(a) is past float32's range, x_prev = sqrt(a_prev) x0 is not.
+    expect(x / Math.sqrt(a)).toBeGreaterThan(3.5e38);
+    expect((Math.sqrt(aPrev) * x) / Math.sqrt(a)).toBeLessThan(3e38);
+    const sample = f32Tensor([x, 0, 0, 0, 0, 0]);
+    expectTyped(
+      () => s10.step(f32Tensor([0, 0, 0, 0, 0, 0]), 999, sample),
+      NumericError,
+      'predOriginalSample[0]',
+    );
+    // float64 holds these: the kernel's cautious test sends them to the exact scan, which passes them.
+    const wide = { data: Float64Array.of(1e200, -1e200, 1, 2, 3, 4), dims: REF_DIMS };
+    const out = s10.step({ data: new Float64Array(6), dims: REF_DIMS }, 999, wide);
+    expect(out.prevSample.data[0]).toBeCloseTo((Math.sqrt(aPrev) * 1e200) / Math.sqrt(a), -190);
+    expect(Array.from(out.prevSample.data).every(Number.isFinite)).toBe(true);
   });
 
   it('after a NumericError the generator is where it was: a retry draws the same noise', () => {

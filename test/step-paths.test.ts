@@ -302,7 +302,7 @@ describe('non-finite results', () => {
     expect(res.prevSample.data[0]).toBe(0x7c00);
   });
 
-  it('an infinite model output clipped away with use_clipped_model_output gives finite results, as in diffusers', () => {
+  it("an infinite model output clipped away with use_clipped_model_output is still a NumericError (issue 10); allowNonFinite gives diffusers' finite results", () => {
     const s = new DDIMScheduler({ clip_sample: true }).setTimesteps(10);
     const d = [1, 4];
     const model = {
@@ -310,7 +310,12 @@ describe('non-finite results', () => {
       dims: d,
     };
     const sample = { data: Float32Array.of(0.1, -0.2, 0.3, 0.4), dims: d };
-    const res = s.step(model, 501, sample, { useClippedModelOutput: true });
+    // diffusers clamps the Inf away and returns numbers computed from it; a broken model output
+    // must not pass silently, so by default it is refused, naming the element and the timestep.
+    expect(() => s.step(model, 501, sample, { useClippedModelOutput: true })).toThrow(
+      /modelOutput\[0\] is not finite at timestep 501/,
+    );
+    const res = s.step(model, 501, sample, { useClippedModelOutput: true, allowNonFinite: true });
     // x0 = clamp((x - sqrt(1 - a) m) / sqrt(a), -1, 1): -1 for m = +Inf, 1 for m = -Inf.
     expect(Array.from(res.predOriginalSample.data.slice(0, 2))).toEqual([-1, 1]);
     expect(Array.from(res.prevSample.data).every(Number.isFinite)).toBe(true);
