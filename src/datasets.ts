@@ -11,6 +11,7 @@
  * images).
  */
 import { ArgumentError } from './errors.js';
+import { guarded, unreadable } from './guard.js';
 import type { Float32Tensor } from './tensor.js';
 
 export const SHAPE_KINDS = ['disc', 'square', 'ring', 'stripes', 'gradient', 'triangle'] as const;
@@ -142,8 +143,20 @@ function checkInt(field: string, value: unknown, min: number, max: number, fix: 
  * options always give the same bits, on every platform.
  */
 export function shapesDataset(options: ShapesDatasetOptions = {}): ShapesDataset {
-  const size = checkInt('size', options.size ?? 32, 4, 256, 'use an image size such as 32.');
-  const count = checkInt('count', options.count ?? 48, 1, 4096, 'use a count such as 48.');
+  if (options === null || typeof options !== 'object') {
+    throw new ArgumentError({
+      field: 'options',
+      value: options,
+      problem: 'must be an object',
+      fix: 'pass { size, count } or nothing.',
+    });
+  }
+  const [rawSize, rawCount] = guarded(
+    () => [options.size, options.count],
+    unreadable(ArgumentError, 'options', 'pass a plain { size, count } object.'),
+  );
+  const size = checkInt('size', rawSize ?? 32, 4, 256, 'use an image size such as 32.');
+  const count = checkInt('count', rawCount ?? 48, 1, 4096, 'use a count such as 48.');
   const plane = size * size;
   const data = new Float32Array(count * 3 * plane);
   const kinds: ShapeKind[] = [];

@@ -35,9 +35,23 @@ export function checkStrength(strength: unknown, field = 'strength'): number {
 
 /**
  * Index of the first kept timestep (diffusers' `t_start * order`): `max(n - min(int(n * strength), n), 0) * order`.
- * Pure; `numInferenceSteps` is assumed valid (`setTimesteps` checks it).
+ * Pure; the arguments are checked (integers, strength in [0, 1]).
  */
 export function img2imgStartIndex(numInferenceSteps: number, strength: number, order = 1): number {
+  for (const [field, v] of [
+    ['numInferenceSteps', numInferenceSteps],
+    ['order', order],
+  ] as const) {
+    // typeof first: a non-number (a Proxy, an object) is refused before any arithmetic reads it.
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new ArgumentError({
+        field,
+        value: v,
+        problem: 'must be a non-negative integer',
+        fix: 'pass scheduler.numInferenceSteps (and the scheduler order, 1 for DDIM).',
+      });
+    }
+  }
   checkStrength(strength);
   // Python's int() truncates toward zero; n * strength is the same float64 product in both languages.
   const init = Math.min(Math.trunc(numInferenceSteps * strength), numInferenceSteps);

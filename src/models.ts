@@ -35,6 +35,7 @@ import type { PredictionType } from './config.js';
 import { PREDICTION_TYPES } from './config.js';
 import { ArgumentError, ShapeError } from './errors.js';
 import { checkTrainTimestep } from './forward.js';
+import { guarded, unreadable } from './guard.js';
 import {
   checkSameDims,
   checkTensor,
@@ -471,8 +472,11 @@ function outTensor(out: TensorLike | undefined, sample: TensorLike, type: DType)
  * (e.g. [B, 2] for 2-D points); the output is the scheduler's prediction type, in the sample's dtype.
  */
 export function gaussianMixtureDenoiser(scheduler: ScheduleLike, mixture: GaussianMixture): ExactDenoiser {
-  checkSchedule(scheduler);
-  const core = mixtureCore(mixture);
+  guarded(() => checkSchedule(scheduler), unreadable(ArgumentError, 'scheduler', 'pass a DDIMScheduler.'));
+  const core = guarded(
+    () => mixtureCore(mixture),
+    unreadable(ArgumentError, 'mixture', 'pass plain { means, weights, stds } arrays.'),
+  );
   return makeDenoiser(scheduler, core, (sample) => {
     const dims = sample.dims;
     const n = sizeOf(dims as number[], 'sample.dims');
@@ -494,7 +498,7 @@ export function gaussianMixtureDenoiser(scheduler: ScheduleLike, mixture: Gaussi
  * softmax-weighted average of the items. Samples are [B, ...itemDims].
  */
 export function datasetDenoiser(scheduler: ScheduleLike, data: TensorLike): ExactDenoiser {
-  checkSchedule(scheduler);
+  guarded(() => checkSchedule(scheduler), unreadable(ArgumentError, 'scheduler', 'pass a DDIMScheduler.'));
   const { core, itemDims } = datasetCore(data);
   return makeDenoiser(scheduler, core, (sample) => {
     const dims = sample.dims;

@@ -22,6 +22,7 @@
  * transfers, i.e. detaches, input buffers).
  */
 import { ArgumentError, ShapeError, StateError } from './errors.js';
+import { guarded, unreadable } from './guard.js';
 import {
   checkTensor,
   type DType,
@@ -143,13 +144,25 @@ export type UnetDenoiser = (sample: TensorLike, timestep: number) => Promise<Une
 /** A `GuidedDenoiser` for `sampleGuided()`: one model call per step on a doubled batch. */
 export type GuidedUnetDenoiser = (sample: TensorLike, timestep: number) => Promise<GuidedUnetPrediction>;
 
+/** The runner, with the caller's session and options read inside a guard (a Proxy that throws is typed). */
+function newRunner(session: OrtSessionLike, options: UnetDenoiserOptions, guided: boolean): UnetRunner {
+  return guarded(
+    () => new UnetRunner(session, options, guided),
+    unreadable(
+      ArgumentError,
+      'session / options',
+      'pass an onnxruntime InferenceSession and a plain options object.',
+    ),
+  );
+}
+
 /**
  * A denoiser without guidance: each call runs the session once on `sample` and returns
  * `out_sample` (in the model's dtype: float16 models return float16 tensors, which the scheduler
  * accepts).
  */
 export function createUnetDenoiser(session: OrtSessionLike, options: UnetDenoiserOptions): UnetDenoiser {
-  const runner = new UnetRunner(session, options, false);
+  const runner = newRunner(session, options, false);
   return async (sample, timestep) => {
     const out = await runner.run(sample, timestep);
     return { data: out.data, dims: [...sample.dims], type: out.type };
@@ -165,7 +178,7 @@ export function createGuidedUnetDenoiser(
   session: OrtSessionLike,
   options: GuidedUnetDenoiserOptions,
 ): GuidedUnetDenoiser {
-  const runner = new UnetRunner(session, options, true);
+  const runner = newRunner(session, options, true);
   return async (sample, timestep) => {
     const out = await runner.run(sample, timestep);
     const n = sample.data.length;

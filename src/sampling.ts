@@ -25,10 +25,11 @@
  * concurrent run. An aborted or failed loop leaves the scheduler ready for the next one.
  */
 import { AbortError, ArgumentError, ShapeError, StateError } from './errors.js';
+import { guarded, unreadable } from './guard.js';
 import { classifierFreeGuidance, rescaleNoiseCfg } from './guidance.js';
 import { checkStrength, img2imgStartIndex } from './img2img.js';
 import type { DDIMInverseScheduler } from './inverse.js';
-import { Generator, randnTensor } from './noise.js';
+import { type Generator, isGenerator, randnTensor } from './noise.js';
 import type { DDIMScheduler, StepOptions, StepOutput, TimestepsChoice } from './scheduler.js';
 import {
   checkTensor,
@@ -135,7 +136,12 @@ const busy = new WeakSet<object>();
 
 type AnyScheduler = DDIMScheduler | DDIMInverseScheduler;
 
-function checkOptions(options: unknown, allowed: readonly string[], fn: string): void {
+/**
+ * Check the options object and return a plain copy of it, read once: the loop then never reads the
+ * caller's object again (a Proxy or getter that throws is an ArgumentError here, not an engine
+ * error in the middle of a run).
+ */
+function checkOptions<O>(options: O, allowed: readonly string[], fn: string): O {
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
     throw new ArgumentError({
       field: 'options',
@@ -144,7 +150,15 @@ function checkOptions(options: unknown, allowed: readonly string[], fn: string):
       fix: `pass { ${allowed.join(', ')} } (all optional), or nothing.`,
     });
   }
-  for (const key of Object.keys(options)) {
+  const copy = guarded(
+    () => {
+      const c: Record<string, unknown> = {};
+      for (const key of Object.keys(options)) c[key] = (options as Record<string, unknown>)[key];
+      return c;
+    },
+    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
+  );
+  for (const key of Object.keys(copy)) {
     if (!allowed.includes(key)) {
       const hint =
         (key === 'guidanceScale' || key === 'guidanceRescale') && fn === 'sample'
@@ -152,12 +166,13 @@ function checkOptions(options: unknown, allowed: readonly string[], fn: string):
           : ` ${fn} takes ${allowed.join(', ')}.`;
       throw new ArgumentError({
         field: `options.${key}`,
-        value: (options as Record<string, unknown>)[key],
+        value: copy[key],
         problem: `is not an option of ${fn}`,
         fix: `remove it or fix its spelling;${hint}`,
       });
     }
   }
+  return copy as O;
 }
 
 function checkNumber(value: unknown, field: string, min: number, fix: string): number {
@@ -176,7 +191,12 @@ function checkFunction<F>(value: unknown, field: string, fix: string): F {
 
 function checkSignal(signal: unknown): AbortSignal | undefined {
   if (signal === undefined) return undefined;
-  if (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).aborted !== 'boolean') {
+  const looksRight = guarded(
+    () =>
+      signal !== null && typeof signal === 'object' && typeof (signal as AbortSignal).aborted === 'boolean',
+    unreadable(ArgumentError, 'options.signal', 'pass controller.signal from an AbortController.'),
+  );
+  if (!looksRight) {
     throw new ArgumentError({
       field: 'options.signal',
       value: signal,
@@ -189,10 +209,17 @@ function checkSignal(signal: unknown): AbortSignal | undefined {
 
 /** Check a generator option up front, so that a bad one fails before any model call. */
 function checkGeneratorOption(generator: unknown, batch: number): void {
-  if (generator === undefined || generator === null || generator instanceof Generator) return;
+  guarded(
+    () => checkGeneratorList(generator, batch),
+    unreadable(ArgumentError, 'options.generator', 'pass a Generator or a plain array of them.'),
+  );
+}
+
+function checkGeneratorList(generator: unknown, batch: number): void {
+  if (generator === undefined || generator === null || isGenerator(generator)) return;
   if (Array.isArray(generator)) {
     generator.forEach((g, i) => {
-      if (!(g instanceof Generator)) {
+      if (!isGenerator(g)) {
         throw new ArgumentError({
           field: `options.generator[${i}]`,
           value: g,
@@ -220,12 +247,25 @@ function checkGeneratorOption(generator: unknown, batch: number): void {
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, where: string): void {
-  if (signal?.aborted) {
+  let aborted = false;
+  let reason: unknown;
+  try {
+    // A real AbortSignal never throws here; an object that only looked like one may.
+    aborted = signal?.aborted === true;
+    if (aborted) reason = signal?.reason;
+  } catch (error) {
+    throw unreadable(
+      ArgumentError,
+      'options.signal',
+      'pass controller.signal from an AbortController.',
+    )(error);
+  }
+  if (aborted) {
     throw new AbortError({
       field: 'signal',
       problem: `aborted the sampling loop ${where}`,
       fix: 'start a new run; the scheduler is ready for it.',
-      cause: signal.reason,
+      cause: reason,
     });
   }
 }
@@ -487,10 +527,14 @@ export function sample(
   options: SampleOptions = {},
 ): Promise<SampleResult> {
   return Promise.resolve().then(() => {
-    checkOptions(options, SAMPLE_KEYS, 'sample');
+    options = checkOptions(options, SAMPLE_KEYS, 'sample');
     const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
     return exclusive(scheduler, async () => {
-      const prepared = prepare(scheduler, options);
+      // Reading latents / shape (the caller's objects) may throw: typed, as everywhere.
+      const prepared = guarded(
+        () => prepare(scheduler, options),
+        unreadable(ArgumentError, 'options', 'pass plain tensors and arrays.'),
+      );
       if (prepared.unchanged !== null) {
         return { latents: prepared.unchanged, timesteps: prepared.timesteps, steps: 0 };
       }
@@ -520,7 +564,7 @@ export function sampleGuided(
   options: SampleOptions = {},
 ): Promise<SampleResult> {
   return Promise.resolve().then(() => {
-    checkOptions(options, GUIDED_KEYS, 'sampleGuided');
+    options = checkOptions(options, GUIDED_KEYS, 'sampleGuided');
     const model = checkFunction<GuidedDenoiser>(
       denoiser,
       'denoiser',
@@ -542,7 +586,11 @@ export function sampleGuided(
       'pass a number in [0, 1], e.g. 0.7 for zero-SNR models (0 disables it).',
     );
     return exclusive(scheduler, async () => {
-      const prepared = prepare(scheduler, options);
+      // Reading latents / shape (the caller's objects) may throw: typed, as everywhere.
+      const prepared = guarded(
+        () => prepare(scheduler, options),
+        unreadable(ArgumentError, 'options', 'pass plain tensors and arrays.'),
+      );
       if (prepared.unchanged !== null) {
         return { latents: prepared.unchanged, timesteps: prepared.timesteps, steps: 0 };
       }
@@ -596,7 +644,7 @@ export function invert(
   options: Pick<SampleOptions, 'numInferenceSteps' | 'timesteps' | 'onStep' | 'signal'> = {},
 ): Promise<SampleResult> {
   return Promise.resolve().then(() => {
-    checkOptions(options, INVERT_KEYS, 'invert');
+    options = checkOptions(options, INVERT_KEYS, 'invert');
     const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
     const type = checkTensor(x0, 'x0');
     if (x0.dims.length < 1) {

@@ -11,9 +11,12 @@ import {
   DDIMInverseScheduler,
   DDIMScheduler,
   type DdimError,
+  datasetDenoiser,
   ddimTimesteps,
   describeValue,
   Generator,
+  gaussianMixtureDenoiser,
+  img2imgStartIndex,
   LoadError,
   loadSchedulerConfig,
   NumericError,
@@ -24,6 +27,8 @@ import {
   registerConfigSource,
   ShapeError,
   StateError,
+  sample,
+  shapesDataset,
   sizeOf,
   type Tensor,
   tensor,
@@ -639,5 +644,62 @@ describe('noise, JSON, loading and the pure helpers', () => {
     expectTyped(() => ddimTimesteps(1e12, 1e12, 'leading', 0), ArgumentError, 'numTrainTimesteps');
     expectTyped(() => ddimTimesteps(1000, 10, 'bogus' as never, 0), ArgumentError, 'spacing');
     expectTyped(() => ddimTimesteps(1000, 10, 'leading', -5), ArgumentError, 'stepsOffset');
+  });
+});
+
+describe('the sampling loop and the exact denoisers', () => {
+  const shape = [1, 2, 2];
+  const zeros = (x: Tensor) => ({ data: new Float32Array(x.data.length), dims: x.dims });
+
+  async function rejection(promise: Promise<unknown>): Promise<unknown> {
+    return promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+
+  it('unreadable options or signal are ArgumentErrors; the scheduler stays usable', async () => {
+    const s = new DDIMScheduler({ num_train_timesteps: 100 });
+    expect(await rejection(sample(s, zeros, throwingProxy() as never))).toBeInstanceOf(ArgumentError);
+    const bad = await rejection(sample(s, zeros, { shape, signal: throwingProxy() as never }));
+    expect((bad as ArgumentError).field).toBe('options.signal');
+    const ok = await sample(s, zeros, { shape, numInferenceSteps: 3 });
+    expect(ok.steps).toBe(3);
+  });
+
+  it("a denoiser's own error propagates unchanged (it is the caller's), and leaves scheduler and generator reusable", async () => {
+    const s = new DDIMScheduler({ num_train_timesteps: 100 });
+    const g = new Generator().manualSeed(3);
+    const mine = new Error('the model broke');
+    let calls = 0;
+    const flaky = (x: Tensor) => {
+      calls++;
+      if (calls === 2) throw mine;
+      return zeros(x);
+    };
+    expect(await rejection(sample(s, flaky, { shape, numInferenceSteps: 3, eta: 1, generator: g }))).toBe(
+      mine,
+    );
+    const again = await sample(s, zeros, { shape, numInferenceSteps: 3 });
+    expect(again.steps).toBe(3);
+    // A NaN prediction is the library's NumericError, naming the timestep.
+    const nan = (x: Tensor) => ({ data: new Float32Array(x.data.length).fill(Number.NaN), dims: x.dims });
+    const error = await rejection(sample(s, nan, { shape, numInferenceSteps: 3 }));
+    expect(error).toBeInstanceOf(NumericError);
+    expect((error as NumericError).problem).toMatch(/timestep \d+/);
+  });
+
+  it('exact denoisers, image-to-image helpers and the shapes data set refuse unreadable arguments', () => {
+    const s = new DDIMScheduler();
+    expectTyped(() => gaussianMixtureDenoiser(s, throwingProxy() as never), ArgumentError, 'mixture');
+    expectTyped(
+      () => gaussianMixtureDenoiser(throwingProxy() as never, { means: [[0]], weights: [1], variances: [1] }),
+      ArgumentError,
+      'scheduler',
+    );
+    expectTyped(() => datasetDenoiser(throwingProxy() as never, refSample), ArgumentError, 'scheduler');
+    expectTyped(() => img2imgStartIndex(throwingProxy() as never, 0.5), ArgumentError, 'numInferenceSteps');
+    expectTyped(() => shapesDataset(null as never), ArgumentError, 'options');
+    expectTyped(() => shapesDataset(throwingProxy() as never), ArgumentError, 'options');
   });
 });
