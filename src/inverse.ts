@@ -185,6 +185,10 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
       this.coefficients,
     );
     // diffusers' inverse step never re-derives eps from the clipped x0.
-    return this.runStep(modelOutput, sample, t, coefficients, this.bound, null, settings);
+    try {
+      return this.runStep(modelOutput, sample, t, coefficients, this.bound, null, settings);
+    } finally {
+      this.releaseStepSettings();
+    }
   }
 }

@@ -503,6 +503,15 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   /** The step options, read into this object every step (see readStepOptions). */
   protected readonly stepSettings: StepSettings = defaultStepSettings();
 
+  /** Drop the step's references to the caller's tensors and generators, so they are not kept alive. */
+  protected releaseStepSettings(): void {
+    const settings = this.stepSettings;
+    settings.varianceNoise = null;
+    settings.generator = null;
+    settings.out.prevSample = undefined;
+    settings.out.predOriginalSample = undefined;
+  }
+
   protected constructor(
     config: Readonly<C>,
     initialTimesteps: Int32Array,
@@ -1161,7 +1170,11 @@ export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
       this.coefficients,
     );
     const noise = eta > 0 ? (settings.varianceNoise !== null ? 'tensor' : 'generator') : null;
-    return this.runStep(modelOutput, sample, t, coefficients, this.bound, noise, settings);
+    try {
+      return this.runStep(modelOutput, sample, t, coefficients, this.bound, noise, settings);
+    } finally {
+      this.releaseStepSettings();
+    }
   }
 }
 
