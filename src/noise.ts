@@ -617,6 +617,43 @@ function checkGenerator(g: unknown, field: string): Generator {
   return g;
 }
 
+/**
+ * Check a `generator` option as diffusers' `randn_tensor` reads it, drawing nothing: nothing
+ * (null: the default generator), one Generator, or a plain list of them, one per batch element
+ * (a list of one is that generator for the whole tensor). `batch` is the shape's first dim,
+ * undefined for a 0-d shape. Returns the generator, or a checked copy of the list, so the caller's
+ * objects are read once. Internal: not exported from the package entry.
+ */
+export function checkGenerators(
+  option: unknown,
+  batch: number | undefined,
+  field = 'generator',
+): Generator | Generator[] | null {
+  // A list is a plain array, which Array.isArray and Array.from read; a Proxy of one may throw there.
+  return guarded(
+    () => {
+      if (option === undefined || option === null) return null;
+      if (!Array.isArray(option)) return checkGenerator(option, field);
+      const list = Array.from(option as readonly unknown[]);
+      if (list.length === 1) return checkGenerator(list[0], `${field}[0]`);
+      if (batch === undefined || list.length !== batch) {
+        throw new ArgumentError({
+          field,
+          value: list.length, // the length is what is wrong; printing generators would dump their state
+          problem:
+            batch === undefined
+              ? `is a list of ${list.length} generators, but a 0-d shape has no batch axis to split`
+              : `is a list of ${list.length} generators, but the batch size is ${batch}; they must be equal`,
+          fix: 'pass one generator per batch element, or a single generator for the whole tensor.',
+        });
+      }
+      // Every element is checked before anything draws, so a bad list leaves all generators untouched.
+      return list.map((g, i) => checkGenerator(g, `${field}[${i}]`));
+    },
+    unreadable(ArgumentError, field, 'pass a Generator or a plain array of them.'),
+  );
+}
+
 function fillRandnChecked(
   out: Float32Array,
   shape: readonly number[],
@@ -634,42 +671,14 @@ function fillRandnChecked(
       fix: 'allocate new Float32Array(size) for the shape.',
     });
   }
-  if (generator === undefined || generator === null) {
-    defaultGenerator().fillRandn(out, 0, n);
-    return;
+  const gens = checkGenerators(generator, dims.length > 0 ? dims[0] : undefined);
+  if (gens === null) defaultGenerator().fillRandn(out, 0, n);
+  else if (!Array.isArray(gens)) gens.fillRandn(out, 0, n);
+  else {
+    // Each generator draws torch.randn((1, *shape[1:])) -- one call per batch element -- concatenated.
+    const per = n / gens.length;
+    for (let i = 0; i < gens.length; i++) gens[i].fillRandn(out, i * per, per);
   }
-  if (!Array.isArray(generator)) {
-    checkGenerator(generator, 'generator').fillRandn(out, 0, n);
-    return;
-  }
-  // Copy the list first (a Proxy of an array passes Array.isArray, and its reads may throw).
-  const list = guarded(
-    () => Array.from(generator as readonly unknown[]),
-    unreadable(ArgumentError, 'generator', 'pass a plain array of Generators.'),
-  );
-  // diffusers' randn_tensor: a list of length 1 is treated as that one generator.
-  if (list.length === 1) {
-    checkGenerator(list[0], 'generator[0]').fillRandn(out, 0, n);
-    return;
-  }
-  const batch = dims.length > 0 ? dims[0] : undefined;
-  if (batch === undefined || list.length !== batch) {
-    throw new ArgumentError({
-      field: 'generator',
-      value: list.length, // the length is what is wrong; printing generators would dump their state
-      problem:
-        batch === undefined
-          ? `is a list of ${list.length} generators, but a 0-d shape has no batch axis to split`
-          : `is a list of ${list.length} generators, but the batch size (${field}[0]) is ${batch}; they must be equal`,
-      fix: 'pass one generator per batch element, or a single generator for the whole tensor.',
-    });
-  }
-  // Check every element before drawing, so a bad list leaves all generators untouched.
-  const gens: Generator[] = [];
-  for (let i = 0; i < list.length; i++) gens.push(checkGenerator(list[i], `generator[${i}]`));
-  // Each generator draws torch.randn((1, *shape[1:])) -- one call per batch element -- concatenated.
-  const per = n / batch;
-  for (let i = 0; i < batch; i++) gens[i].fillRandn(out, i * per, per);
 }
 
 /**
