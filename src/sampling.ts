@@ -14,11 +14,8 @@
  *
  * Memory: the loop allocates its buffers once -- two sample buffers used in turn, one for the
  * predicted x0, one for the guided prediction; the scheduler keeps one for the eta noise -- and
- * nothing per step but what the denoiser returns. The tensors handed to the denoiser and to
- * `onStep` are therefore views of those buffers: they are valid during the call (until the
- * denoiser's promise settles, or `onStep` returns or its promise settles) and are overwritten by
- * later steps. Copy them (`sample.data.slice()`) to keep them. The latents passed in (`latents`, `initLatents`, `x0`) are
- * never written.
+ * nothing per step but what the denoiser returns. What that means for callers (the tensors they
+ * are handed are views of those buffers) is on `Denoiser` and `StepInfo`, where editors show it.
  *
  * One loop runs on a scheduler at a time (a second `sample` on a busy scheduler throws a
  * StateError): `setTimesteps` changes what `step` does. Schedulers are cheap; make one per
@@ -29,20 +26,18 @@ import { guarded, unreadable } from './guard.js';
 import { classifierFreeGuidance, rescaleNoiseCfg } from './guidance.js';
 import { checkStrength, img2imgStartIndex } from './img2img.js';
 import type { DDIMInverseScheduler } from './inverse.js';
-import { type Generator, isGenerator, randnTensor } from './noise.js';
-import type { DDIMScheduler, StepOptions, StepOutput, TimestepsChoice } from './scheduler.js';
-import {
-  checkTensor,
-  type DType,
-  emptyLike,
-  float16Table,
-  numberToFloat16,
-  sizeOf,
-  type Tensor,
-  type TensorLike,
-} from './tensor.js';
+import { checkGenerators, type Generator, randnTensor } from './noise.js';
+import type { DDIMScheduler, StepOptions, StepOutBuffers, TimestepsChoice } from './scheduler.js';
+import { checkTensor, type DType, emptyLike, sizeOf, type Tensor, type TensorLike } from './tensor.js';
 
-/** A model: the prediction (of the scheduler's `prediction_type`) for `sample` at `timestep`. */
+/**
+ * A model: the prediction (of the scheduler's `prediction_type`) for `sample` at `timestep`.
+ *
+ * `sample` is a read-only view of one of the loop's two sample buffers: valid until the returned
+ * promise settles (or the call returns), overwritten by later steps. Copy it
+ * (`sample.data.slice()`) to keep it. The returned tensor is read by the step before the next
+ * call and not kept, so a denoiser may return the same output buffer every time.
+ */
 export type Denoiser = (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>;
 
 /** The two predictions classifier-free guidance combines. */
@@ -53,13 +48,20 @@ export interface GuidedPrediction {
   uncond: TensorLike;
 }
 
-/** A model evaluated with and without its conditioning (e.g. one UNet call on a batch of 2B). */
+/**
+ * A model evaluated with and without its conditioning (e.g. one UNet call on a batch of 2B).
+ * `sample` and the returned tensors follow the rules of `Denoiser`.
+ */
 export type GuidedDenoiser = (
   sample: Tensor,
   timestep: number,
 ) => GuidedPrediction | Promise<GuidedPrediction>;
 
-/** What `onStep` sees after each step. The tensors are loop buffers: valid during the call only. */
+/**
+ * What `onStep` sees after each step. `sample` and `predOriginalSample` are read-only views of the
+ * loop's buffers: valid until `onStep` returns (or its promise settles), overwritten by later
+ * steps. Copy them (`sample.data.slice()`) to keep them.
+ */
 export interface StepInfo {
   /** 0-based step index. */
   index: number;
@@ -108,7 +110,7 @@ export interface SampleOptions {
 }
 
 export interface SampleResult {
-  /** The final latents (owned by the caller). */
+  /** The final latents: yours (the loop keeps no reference to them). */
   latents: Tensor;
   /** The timesteps stepped through. */
   timesteps: Int32Array;
@@ -207,45 +209,6 @@ function checkSignal(signal: unknown): AbortSignal | undefined {
   return signal as AbortSignal;
 }
 
-/** Check a generator option up front, so that a bad one fails before any model call. */
-function checkGeneratorOption(generator: unknown, batch: number): void {
-  guarded(
-    () => checkGeneratorList(generator, batch),
-    unreadable(ArgumentError, 'options.generator', 'pass a Generator or a plain array of them.'),
-  );
-}
-
-function checkGeneratorList(generator: unknown, batch: number): void {
-  if (generator === undefined || generator === null || isGenerator(generator)) return;
-  if (Array.isArray(generator)) {
-    generator.forEach((g, i) => {
-      if (!isGenerator(g)) {
-        throw new ArgumentError({
-          field: `options.generator[${i}]`,
-          value: g,
-          problem: 'must be a Generator',
-          fix: 'pass new Generator().manualSeed(seed) for each batch element.',
-        });
-      }
-    });
-    if (generator.length !== 1 && generator.length !== batch) {
-      throw new ArgumentError({
-        field: 'options.generator',
-        value: generator,
-        problem: `is a list of ${generator.length} generators, but the batch size is ${batch}; they must be equal`,
-        fix: 'pass one generator per batch element, or a single generator.',
-      });
-    }
-    return;
-  }
-  throw new ArgumentError({
-    field: 'options.generator',
-    value: generator,
-    problem: 'must be a Generator, a list of them (one per batch element), or null',
-    fix: 'pass new Generator().manualSeed(seed).',
-  });
-}
-
 function throwIfAborted(signal: AbortSignal | undefined, where: string): void {
   let aborted = false;
   let reason: unknown;
@@ -270,16 +233,10 @@ function throwIfAborted(signal: AbortSignal | undefined, where: string): void {
   }
 }
 
-/** A copy of `t` times `scale` in its own dtype (diffusers' `latents * init_noise_sigma`). */
-function scaledCopy(t: TensorLike, type: DType, scale: number): Tensor {
+/** A copy of `t` in its own dtype: a buffer the loop may write. */
+function copyOf(t: TensorLike, type: DType): Tensor {
   const out = emptyLike(t, type);
-  if (scale === 1) out.data.set(t.data);
-  else if (type === 'float16') {
-    const table = float16Table();
-    for (let i = 0; i < t.data.length; i++) out.data[i] = numberToFloat16(table[t.data[i]] * scale);
-  } else {
-    for (let i = 0; i < t.data.length; i++) out.data[i] = t.data[i] * scale;
-  }
+  out.data.set(t.data);
   return out;
 }
 
@@ -289,24 +246,33 @@ function sameDims(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
+/** A run ready to loop: the scheduler's timesteps are set; `start` is a fresh buffer the loop may write. */
+interface Run {
+  numInferenceSteps: number;
+  timesteps: Int32Array;
+  start: Tensor;
+  onStep: SampleOptions['onStep'];
+  signal: AbortSignal | undefined;
+}
+
 /**
  * The loop shared by sampling and inversion: ping-pong between two sample buffers, x0 into a third.
- * `predict` returns the model output for the scheduler; `step` runs the scheduler's step into the
- * given buffers (drawing the eta noise first when there is any).
+ * `predict` returns the model output for the scheduler. `step` runs the scheduler's step with
+ * options whose `out` is `out`, which the loop points at its buffers before each step. With no
+ * timesteps (img2img keeping no step) the result is `start` itself.
  */
 async function runLoop(
   scheduler: AnyScheduler,
-  numInferenceSteps: number,
-  timesteps: Int32Array,
-  start: Tensor,
-  predict: (sample: Tensor, timestep: number) => Promise<TensorLike>,
-  step: (modelOutput: TensorLike, t: number, sample: Tensor, out: Tensor, x0: Tensor) => StepOutput,
-  onStep: SampleOptions['onStep'],
-  signal: AbortSignal | undefined,
+  run: Run,
+  predict: (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>,
+  out: StepOutBuffers,
+  step: (modelOutput: TensorLike, t: number, sample: Tensor) => unknown,
 ): Promise<SampleResult> {
+  const { numInferenceSteps, timesteps, start, onStep, signal } = run;
   let current = start;
   let next = emptyLike(start, start.type);
   const x0 = emptyLike(start, start.type);
+  out.predOriginalSample = x0;
   const total = timesteps.length;
   for (let index = 0; index < total; index++) {
     const t = timesteps[index];
@@ -321,7 +287,8 @@ async function runLoop(
         fix: 'do not call setTimesteps on a scheduler while a loop runs on it; use a second scheduler.',
       });
     }
-    step(modelOutput, t, current, next, x0);
+    out.prevSample = next;
+    step(modelOutput, t, current);
     if (onStep !== undefined) {
       await onStep({ index, timestep: t, sample: next, predOriginalSample: x0, total });
     }
@@ -367,17 +334,10 @@ async function exclusive<T>(scheduler: object, body: () => Promise<T>): Promise<
   }
 }
 
-interface Prepared {
-  numInferenceSteps: number;
-  timesteps: Int32Array;
+interface SamplingRun extends Run {
   eta: number;
-  generator: Generator | readonly Generator[] | null | undefined;
-  onStep: SampleOptions['onStep'];
-  signal: AbortSignal | undefined;
-  /** The starting sample (a fresh buffer the loop may write). */
-  start: Tensor | null;
-  /** img2img with zero kept steps: the result as is. */
-  unchanged: Tensor | null;
+  /** The checked generator option (a list copied). */
+  generator: Generator | Generator[] | null;
 }
 
 /** `setTimesteps`' argument from `numInferenceSteps` (default 50) or `timesteps`, not both. */
@@ -404,7 +364,7 @@ function timestepsChoice(options: Pick<SampleOptions, 'numInferenceSteps' | 'tim
 }
 
 /** Validate the options, set the timesteps and draw (or copy) the starting latents. */
-function prepare(scheduler: DDIMScheduler, options: SampleOptions): Prepared {
+function prepare(scheduler: DDIMScheduler, options: SampleOptions): SamplingRun {
   const choice = timestepsChoice(options);
   const eta = checkNumber(options.eta ?? 0, 'options.eta', 0, 'use 0 for DDIM, 1 for DDPM-like sampling.');
   const onStep =
@@ -413,7 +373,6 @@ function prepare(scheduler: DDIMScheduler, options: SampleOptions): Prepared {
       : checkFunction<SampleOptions['onStep']>(options.onStep, 'options.onStep', 'pass (info) => { ... }.');
   const signal = checkSignal(options.signal);
   const { latents, initLatents, shape } = options;
-  const generator = options.generator;
   const img2img = initLatents !== undefined;
   if (!img2img && options.strength !== undefined) {
     throw new ArgumentError({
@@ -465,7 +424,9 @@ function prepare(scheduler: DDIMScheduler, options: SampleOptions): Prepared {
       fix: 'use shape [batch, ...], e.g. [1, 4, 64, 64].',
     });
   }
-  checkGeneratorOption(generator, dims[0]);
+  // Checked now, so that a bad one fails before any model call (with latents given, the generator
+  // is first used by the eta > 0 noise, after the first call).
+  const generator = checkGenerators(options.generator, dims[0], 'options.generator');
   const strength = img2img ? checkStrength(options.strength ?? 0.8, 'options.strength') : 1;
   // Everything is valid: from here on the scheduler and the generators change.
   throwIfAborted(signal, 'before it started');
@@ -475,51 +436,51 @@ function prepare(scheduler: DDIMScheduler, options: SampleOptions): Prepared {
   const timesteps = img2img
     ? scheduler.timesteps.slice(img2imgStartIndex(numInferenceSteps, strength, scheduler.order))
     : scheduler.timesteps.slice();
-  const base = { numInferenceSteps, timesteps, eta, generator, onStep, signal };
+  const run = { numInferenceSteps, timesteps, eta, generator, onStep, signal };
   if (img2img) {
     const init = initLatents as TensorLike;
-    if (timesteps.length === 0) {
-      return { ...base, start: null, unchanged: scaledCopy(init, givenType as DType, 1) };
-    }
+    // No step kept: the loop runs none and returns a copy of the init latents (nothing drawn).
+    if (timesteps.length === 0) return { ...run, start: copyOf(init, givenType as DType) };
     // prepare_latents: noise = randn_tensor(init.shape, generator); add_noise(init, noise, timesteps[:1]).
     const noise = randnTensor(init.dims, { generator });
-    return { ...base, start: scheduler.addNoise(init, noise, timesteps[0]), unchanged: null };
+    return { ...run, start: scheduler.addNoise(init, noise, timesteps[0]) };
   }
-  if (latents !== undefined) {
-    return {
-      ...base,
-      start: scaledCopy(latents, givenType as DType, scheduler.initNoiseSigma),
-      unchanged: null,
-    };
-  }
-  // prepare_latents: randn_tensor(shape, generator) * init_noise_sigma (1 for DDIM: no copy needed).
-  const drawn = randnTensor(dims, { generator });
-  const start =
-    scheduler.initNoiseSigma === 1 ? drawn : scaledCopy(drawn, 'float32', scheduler.initNoiseSigma);
-  return { ...base, start, unchanged: null };
+  // prepare_latents: randn_tensor(shape, generator) * init_noise_sigma, or the given latents *
+  // init_noise_sigma; DDIM's init_noise_sigma is 1.
+  if (latents !== undefined) return { ...run, start: copyOf(latents, givenType as DType) };
+  return { ...run, start: randnTensor(dims, { generator }) };
 }
 
 /**
- * The scheduler step with the loop's buffers. With eta > 0 the step draws diffusers'
- * `randn_tensor(model_output.shape, generator)` itself -- every step, even where the variance is 0,
- * after the model call -- into a buffer the scheduler keeps (no generator: the default one).
+ * Sampling's loop: `prepare`, then the scheduler's step with the loop's buffers. With eta > 0 the
+ * step draws diffusers' `randn_tensor(model_output.shape, generator)` itself -- every step, even
+ * where the variance is 0, after the model call -- into a buffer the scheduler keeps (no
+ * generator: the default one).
  */
-function stepper(
+function runSampling(
   scheduler: DDIMScheduler,
-  prepared: Prepared,
-): (modelOutput: TensorLike, t: number, sample: Tensor, out: Tensor, x0: Tensor) => StepOutput {
-  const out: { prevSample?: Tensor; predOriginalSample?: Tensor } = {};
-  const stepOptions: StepOptions = { eta: prepared.eta, out, generator: prepared.generator ?? null };
-  return (modelOutput, t, sample, prev, x0) => {
-    out.prevSample = prev;
-    out.predOriginalSample = x0;
-    return scheduler.step(modelOutput, t, sample, stepOptions);
-  };
+  options: SampleOptions,
+  predict: (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>,
+): Promise<SampleResult> {
+  return exclusive(scheduler, async () => {
+    // Reading latents / shape (the caller's objects) may throw: typed, as everywhere.
+    const run = guarded(
+      () => prepare(scheduler, options),
+      unreadable(ArgumentError, 'options', 'pass plain tensors and arrays.'),
+    );
+    const out: StepOutBuffers = {};
+    const stepOptions: StepOptions = { eta: run.eta, out, generator: run.generator };
+    return runLoop(scheduler, run, predict, out, (modelOutput, t, sample) =>
+      scheduler.step(modelOutput, t, sample, stepOptions),
+    );
+  });
 }
 
 /**
  * Sample with a DDIM scheduler and any denoiser (text-to-image, or image-to-image with `initLatents`
  * and `strength`). Calls `scheduler.setTimesteps` (with `numInferenceSteps` or `timesteps`).
+ * The denoiser's `sample` and `onStep`'s tensors are views of the loop's buffers (see `Denoiser`);
+ * the result's latents are yours, and the latents passed in are never written.
  */
 export function sample(
   scheduler: DDIMScheduler,
@@ -529,26 +490,7 @@ export function sample(
   return Promise.resolve().then(() => {
     options = checkOptions(options, SAMPLE_KEYS, 'sample');
     const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
-    return exclusive(scheduler, async () => {
-      // Reading latents / shape (the caller's objects) may throw: typed, as everywhere.
-      const prepared = guarded(
-        () => prepare(scheduler, options),
-        unreadable(ArgumentError, 'options', 'pass plain tensors and arrays.'),
-      );
-      if (prepared.unchanged !== null) {
-        return { latents: prepared.unchanged, timesteps: prepared.timesteps, steps: 0 };
-      }
-      return runLoop(
-        scheduler,
-        prepared.numInferenceSteps,
-        prepared.timesteps,
-        prepared.start as Tensor,
-        async (x, t) => model(x, t),
-        stepper(scheduler, prepared),
-        prepared.onStep,
-        prepared.signal,
-      );
-    });
+    return runSampling(scheduler, options, model);
   });
 }
 
@@ -557,6 +499,7 @@ export function sample(
  * `uncond + guidanceScale * (cond - uncond)`, then `rescaleNoiseCfg(..., cond, guidanceRescale)` when
  * guidanceRescale > 0. As in diffusers, guidance applies only when guidanceScale > 1; otherwise the
  * conditional prediction is used as is (and `uncond` is ignored: use `sample` to skip computing it).
+ * Buffers as for `sample`.
  */
 export function sampleGuided(
   scheduler: DDIMScheduler,
@@ -585,47 +528,27 @@ export function sampleGuided(
       0,
       'pass a number in [0, 1], e.g. 0.7 for zero-SNR models (0 disables it).',
     );
-    return exclusive(scheduler, async () => {
-      // Reading latents / shape (the caller's objects) may throw: typed, as everywhere.
-      const prepared = guarded(
-        () => prepare(scheduler, options),
-        unreadable(ArgumentError, 'options', 'pass plain tensors and arrays.'),
-      );
-      if (prepared.unchanged !== null) {
-        return { latents: prepared.unchanged, timesteps: prepared.timesteps, steps: 0 };
+    let guided: Tensor | null = null;
+    return runSampling(scheduler, options, async (x, t) => {
+      const prediction = await model(x, t);
+      if (prediction === null || typeof prediction !== 'object' || !('cond' in prediction)) {
+        throw new ArgumentError({
+          field: 'denoiser result',
+          value: prediction,
+          problem: `must be { cond, uncond } (at timestep ${t})`,
+          fix: 'return both predictions from the guided denoiser.',
+        });
       }
-      let guided: Tensor | null = null;
-      const predict = async (x: Tensor, t: number): Promise<TensorLike> => {
-        const prediction = await model(x, t);
-        if (prediction === null || typeof prediction !== 'object' || !('cond' in prediction)) {
-          throw new ArgumentError({
-            field: 'denoiser result',
-            value: prediction,
-            problem: `must be { cond, uncond } (at timestep ${t})`,
-            fix: 'return both predictions from the guided denoiser.',
-          });
-        }
-        const { cond, uncond } = prediction;
-        // diffusers: do_classifier_free_guidance = guidance_scale > 1.
-        if (!(scale > 1)) return cond;
-        const type = checkTensor(uncond, 'uncond');
-        if (guided === null || guided.type !== type || !sameDims(guided.dims, uncond.dims)) {
-          guided = emptyLike(uncond, type);
-        }
-        classifierFreeGuidance(uncond, cond, scale, guided);
-        if (rescale > 0) rescaleNoiseCfg(guided, cond, rescale, guided);
-        return guided;
-      };
-      return runLoop(
-        scheduler,
-        prepared.numInferenceSteps,
-        prepared.timesteps,
-        prepared.start as Tensor,
-        predict,
-        stepper(scheduler, prepared),
-        prepared.onStep,
-        prepared.signal,
-      );
+      const { cond, uncond } = prediction;
+      // diffusers: do_classifier_free_guidance = guidance_scale > 1.
+      if (!(scale > 1)) return cond;
+      const type = checkTensor(uncond, 'uncond');
+      if (guided === null || guided.type !== type || !sameDims(guided.dims, uncond.dims)) {
+        guided = emptyLike(uncond, type);
+      }
+      classifierFreeGuidance(uncond, cond, scale, guided);
+      if (rescale > 0) rescaleNoiseCfg(guided, cond, rescale, guided);
+      return guided;
     });
   });
 }
@@ -635,7 +558,7 @@ export function sampleGuided(
  * return the latents x_T that DDIM sampling with the same denoiser, steps and config maps back to x0
  * (up to the discretisation error of evaluating the model one level early; see docs/sampling.md).
  * Calls `scheduler.setTimesteps` (with `numInferenceSteps` or an ascending `timesteps` list); `x0`
- * is never written.
+ * is never written. Buffers as for `sample`.
  */
 export function invert(
   scheduler: DDIMInverseScheduler,
@@ -664,25 +587,17 @@ export function invert(
     return exclusive(scheduler, async () => {
       throwIfAborted(signal, 'before it started');
       scheduler.setTimesteps(choice);
-      const numInferenceSteps = scheduler.numInferenceSteps as number;
-      const out = {
-        prevSample: undefined as Tensor | undefined,
-        predOriginalSample: undefined as Tensor | undefined,
-      };
-      const stepOptions = { out };
-      return runLoop(
-        scheduler,
-        numInferenceSteps,
-        scheduler.timesteps.slice(),
-        scaledCopy(x0, type, 1),
-        async (x, t) => model(x, t),
-        (modelOutput, t, sample, prev, predX0) => {
-          out.prevSample = prev;
-          out.predOriginalSample = predX0;
-          return scheduler.step(modelOutput, t, sample, stepOptions);
-        },
+      const run: Run = {
+        numInferenceSteps: scheduler.numInferenceSteps as number,
+        timesteps: scheduler.timesteps.slice(),
+        start: copyOf(x0, type),
         onStep,
         signal,
+      };
+      const out: StepOutBuffers = {};
+      const stepOptions = { out };
+      return runLoop(scheduler, run, model, out, (modelOutput, t, sample) =>
+        scheduler.step(modelOutput, t, sample, stepOptions),
       );
     });
   });
