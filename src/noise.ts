@@ -197,12 +197,12 @@ const TWO_PI_F32 = Math.fround(2 * Math.PI);
 const TWO_PI = 2 * Math.PI;
 const LN2 = Math.LN2;
 
-// Math.log, Math.sin and Math.cos are out-of-line library calls in V8: with them a large draw ran at
-// less than half the speed. The 16-wide kernel rounds each of them to float32 (as torch's float
-// kernel does), so double accuracy is far more than it needs: small tables plus short series,
-// accurate to ~1e-15, give the same float32 values as Math.log / Math.sin / Math.cos -- checked on
-// all 2^24 possible inputs of each when this was written, and in the tests against a plain Math.*
-// version of the kernel on millions of draws.
+// Math.log, Math.sin and Math.cos are out-of-line library calls in V8: with them the 16-wide kernel
+// below runs at less than half the speed (about 2.5x slower, measured on the kernel alone). The
+// kernel rounds each of them to float32 (as torch's float kernel does), so double accuracy is far
+// more than it needs: small tables plus short series, accurate to ~1e-15, give the same float32
+// values as Math.log / Math.sin / Math.cos on every one of the 2^24 possible inputs of each --
+// test/noise.test.ts checks all of them through the kernel.
 
 /** log(1 + j/256), j = 0..256; LOG_TABLE[256] is exactly Math.LN2, so log(2^-k * 2) cancels exactly. */
 const LOG_TABLE = new Float64Array(257);
@@ -244,8 +244,9 @@ for (let k = 0; k <= SINCOS_N; k++) {
  * out[pos .. pos + 16): `normal_fill_16_AVX2` applied to the block of 16 float uniforms those words
  * give. Word k (k < 8) gives u1 = 1 - u_k, word k + 8 gives u2; they become r cos(theta) and
  * r sin(theta) at k and k + 8. Each fround is one float32 rounding torch performs.
+ * Internal: exported for the tests (not from the package entry).
  */
-function boxMullerBlock(words: Int32Array, i: number, out: Float32Array, pos: number): void {
+export function boxMullerBlock(words: Int32Array, i: number, out: Float32Array, pos: number): void {
   for (let k = 0; k < 8; k++) {
     let a = words[i + k];
     a ^= a >>> 11;

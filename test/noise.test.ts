@@ -10,6 +10,7 @@ import {
   randnTensor,
   ShapeError,
 } from '../src/index.js';
+import { boxMullerBlock } from '../src/noise.js';
 
 interface TwoDrawCase {
   seed: string;
@@ -362,6 +363,67 @@ function referenceRandn(words: Generator, n: number): Float32Array {
   }
   return d;
 }
+
+/** MT19937's tempering undone: the state word whose engine output is `y` (a uint32). */
+function untemper(y: number): number {
+  let x = y ^ (y >>> 18);
+  x ^= (x << 15) & 0xefc60000; // one pass: the second-order term falls off the top
+  let z = x;
+  for (let i = 0; i < 4; i++) z = x ^ ((z << 7) & 0x9d2c5680); // 7 more correct bits per pass
+  return z ^ (z >>> 11) ^ (z >>> 22);
+}
+
+describe('the tables behind the 16-wide kernel', () => {
+  it('untemper inverts the engine output (the state words the next test builds are right)', () => {
+    const want = Array.from({ length: 624 }, (_, i) => Math.imul(i + 1, 2654435761) >>> 0);
+    const g = new Generator().setState({
+      version: 1,
+      engine: 'mt19937',
+      seed: '0',
+      mt: want.map((y) => untemper(y) >>> 0),
+      index: 0, // the next draw reads mt[0] (no twist)
+      nextNormal: null,
+    });
+    expect(want.map(() => g.nextUint32())).toEqual(want);
+  });
+
+  it('equal Math.log / Math.cos / Math.sin in float32 for every one of the 2^24 uniforms', () => {
+    // Word k of a block gives the radius f(sqrt(f(-2 f(log(1 - u))))), word k + 8 the angle
+    // theta = f(2pi_f u'), u = (tempered word & (2^24 - 1)) 2^-24, and out = f(radius f(cos theta)),
+    // f(radius f(sin theta)). So two sweeps through the kernel itself cover every input pair:
+    // every u with angle 0 (cos 1, sin 0: out[k] is the radius), and every u' with the u whose
+    // radius is exactly 1 (out is f(cos theta), f(sin theta) themselves).
+    const f = Math.fround;
+    const radiusOf = (v: number) => f(Math.sqrt(f(-2 * f(Math.log(f(1 - v / 2 ** 24))))));
+    const UNIT_RADIUS = 6601321; // 1 - u = 10175895 / 2^24: -2 log of it rounds to a radius of 1
+    expect(radiusOf(UNIT_RADIUS)).toBe(1);
+    const twoPi = f(2 * Math.PI);
+    const words = new Int32Array(16);
+    const out = new Float32Array(16);
+    let radiusMismatches = 0;
+    let angleMismatches = 0;
+    for (let v = 0; v < 2 ** 24; v += 8) {
+      for (let k = 0; k < 8; k++) {
+        words[k] = untemper(v + k);
+        words[k + 8] = untemper(0);
+      }
+      boxMullerBlock(words, 0, out, 0);
+      for (let k = 0; k < 8; k++) if (out[k] !== radiusOf(v + k) || out[k + 8] !== 0) radiusMismatches++;
+    }
+    for (let v = 0; v < 2 ** 24; v += 8) {
+      for (let k = 0; k < 8; k++) {
+        words[k] = untemper(UNIT_RADIUS);
+        words[k + 8] = untemper(v + k);
+      }
+      boxMullerBlock(words, 0, out, 0);
+      for (let k = 0; k < 8; k++) {
+        const theta = f(twoPi * ((v + k) / 2 ** 24));
+        if (out[k] !== f(Math.cos(theta)) || out[k + 8] !== f(Math.sin(theta))) angleMismatches++;
+      }
+    }
+    expect({ radiusMismatches, angleMismatches }).toEqual({ radiusMismatches: 0, angleMismatches: 0 });
+  });
+});
 
 describe('large tensors (normal_fill, 16-wide Box-Muller)', () => {
   it('equals a plain Math.log / Math.cos / Math.sin transcription of the torch kernel, value for value', () => {
