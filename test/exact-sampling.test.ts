@@ -9,15 +9,12 @@ import {
   gaussianMixtureDenoiser,
   invert,
   type PredictionType,
+  SCHEDULER_PRESETS,
   sample,
-  type Tensor,
+  tensor,
 } from '../src/index.js';
 
-const f64 = (values: readonly number[], dims: number[]): Tensor => ({
-  data: Float64Array.from(values),
-  dims,
-  type: 'float64',
-});
+const f64 = (values: readonly number[], dims: number[]) => tensor(Float64Array.from(values), dims);
 
 /** max |got - want| / max |want| */
 function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number {
@@ -31,14 +28,7 @@ function relativeError(got: ArrayLike<number>, want: ArrayLike<number>): number 
 }
 
 // Stable Diffusion's schedule, epsilon prediction, no clipping.
-const SD_EPS = {
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  clip_sample: false,
-  set_alpha_to_one: false,
-  steps_offset: 1,
-} as const;
+const SD_EPS = SCHEDULER_PRESETS.sd.config;
 
 const input = f64([-0.8, 0.3, 0.9, -0.6, 0.1, 1.4, -1.5, 0.5], [4, 2]);
 
@@ -179,13 +169,7 @@ describe('eta = 0 sampling of a one-point data set returns that point', () => {
   });
 
   it('zero terminal SNR (trailing, v_prediction, a = 0 at the first step): no NaN, lands on the point', async () => {
-    const s = new DDIMScheduler({
-      ...SD_EPS,
-      rescale_betas_zero_snr: true,
-      timestep_spacing: 'trailing',
-      prediction_type: 'v_prediction',
-      set_alpha_to_one: true,
-    });
+    const s = new DDIMScheduler({ ...SCHEDULER_PRESETS['sd-zero-snr'].config, set_alpha_to_one: true });
     const r = await sample(s, datasetDenoiser(s, data), { latents: start, numInferenceSteps: 30 });
     expect(s.alphasCumprod[s.timesteps[0]]).toBe(0);
     for (let i = 0; i < 12; i++) expect(r.latents.data[i]).toBeCloseTo(point[i % 6], 12);

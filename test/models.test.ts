@@ -9,14 +9,11 @@ import {
   type PredictionType,
   ShapeError,
   type Tensor,
+  tensor,
 } from '../src/index.js';
 import { exactEpsilon } from './helpers/gaussian-mixture.js';
 
-const f64 = (values: readonly number[], dims: number[]): Tensor => ({
-  data: Float64Array.from(values),
-  dims,
-  type: 'float64',
-});
+const f64 = (values: readonly number[], dims: number[]) => tensor(Float64Array.from(values), dims);
 
 /** A schedule with chosen alpha_bar values at timesteps 0, 1, 2, ... */
 function schedule(alphas: number[], prediction_type: PredictionType = 'sample') {

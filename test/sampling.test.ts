@@ -12,6 +12,7 @@ import {
   NumericError,
   numberToFloat16,
   rescaleNoiseCfg,
+  SCHEDULER_PRESETS,
   ShapeError,
   StateError,
   type StepInfo,
@@ -19,9 +20,11 @@ import {
   sampleGuided,
   type Tensor,
   type TensorLike,
+  tensor,
 } from '../src/index.js';
 import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
 import { toyModel } from './helpers/models.js';
+import { uniformSource } from './helpers/random.js';
 
 interface LoopCase {
   config_name: string;
@@ -34,27 +37,13 @@ interface LoopCase {
   tol: number;
 }
 
-const SD = {
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  clip_sample: false,
-  set_alpha_to_one: false,
-  steps_offset: 1,
-} as const;
+const SD = SCHEDULER_PRESETS.sd.config;
 
-/** Deterministic pseudo-random float32 values (a fixed LCG; no generator needed). */
+/** n seeded values in [-2, 2) (not the library's generator: no draw of it is under test here). */
 function values(n: number, seed = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return out;
+  const uniform = uniformSource(seed);
+  return Float32Array.from({ length: n }, () => uniform() * 4 - 2);
 }
-
-const tensor = (data: Float32Array, dims: number[]): Tensor => ({ data, dims, type: 'float32' });
 
 /** The loop by hand, with the scheduler's own step: what sample() must reproduce. */
 function manualLoop(s: DDIMScheduler, model: (x: Tensor, t: number) => TensorLike, x: Tensor, n: number) {
@@ -470,12 +459,7 @@ describe('sampleGuided', () => {
     [3, 1],
   ]) {
     it(`equals cfg (+ rescale) by hand at every step: scale ${scale}, rescale ${rescale}`, async () => {
-      const cfg = {
-        ...SD,
-        rescale_betas_zero_snr: true,
-        timestep_spacing: 'trailing',
-        prediction_type: 'v_prediction',
-      } as const;
+      const cfg = SCHEDULER_PRESETS['sd-zero-snr'].config;
       const s = new DDIMScheduler(cfg).setTimesteps(10);
       let x: Tensor = latents();
       const x0s: number[][] = [];
