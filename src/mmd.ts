@@ -20,10 +20,8 @@
 import { ArgumentError } from './errors.js';
 import type { GaussianMixture } from './models.js';
 
-/** The mixture type of the exact denoisers: component k is N(means[k], variances[k] I). */
-export type IsotropicGaussianMixture = GaussianMixture;
-
-function dimOf(mixture: IsotropicGaussianMixture): number {
+/** Check the mixture (finite, non-negative weights summing to 1; means of one dimension) and return that dimension. */
+function dimOf(mixture: GaussianMixture): number {
   const { weights, means, variances } = mixture;
   const k = weights.length;
   if (k === 0 || means.length !== k || variances.length !== k) {
@@ -37,19 +35,26 @@ function dimOf(mixture: IsotropicGaussianMixture): number {
   const d = means[0].length;
   let total = 0;
   for (let j = 0; j < k; j++) {
-    if (means[j].length !== d) {
+    if (means[j].length !== d || !means[j].every(Number.isFinite)) {
       throw new ArgumentError({
         field: `mixture.means[${j}]`,
         value: means[j],
-        problem: `has ${means[j].length} coordinates but means[0] has ${d}`,
+        problem: `must be ${d} finite numbers (the dimension of means[0])`,
+        fix: 'give every component mean the same dimension, with finite coordinates.',
       });
     }
-    if (!(weights[j] >= 0) || !(variances[j] >= 0)) {
-      throw new ArgumentError({
-        field: `mixture.weights[${j}] / variances[${j}]`,
-        value: [weights[j], variances[j]],
-        problem: 'must be non-negative numbers',
-      });
+    for (const [name, v] of [
+      ['weights', weights[j]],
+      ['variances', variances[j]],
+    ] as const) {
+      if (!(Number.isFinite(v) && v >= 0)) {
+        throw new ArgumentError({
+          field: `mixture.${name}[${j}]`,
+          value: v,
+          problem: 'must be a finite number >= 0',
+          fix: `pass non-negative ${name}.`,
+        });
+      }
     }
     total += weights[j];
   }
@@ -86,7 +91,7 @@ function gaussPair(sq: number, l2: number, s: number, d: number): number {
 export function kernelMeanAt(
   x: ArrayLike<number>,
   offset: number,
-  mixture: IsotropicGaussianMixture,
+  mixture: GaussianMixture,
   bandwidth: number,
 ): number {
   const d = mixture.means[0].length;
@@ -99,7 +104,7 @@ export function kernelMeanAt(
 }
 
 /** c = E_{y, y' ~ mixture} k(y, y'), with squared bandwidth l2. */
-function selfKernelMean(mixture: IsotropicGaussianMixture, l2: number, d: number): number {
+function selfKernelMean(mixture: GaussianMixture, l2: number, d: number): number {
   const { weights, means, variances } = mixture;
   let c = 0;
   for (let i = 0; i < weights.length; i++) {
@@ -130,7 +135,7 @@ function checkBandwidth(bandwidth: number): void {
  */
 export function mmdToMixture(
   samples: ArrayLike<number>,
-  mixture: IsotropicGaussianMixture,
+  mixture: GaussianMixture,
   bandwidth: number,
 ): number {
   const d = dimOf(mixture);
@@ -140,7 +145,18 @@ export function mmdToMixture(
       field: 'samples',
       value: samples.length,
       problem: `must hold at least two points of dimension ${d} (a multiple of ${d} numbers)`,
+      fix: `pass N >= 2 points flattened row-major, N * ${d} numbers.`,
     });
+  }
+  for (let i = 0; i < samples.length; i++) {
+    if (!Number.isFinite(samples[i])) {
+      throw new ArgumentError({
+        field: `samples[${i}]`,
+        value: samples[i],
+        problem: 'is not finite (the MMD would be NaN)',
+        fix: 'score finite samples only.',
+      });
+    }
   }
   const n = samples.length / d;
   const l2 = bandwidth * bandwidth;
@@ -194,11 +210,16 @@ function productBumpMean(
  * The noise floor: the standard deviation of `mmdToMixture` for N independent exact draws from
  * `mixture` (whose mean is 0). sqrt(2 (E[k^2] - 2 E[g^2] + c^2) / (N (N - 1))), all terms closed form.
  */
-export function mmdNullStd(n: number, mixture: IsotropicGaussianMixture, bandwidth: number): number {
+export function mmdNullStd(n: number, mixture: GaussianMixture, bandwidth: number): number {
   const d = dimOf(mixture);
   checkBandwidth(bandwidth);
   if (!Number.isInteger(n) || n < 2) {
-    throw new ArgumentError({ field: 'n', value: n, problem: 'must be an integer >= 2' });
+    throw new ArgumentError({
+      field: 'n',
+      value: n,
+      problem: 'must be an integer >= 2',
+      fix: 'pass the number of samples the MMD is taken over.',
+    });
   }
   const { weights, means, variances } = mixture;
   const K = weights.length;
@@ -227,9 +248,14 @@ export function mmdNullStd(n: number, mixture: IsotropicGaussianMixture, bandwid
 }
 
 /** K modes evenly spaced on a circle: the classic 2-D test distribution for samplers. */
-export function circleMixture(modes: number, radius: number, std: number): IsotropicGaussianMixture {
+export function circleMixture(modes: number, radius: number, std: number): GaussianMixture {
   if (!Number.isInteger(modes) || modes < 1) {
-    throw new ArgumentError({ field: 'modes', value: modes, problem: 'must be an integer >= 1' });
+    throw new ArgumentError({
+      field: 'modes',
+      value: modes,
+      problem: 'must be an integer >= 1',
+      fix: 'pass the number of modes, e.g. 8.',
+    });
   }
   const means: number[][] = [];
   for (let k = 0; k < modes; k++) {

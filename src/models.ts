@@ -475,7 +475,7 @@ export function gaussianMixtureDenoiser(scheduler: ScheduleLike, mixture: Gaussi
   guarded(() => checkSchedule(scheduler), unreadable(ArgumentError, 'scheduler', 'pass a DDIMScheduler.'));
   const core = guarded(
     () => mixtureCore(mixture),
-    unreadable(ArgumentError, 'mixture', 'pass plain { means, weights, stds } arrays.'),
+    unreadable(ArgumentError, 'mixture', 'pass plain { weights, means, variances } arrays.'),
   );
   return makeDenoiser(scheduler, core, (sample) => {
     const dims = sample.dims;

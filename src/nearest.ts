@@ -28,6 +28,7 @@ function checkFloat(t: TensorLike, field: string): void {
       field,
       value: [...t.dims],
       problem: 'must have a batch axis with at least one item',
+      fix: 'pass items stacked along a first axis, [N, ...item dims], N >= 1.',
     });
   }
 }

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ArgumentError } from '../src/index.js';
-import {
-  circleMixture,
-  type IsotropicGaussianMixture,
-  kernelMeanAt,
-  mmdNullStd,
-  mmdToMixture,
-} from '../src/mmd.js';
+import { ArgumentError, type GaussianMixture } from '../src/index.js';
+import { circleMixture, kernelMeanAt, mmdNullStd, mmdToMixture } from '../src/mmd.js';
 import { seededRandom } from './helpers/rng.js';
 
-function drawMixture(mixture: IsotropicGaussianMixture, n: number, rng: ReturnType<typeof seededRandom>) {
+function drawMixture(mixture: GaussianMixture, n: number, rng: ReturnType<typeof seededRandom>) {
   const d = mixture.means[0].length;
   const out = new Float64Array(n * d);
   for (let i = 0; i < n; i++) {
@@ -22,7 +16,7 @@ function drawMixture(mixture: IsotropicGaussianMixture, n: number, rng: ReturnTy
   return out;
 }
 
-const uneven: IsotropicGaussianMixture = {
+const uneven: GaussianMixture = {
   weights: [0.5, 0.3, 0.2],
   means: [
     [0, 0, 0],
@@ -78,11 +72,11 @@ describe('closed-form kernel expectations', () => {
   it('equals the true MMD^2 between two distributions on average (a shifted mixture)', () => {
     const rng = seededRandom(9);
     const p = circleMixture(4, 1, 0.2);
-    const q: IsotropicGaussianMixture = { ...p, means: p.means.map(([x, y]) => [x + 0.15, y]) };
+    const q: GaussianMixture = { ...p, means: p.means.map(([x, y]) => [x + 0.15, y]) };
     // MMD^2(Q, P) in closed form: E_QQ k - 2 E_QP k + E_PP k, each a sum over component pairs of
     // (l^2 / (l^2 + s_i + s_j)) exp(-|m_i - m_j|^2 / (2 (l^2 + s_i + s_j))) in 2-D.
     const l2 = 0.09;
-    const pair = (a: IsotropicGaussianMixture, b: IsotropicGaussianMixture) => {
+    const pair = (a: GaussianMixture, b: GaussianMixture) => {
       let s = 0;
       for (let i = 0; i < a.weights.length; i++) {
         for (let j = 0; j < b.weights.length; j++) {
@@ -116,5 +110,19 @@ describe('closed-form kernel expectations', () => {
     expect(() => mmdToMixture([1, 2, 3, 4], { ...m, weights: [0.5, 0.5, 0.5] }, 0.3)).toThrow(/sum to 1/);
     expect(() => mmdNullStd(1, m, 0.3)).toThrow(ArgumentError);
     expect(() => circleMixture(0, 1, 0.1)).toThrow(ArgumentError);
+    // Non-finite input would make the MMD NaN: refused, naming the entry.
+    expect(() => mmdToMixture([1, Number.NaN, 3, 4], m, 0.3)).toThrow(/samples\[1\]/);
+    const nanMean = {
+      ...m,
+      means: [
+        [0, 0],
+        [1, Number.NaN],
+        [2, 2],
+      ],
+    };
+    expect(() => mmdToMixture([1, 2, 3, 4], nanMean, 0.3)).toThrow(/mixture\.means\[1\]/);
+    expect(() => mmdNullStd(10, { ...m, variances: [0.1, Number.POSITIVE_INFINITY, 0.1] }, 0.3)).toThrow(
+      /mixture\.variances\[1\]/,
+    );
   });
 });

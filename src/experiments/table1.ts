@@ -9,8 +9,8 @@
 
 import type { DDIMConfig } from '../config.js';
 import { ArgumentError } from '../errors.js';
-import { circleMixture, type IsotropicGaussianMixture, mmdNullStd, mmdToMixture } from '../mmd.js';
-import { gaussianMixtureDenoiser } from '../models.js';
+import { circleMixture, mmdNullStd, mmdToMixture } from '../mmd.js';
+import { type GaussianMixture, gaussianMixtureDenoiser } from '../models.js';
 import { Generator } from '../noise.js';
 import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from '../previous-timestep.js';
 import { sample } from '../sampling.js';
@@ -26,7 +26,7 @@ export interface Table1Options {
   /** Seed of the generator; every cell starts from the same x_T. Default 0. */
   seed?: number;
   /** The mixture. Default 8 modes on the unit circle, standard deviation 0.2. */
-  mixture?: IsotropicGaussianMixture;
+  mixture?: GaussianMixture;
   /** RBF kernel width. Default 0.3 (resolves the modes: about 1.5 mode standard deviations). */
   bandwidth?: number;
   /** The scheduler config. Default DDPM's linear betas as in the DDIM paper, no clipping. */
@@ -57,7 +57,7 @@ export interface Table1Result {
   samples: number;
   seed: number;
   bandwidth: number;
-  mixture: IsotropicGaussianMixture;
+  mixture: GaussianMixture;
   config: Readonly<DDIMConfig>;
   steps: number[];
   etas: number[];
@@ -81,11 +81,7 @@ export const TABLE1_CONFIG: Readonly<Partial<DDIMConfig>> = Object.freeze({
 });
 
 /** N exact draws from an isotropic mixture: the component by weight, then a Gaussian around its mean. */
-export function sampleMixture(
-  mixture: IsotropicGaussianMixture,
-  n: number,
-  generator: Generator,
-): Float32Array {
+export function sampleMixture(mixture: GaussianMixture, n: number, generator: Generator): Float32Array {
   const d = mixture.means[0].length;
   const out = new Float32Array(n * d);
   const noise = new Float32Array(d);
