@@ -67,7 +67,7 @@ export function img2imgTimesteps(
   numInferenceSteps: number,
   strength: number,
 ): Int32Array {
-  checkStrength(strength);
+  checkStrength(strength); // before setTimesteps: a bad strength leaves the scheduler as it was
   scheduler.setTimesteps(numInferenceSteps);
   return scheduler.timesteps.slice(img2imgStartIndex(numInferenceSteps, strength, scheduler.order));
 }

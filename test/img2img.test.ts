@@ -58,7 +58,7 @@ describe('img2imgStartIndex', () => {
 });
 
 describe('noiseInitLatents (diffusers prepare_latents: add_noise at the first kept timestep)', () => {
-  it('is sqrt(a_t) x0 + sqrt(1 - a_t) noise at timesteps[0], per batch element', () => {
+  it('is sqrt(a_t) x0 + sqrt(1 - a_t) noise at timesteps[0]', () => {
     const { cases } = loadFixture<Img2ImgCase>('img2img_timesteps.json');
     const c = cases.find((k) => k.config_name === 'sd15' && k.strength === 0.8)!;
     const s = new DDIMScheduler(c.config);
