@@ -116,10 +116,16 @@ describe('ddim --config from a Hub repo (a Hub-like server on 127.0.0.1)', () =>
   afterAll(async () => {
     await hub.close();
   });
+  /** The Hub stand-in, a cache of the test's own, and no token from the environment or a login file. */
+  const env = () => ({
+    HF_ENDPOINT: hub.url,
+    HF_HOME: join(work, 'hf-home'),
+    HF_HUB_CACHE: join(work, 'hf-cache'),
+    HF_TOKEN: '',
+  });
 
   it('finds scheduler/scheduler_config.json of org/name and caches it', async () => {
-    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(work, 'hf-cache'), HF_TOKEN: '' };
-    const r = await runCli(['timesteps', '--config', 'org/model', '--steps', '2', '--json'], { env });
+    const r = await runCli(['timesteps', '--config', 'org/model', '--steps', '2', '--json'], { env: env() });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { scheduler: Record<string, unknown> };
@@ -133,9 +139,8 @@ describe('ddim --config from a Hub repo (a Hub-like server on 127.0.0.1)', () =>
   });
 
   it('falls back to the top of a repo that holds only a scheduler config', async () => {
-    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(work, 'hf-cache'), HF_TOKEN: '' };
     const r = await runCli(['timesteps', '--config', 'org/scheduler-only', '--steps', '2', '--json'], {
-      env,
+      env: env(),
     });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { scheduler: Record<string, unknown> };
@@ -144,8 +149,7 @@ describe('ddim --config from a Hub repo (a Hub-like server on 127.0.0.1)', () =>
   });
 
   it('reports a missing repo as an error with exit code 1', async () => {
-    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(work, 'hf-cache'), HF_TOKEN: '' };
-    const r = await runCli(['timesteps', '--config', 'org/missing'], { env });
+    const r = await runCli(['timesteps', '--config', 'org/missing'], { env: env() });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: .*org\/missing/m);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
@@ -239,6 +243,13 @@ describe.concurrent('usage errors exit 2 with a clear message; --help exits 0', 
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^ArgumentError: numInferenceSteps cannot be larger/m);
     expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('reports an output folder that cannot be made (under /proc) with exit code 1, at once', async () => {
+    // Node's recursive mkdir never settles there; the CLI's must fail with the ENOENT.
+    const r = await runCli(['plot', '--out', '/proc/ddim-cli-test/plot.svg'], { timeoutMs: 20_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: ENOENT: .*\/proc\/ddim-cli-test/m);
   });
 
   it('reports a missing config file with exit code 1', async () => {
@@ -462,5 +473,25 @@ describe('ddim experiment', () => {
     // 16 columns of 64-pixel tiles, gap 2: the dataset (48 = 3 rows), then 12 samples per schedule (1 row each).
     expect(png.width).toBe(2 + 16 * 66);
     expect(png.height).toBe(2 + 3 * 66 + 10 + 66 + 10 + 66);
+  });
+
+  it('writes a seed past 2^53 (up to 2^64 - 1, as torch takes) into the JSON as its digits', async () => {
+    const dir = join(work, 'big-seed');
+    const seed = '18446744073709551615';
+    const r = await runCli([
+      'experiment',
+      'brightness',
+      '--samples',
+      '2',
+      '--steps',
+      '2',
+      '--seed',
+      seed,
+      '--out',
+      dir,
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'brightness.json'), 'utf8')).seed).toBe(seed);
+    expect(readFileSync(join(dir, 'brightness.md'), 'utf8')).toContain(`seed ${seed}`);
   });
 });
