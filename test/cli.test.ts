@@ -2,12 +2,13 @@
  * The `ddim` CLI as a user runs it: `node dist/cli/index.js ...` in a child process (dist/ is
  * built once by test/global-setup.ts), checking what it prints, what it writes, and its exit code.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../src/cli/png.js';
-import { runCli } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { fixtureText, type HubServer, startHubServer } from './helpers/hub-server.js';
 
 let work: string;
@@ -78,6 +79,21 @@ describe('ddim timesteps', () => {
     expect(first[5]).toBe('0'); // SNR at t = 999 after the zero-SNR rescale
     expect(first[6]).toBe('-inf');
     expect(lines[header + 5]).toContain('-1 (end)');
+  });
+
+  it('stops quietly, exit code 0, when the reader of its output goes away (| head)', async () => {
+    // 1000 rows are more than a pipe holds, so the CLI is still writing when stdout closes.
+    const child = spawn(process.execPath, [CLI, 'timesteps', '--steps', '1000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   });
 
   it('reads a diffusers scheduler_config.json, warning about keys DDIM does not use', async () => {
