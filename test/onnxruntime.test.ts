@@ -388,6 +388,21 @@ describe('typed errors', () => {
     expectClose((await fixed(x, 5)).data, toyExpected(x.data, x.dims, 5, ehs.data, 1), 1e-6);
   });
 
+  it('refuses unknown option and input-name keys, so a misspelt one is never ignored', async () => {
+    const unet = await session(toyUnetModel());
+    const withOptions = (extra: object) => () =>
+      createUnetDenoiser(unet, { ort, encoderHiddenStates: ehs, ...extra } as never);
+    expect(withOptions({ timestepShap: 'batch' })).toThrow(/^options\.timestepShap is not a known option/);
+    // Negative embeddings belong to the guided denoiser.
+    expect(withOptions({ negativeEncoderHiddenStates: ehs })).toThrow(
+      /^options\.negativeEncoderHiddenStates is not a known option/,
+    );
+    expect(withOptions({ inputNames: { encoder_hidden_states: 'context' } })).toThrow(
+      /^options\.inputNames\.encoder_hidden_states is not a known option/,
+    );
+    expect(withOptions({ timestepShap: 'batch' })).toThrow(ArgumentError);
+  });
+
   it('names a missing timestep, embeddings input or output', async () => {
     const noTimestep = await session(toyUnetModel({ names: { timestep: 't' } }));
     expect(() => createUnetDenoiser(noTimestep, { ort, encoderHiddenStates: ehs })).toThrow(
