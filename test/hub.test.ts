@@ -616,6 +616,27 @@ describe("toDiffusersJsonString: diffusers' save_config text", () => {
     expect(text).toBe('{\n  "_class_name": "DDIMScheduler",\n  "_diffusers_version": "0.30.0"\n}\n');
   });
 
+  it('writes any typed array as a list, and refuses values JSON cannot hold rather than writing {}', () => {
+    const text = toDiffusersJsonString({
+      _class_name: 'X',
+      counts: Int32Array.of(3, 1),
+      trained_betas: Float32Array.of(0.5),
+    });
+    expect(text).toContain('"counts": [\n    3,\n    1\n  ],');
+    expect(text).toContain('"trained_betas": [\n    0.5\n  ]');
+    for (const [value, what] of [
+      [new Map([['a', 1]]), 'a Map'],
+      [new Date(0), 'a Date'],
+      [new Set([1]), 'a Set'],
+      [1n, 'a bigint'],
+      [BigInt64Array.of(1n), 'bigints in a typed array'],
+    ] as const) {
+      expect(() => toDiffusersJsonString({ _class_name: 'X', value }), what).toThrow(
+        /cannot be written to JSON/,
+      );
+    }
+  });
+
   it('refuses a config without _class_name', () => {
     expect(() => toDiffusersJsonString({ beta_end: 0.012 })).toThrow(/_class_name/);
   });
