@@ -123,7 +123,7 @@ function dumps(value: unknown, indent: string, asFloat: boolean, path: string): 
   if (value === false) return 'false';
   if (typeof value === 'number') return asFloat ? pythonFloatRepr(value) : pythonNumber(value);
   if (typeof value === 'string') return pythonString(value);
-  if (Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array) {
+  if (Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView))) {
     // diffusers turns numpy arrays into lists (`to_json_saveable`); typed arrays are their analogue.
     const items = Array.from(value as ArrayLike<unknown>);
     if (items.length === 0) return '[]';
@@ -131,7 +131,8 @@ function dumps(value: unknown, indent: string, asFloat: boolean, path: string): 
     const parts = items.map((item, i) => inner + dumps(item, inner, asFloat, `${path}[${i}]`));
     return `[\n${parts.join(',\n')}\n${indent}]`;
   }
-  if (typeof value === 'object') {
+  // Plain objects only: Object.keys of a Map, Set or Date is empty, so it would be written as {}.
+  if (typeof value === 'object' && Object.prototype.toString.call(value) === '[object Object]') {
     const record = value as Record<string, unknown>;
     const keys = Object.keys(record)
       .filter((k) => record[k] !== undefined)
@@ -147,7 +148,7 @@ function dumps(value: unknown, indent: string, asFloat: boolean, path: string): 
     field: path,
     value,
     problem: 'cannot be written to JSON',
-    fix: 'config values must be null, booleans, numbers, strings, arrays or plain objects.',
+    fix: 'config values must be null, booleans, numbers, strings, arrays (or typed arrays) or plain objects.',
   });
 }
 

@@ -318,12 +318,13 @@ function httpError(response: Response, url: string, target: RequestTarget): Load
   return status >= 500 || status === 429 ? transient(error) : error;
 }
 
-function tooLarge(url: string, maxBytes: number, got: string): LoadError {
+/** The LoadError for a config past `maxBytes`; `got` says how much there was ("it declares 5242880 bytes"). */
+export function tooLarge(source: string, maxBytes: number, got: string): LoadError {
   return new LoadError({
     field: 'maxBytes',
     value: maxBytes,
-    problem: `was exceeded by ${url} (${got}; a scheduler config is a few kilobytes)`,
-    fix: `check that the URL points at ${CONFIG_NAME}; raise maxBytes only if the file really is that large.`,
+    problem: `was exceeded by ${source} (${got}; a scheduler config is a few kilobytes)`,
+    fix: `check that ${source} is a ${CONFIG_NAME}; raise maxBytes only if the file really is that large.`,
   });
 }
 

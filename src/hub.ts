@@ -34,6 +34,7 @@ import {
   type FetchLike,
   fetchFile,
   hubFileUrl,
+  isCommitHash,
   isHttpUrl,
   LoadContext,
   looksLikeLocalPath,
@@ -385,7 +386,7 @@ async function loadOverFetch(
     config: parseConfigBytes(fetched.bytes, url),
     resolvedFrom: url,
     origin: 'network',
-    ...(commit !== undefined && /^[0-9a-f]{40}$/.test(commit) ? { commit } : {}),
+    ...(commit !== undefined && isCommitHash(commit) ? { commit } : {}),
   };
 }
 

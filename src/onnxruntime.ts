@@ -22,7 +22,7 @@
  * transfers, i.e. detaches, input buffers).
  */
 import { ArgumentError, ShapeError, StateError } from './errors.js';
-import { guarded, unreadable } from './guard.js';
+import { checkOptionKeys, guarded, unreadable } from './guard.js';
 import {
   checkTensor,
   type DType,
@@ -196,6 +196,22 @@ export function createGuidedUnetDenoiser(
 type FloatArray = Float32Array | Float64Array | Uint16Array;
 type InputArray = FloatArray | BigInt64Array | Int32Array;
 
+/** The keys of UnetDenoiserOptions (GuidedUnetDenoiserOptions adds the negative embeddings). */
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'ort',
+  'encoderHiddenStates',
+  'inputNames',
+  'outputName',
+  'sampleType',
+  'encoderHiddenStatesType',
+  'timestepType',
+  'timestepShape',
+  'extraInputs',
+  'runOptions',
+]);
+const GUIDED_OPTION_KEYS: ReadonlySet<string> = new Set([...OPTION_KEYS, 'negativeEncoderHiddenStates']);
+const INPUT_NAME_KEYS: ReadonlySet<string> = new Set(['sample', 'timestep', 'encoderHiddenStates']);
+
 const SAMPLE_TYPES: readonly string[] = ['float32', 'float16', 'float64'];
 const TIMESTEP_TYPES: readonly string[] = ['int64', 'int32', 'float32', 'float16', 'float64'];
 const TIMESTEP_SHAPES: readonly string[] = ['scalar', 'single', 'batch'];
@@ -248,6 +264,14 @@ class UnetRunner {
         fix: "pass { ort, encoderHiddenStates } with ort = await import('onnxruntime-node') (or 'onnxruntime-web').",
       });
     }
+    // A misspelt option (timestepShap) or input name is an error, never silently a default.
+    checkOptionKeys(
+      options,
+      guided ? GUIDED_OPTION_KEYS : OPTION_KEYS,
+      'options',
+      '{ ort, encoderHiddenStates }',
+    );
+    checkOptionKeys(options.inputNames, INPUT_NAME_KEYS, 'options.inputNames', "{ sample: 'latents' }");
     checkSession(session);
     const ort = options.ort;
     if (ort === null || typeof ort !== 'object' || typeof ort.Tensor !== 'function') {

@@ -2,12 +2,13 @@
  * The `ddim` CLI as a user runs it: `node dist/cli/index.js ...` in a child process (dist/ is
  * built once by test/global-setup.ts), checking what it prints, what it writes, and its exit code.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../src/cli/png.js';
-import { runCli } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { fixtureText, type HubServer, startHubServer } from './helpers/hub-server.js';
 
 let work: string;
@@ -80,6 +81,21 @@ describe('ddim timesteps', () => {
     expect(lines[header + 5]).toContain('-1 (end)');
   });
 
+  it('stops quietly, exit code 0, when the reader of its output goes away (| head)', async () => {
+    // 1000 rows are more than a pipe holds, so the CLI is still writing when stdout closes.
+    const child = spawn(process.execPath, [CLI, 'timesteps', '--steps', '1000'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    child.stdout.once('data', () => child.stdout.destroy());
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
   it('reads a diffusers scheduler_config.json, warning about keys DDIM does not use', async () => {
     const file = join(work, 'scheduler_config.json');
     writeFileSync(file, fixtureText('sd15-pndm.json'));
@@ -116,10 +132,16 @@ describe('ddim --config from a Hub repo (a Hub-like server on 127.0.0.1)', () =>
   afterAll(async () => {
     await hub.close();
   });
+  /** The Hub stand-in, a cache of the test's own, and no token from the environment or a login file. */
+  const env = () => ({
+    HF_ENDPOINT: hub.url,
+    HF_HOME: join(work, 'hf-home'),
+    HF_HUB_CACHE: join(work, 'hf-cache'),
+    HF_TOKEN: '',
+  });
 
   it('finds scheduler/scheduler_config.json of org/name and caches it', async () => {
-    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(work, 'hf-cache'), HF_TOKEN: '' };
-    const r = await runCli(['timesteps', '--config', 'org/model', '--steps', '2', '--json'], { env });
+    const r = await runCli(['timesteps', '--config', 'org/model', '--steps', '2', '--json'], { env: env() });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { scheduler: Record<string, unknown> };
@@ -133,9 +155,8 @@ describe('ddim --config from a Hub repo (a Hub-like server on 127.0.0.1)', () =>
   });
 
   it('falls back to the top of a repo that holds only a scheduler config', async () => {
-    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(work, 'hf-cache'), HF_TOKEN: '' };
     const r = await runCli(['timesteps', '--config', 'org/scheduler-only', '--steps', '2', '--json'], {
-      env,
+      env: env(),
     });
     expect(r.code).toBe(0);
     const out = JSON.parse(r.stdout) as { scheduler: Record<string, unknown> };
@@ -144,8 +165,7 @@ describe('ddim --config from a Hub repo (a Hub-like server on 127.0.0.1)', () =>
   });
 
   it('reports a missing repo as an error with exit code 1', async () => {
-    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: join(work, 'hf-cache'), HF_TOKEN: '' };
-    const r = await runCli(['timesteps', '--config', 'org/missing'], { env });
+    const r = await runCli(['timesteps', '--config', 'org/missing'], { env: env() });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: .*org\/missing/m);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace without --verbose
@@ -239,6 +259,13 @@ describe.concurrent('usage errors exit 2 with a clear message; --help exits 0', 
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^ArgumentError: numInferenceSteps cannot be larger/m);
     expect(r.stderr).toMatch(/\n\s+at /);
+  });
+
+  it('reports an output folder that cannot be made (under /proc) with exit code 1, at once', async () => {
+    // Node's recursive mkdir never settles there; the CLI's must fail with the ENOENT.
+    const r = await runCli(['plot', '--out', '/proc/ddim-cli-test/plot.svg'], { timeoutMs: 20_000 });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: ENOENT: .*\/proc\/ddim-cli-test/m);
   });
 
   it('reports a missing config file with exit code 1', async () => {
@@ -462,5 +489,25 @@ describe('ddim experiment', () => {
     // 16 columns of 64-pixel tiles, gap 2: the dataset (48 = 3 rows), then 12 samples per schedule (1 row each).
     expect(png.width).toBe(2 + 16 * 66);
     expect(png.height).toBe(2 + 3 * 66 + 10 + 66 + 10 + 66);
+  });
+
+  it('writes a seed past 2^53 (up to 2^64 - 1, as torch takes) into the JSON as its digits', async () => {
+    const dir = join(work, 'big-seed');
+    const seed = '18446744073709551615';
+    const r = await runCli([
+      'experiment',
+      'brightness',
+      '--samples',
+      '2',
+      '--steps',
+      '2',
+      '--seed',
+      seed,
+      '--out',
+      dir,
+    ]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'brightness.json'), 'utf8')).seed).toBe(seed);
+    expect(readFileSync(join(dir, 'brightness.md'), 'utf8')).toContain(`seed ${seed}`);
   });
 });

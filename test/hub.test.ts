@@ -11,7 +11,6 @@ import {
   DDIMInverseScheduler,
   DDIMScheduler,
   DEFAULT_MAX_BYTES,
-  DIFFUSERS_VERSION,
   LoadError,
   loadSchedulerConfig,
   registerConfigSource,
@@ -23,6 +22,9 @@ import {
   fixtureText,
   guardNetwork,
   type HubServer,
+  loadError,
+  SD21_DDIM_CONFIG,
+  SD21_DDIM_SAVED,
   startHubServer,
   startSilentServer,
 } from './helpers/hub-server.js';
@@ -72,15 +74,6 @@ afterAll(async () => {
 afterEach(() => {
   hub.requests.length = 0;
 });
-
-async function loadError(promise: Promise<unknown>): Promise<LoadError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LoadError);
-  return error as LoadError;
-}
 
 describe('Hub repo ids', () => {
   it('loads a config from a repo subfolder at a revision, as diffusers would', async () => {
@@ -582,48 +575,7 @@ describe('saving', () => {
 
 describe("toDiffusersJsonString: diffusers' save_config text", () => {
   it('writes sorted keys, indent 2, Python floats, _diffusers_version, and a trailing newline', () => {
-    const text = toDiffusersJsonString({
-      _class_name: 'DDIMScheduler',
-      num_train_timesteps: 1000,
-      beta_start: 0.00085,
-      beta_end: 0.012,
-      beta_schedule: 'scaled_linear',
-      trained_betas: null,
-      clip_sample: false,
-      set_alpha_to_one: false,
-      steps_offset: 1,
-      prediction_type: 'v_prediction',
-      thresholding: false,
-      dynamic_thresholding_ratio: 0.995,
-      clip_sample_range: 1,
-      sample_max_value: 1,
-      timestep_spacing: 'trailing',
-      rescale_betas_zero_snr: true,
-    });
-    expect(text).toBe(
-      [
-        '{',
-        '  "_class_name": "DDIMScheduler",',
-        `  "_diffusers_version": "${DIFFUSERS_VERSION}",`,
-        '  "beta_end": 0.012,',
-        '  "beta_schedule": "scaled_linear",',
-        '  "beta_start": 0.00085,',
-        '  "clip_sample": false,',
-        '  "clip_sample_range": 1.0,',
-        '  "dynamic_thresholding_ratio": 0.995,',
-        '  "num_train_timesteps": 1000,',
-        '  "prediction_type": "v_prediction",',
-        '  "rescale_betas_zero_snr": true,',
-        '  "sample_max_value": 1.0,',
-        '  "set_alpha_to_one": false,',
-        '  "steps_offset": 1,',
-        '  "thresholding": false,',
-        '  "timestep_spacing": "trailing",',
-        '  "trained_betas": null',
-        '}',
-        '',
-      ].join('\n'),
-    );
+    expect(toDiffusersJsonString(SD21_DDIM_CONFIG)).toBe(SD21_DDIM_SAVED);
   });
 
   it("matches Python's repr for floats and json.dumps' ensure_ascii for strings", () => {
@@ -634,6 +586,7 @@ describe("toDiffusersJsonString: diffusers' save_config text", () => {
       sample_max_value: 123456789012345680000,
       trained_betas: [0.0001, 0.5, 1e-7],
       steps_offset: 0,
+      thresholding: true,
       note: 'café \u007f "q" \\ \n 😀',
       big: 1e21,
       nested: { b: [], a: {} },
@@ -646,6 +599,7 @@ describe("toDiffusersJsonString: diffusers' save_config text", () => {
     expect(text).toContain('"big": 1000000000000000000000,');
     expect(text).toContain('"nested": {\n    "a": {},\n    "b": []\n  }');
     expect(text).toContain('"steps_offset": 0,\n');
+    expect(text).toContain('"thresholding": true,\n');
     expect(text.endsWith('  ]\n}\n')).toBe(true);
   });
 
@@ -660,6 +614,27 @@ describe("toDiffusersJsonString: diffusers' save_config text", () => {
       { diffusersVersion: '0.30.0' },
     );
     expect(text).toBe('{\n  "_class_name": "DDIMScheduler",\n  "_diffusers_version": "0.30.0"\n}\n');
+  });
+
+  it('writes any typed array as a list, and refuses values JSON cannot hold rather than writing {}', () => {
+    const text = toDiffusersJsonString({
+      _class_name: 'X',
+      counts: Int32Array.of(3, 1),
+      trained_betas: Float32Array.of(0.5),
+    });
+    expect(text).toContain('"counts": [\n    3,\n    1\n  ],');
+    expect(text).toContain('"trained_betas": [\n    0.5\n  ]');
+    for (const [value, what] of [
+      [new Map([['a', 1]]), 'a Map'],
+      [new Date(0), 'a Date'],
+      [new Set([1]), 'a Set'],
+      [1n, 'a bigint'],
+      [BigInt64Array.of(1n), 'bigints in a typed array'],
+    ] as const) {
+      expect(() => toDiffusersJsonString({ _class_name: 'X', value }), what).toThrow(
+        /cannot be written to JSON/,
+      );
+    }
   });
 
   it('refuses a config without _class_name', () => {

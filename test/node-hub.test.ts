@@ -15,17 +15,17 @@ import {
   DDIM_DEFAULTS,
   DDIMInverseScheduler,
   DDIMScheduler,
-  DIFFUSERS_VERSION,
-  LoadError,
   loadSchedulerConfig,
   saveSchedulerConfig,
-  toDiffusersJsonString,
 } from '../src/node/index.js';
 import {
   fixtureText,
   gitBlobSha1,
   guardNetwork,
   type HubServer,
+  loadError,
+  SD21_DDIM_CONFIG,
+  SD21_DDIM_SAVED,
   sha256,
   startHubServer,
   startSilentServer,
@@ -84,15 +84,6 @@ afterEach(() => {
   }
   rmSync(tmp, { recursive: true, force: true });
 });
-
-async function loadError(promise: Promise<unknown>): Promise<LoadError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LoadError);
-  return error as LoadError;
-}
 
 async function writeFile(file: string, text: string | Uint8Array): Promise<string> {
   await fs.mkdir(path.dirname(file), { recursive: true });
@@ -594,34 +585,13 @@ describe('environment: HF_TOKEN, the token file, HF_ENDPOINT', () => {
 });
 
 describe('saveSchedulerConfig (savePretrained)', () => {
-  const config = {
-    _class_name: 'DDIMScheduler',
-    num_train_timesteps: 1000,
-    beta_start: 0.00085,
-    beta_end: 0.012,
-    beta_schedule: 'scaled_linear',
-    trained_betas: null,
-    clip_sample: false,
-    set_alpha_to_one: false,
-    steps_offset: 1,
-    prediction_type: 'v_prediction',
-    thresholding: false,
-    dynamic_thresholding_ratio: 0.995,
-    clip_sample_range: 1,
-    sample_max_value: 1,
-    timestep_spacing: 'leading',
-    rescale_betas_zero_snr: false,
-  };
+  const config = SD21_DDIM_CONFIG;
 
   it("writes diffusers' exact text, creating the folder, and it loads back", async () => {
     const dir = path.join(tmp, 'out', 'scheduler');
     const file = await saveSchedulerConfig(dir, config);
     expect(file).toBe(path.join(dir, 'scheduler_config.json'));
-    const text = await fs.readFile(file, 'utf8');
-    expect(text).toBe(toDiffusersJsonString(config));
-    expect(text.startsWith('{\n  "_class_name": "DDIMScheduler",\n  "_diffusers_version": "')).toBe(true);
-    expect(text).toContain('\n  "clip_sample_range": 1.0,\n');
-    expect(text.endsWith('"trained_betas": null\n}\n')).toBe(true);
+    expect(await fs.readFile(file, 'utf8')).toBe(SD21_DDIM_SAVED);
     const loaded = await loadSchedulerConfig(path.join(tmp, 'out'), { subfolder: 'scheduler' });
     const { _diffusers_version, ...rest } = loaded.config;
     expect(rest).toEqual(config);
@@ -739,30 +709,8 @@ describe('DDIMScheduler.fromPretrained / savePretrained (Node)', () => {
     const out = path.join(tmp, 'out', 'scheduler');
     const written = await scheduler.savePretrained(out);
     expect(written).toBe(path.join(out, 'scheduler_config.json'));
-    expect(await fs.readFile(written, 'utf8')).toBe(
-      [
-        '{',
-        '  "_class_name": "DDIMScheduler",',
-        `  "_diffusers_version": "${DIFFUSERS_VERSION}",`,
-        '  "beta_end": 0.012,',
-        '  "beta_schedule": "scaled_linear",',
-        '  "beta_start": 0.00085,',
-        '  "clip_sample": false,',
-        '  "clip_sample_range": 1.0,',
-        '  "dynamic_thresholding_ratio": 0.995,',
-        '  "num_train_timesteps": 1000,',
-        '  "prediction_type": "v_prediction",',
-        '  "rescale_betas_zero_snr": false,',
-        '  "sample_max_value": 1.0,',
-        '  "set_alpha_to_one": false,',
-        '  "steps_offset": 1,',
-        '  "thresholding": false,',
-        '  "timestep_spacing": "leading",',
-        '  "trained_betas": null',
-        '}',
-        '',
-      ].join('\n'),
-    );
+    expect(scheduler.toJSON()).toEqual(SD21_DDIM_CONFIG);
+    expect(await fs.readFile(written, 'utf8')).toBe(SD21_DDIM_SAVED);
     const warnings: string[] = [];
     const reloaded = await DDIMScheduler.fromPretrained(path.join(tmp, 'out'), {
       subfolder: 'scheduler',

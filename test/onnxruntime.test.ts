@@ -1,3 +1,7 @@
+/**
+ * `ddim/onnxruntime` on real sessions: UNet-shaped ONNX models built in the test (a toy UNet, and
+ * the Gaussian-mixture exact denoiser as a graph), run on onnxruntime-node and onnxruntime-web.
+ */
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +16,7 @@ import {
   numberToFloat16,
   type PredictionType,
   randnTensor,
+  SCHEDULER_PRESETS,
   ShapeError,
   StateError,
   sample,
@@ -29,23 +34,10 @@ import {
 import { expectClose, fixtureError } from './helpers/fixtures.js';
 import { GraphBuilder } from './helpers/onnx-graph.js';
 import { gaussianMixtureUnetModel, toyUnetModel, type UnetLayout } from './helpers/onnx-models.js';
+import { uniformSource } from './helpers/random.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-function uniforms(n: number, seed: number): Float64Array {
-  const out = new Float64Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  return out;
-}
 
 /** Standard normal numbers: torch.randn(n) with torch.manual_seed(seed). */
 function normals(n: number, seed: number): Float32Array {
@@ -54,7 +46,8 @@ function normals(n: number, seed: number): Float32Array {
 
 /** Values k/16 in [-1, 1]: exact in float16, so a float16 model sees exactly what float64 code sees. */
 function sixteenths(n: number, seed: number): Float32Array {
-  return Float32Array.from(uniforms(n, seed), (u) => Math.round(u * 32 - 16) / 16);
+  const uniform = uniformSource(seed);
+  return Float32Array.from({ length: n }, () => Math.round(uniform() * 32 - 16) / 16);
 }
 
 function f32Tensor(data: Float32Array, dims: number[]): Tensor {
@@ -69,14 +62,7 @@ async function session(bytes: Uint8Array): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes);
 }
 
-const sdConfig = {
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  clip_sample: false,
-  set_alpha_to_one: false,
-  steps_offset: 1,
-} as const;
+const sdConfig = SCHEDULER_PRESETS.sd.config;
 
 /** A session wrapper recording the feeds' dims and types and the feed objects of each run. */
 function recording(inner: OrtSessionLike) {
@@ -402,6 +388,21 @@ describe('typed errors', () => {
     expectClose((await fixed(x, 5)).data, toyExpected(x.data, x.dims, 5, ehs.data, 1), 1e-6);
   });
 
+  it('refuses unknown option and input-name keys, so a misspelt one is never ignored', async () => {
+    const unet = await session(toyUnetModel());
+    const withOptions = (extra: object) => () =>
+      createUnetDenoiser(unet, { ort, encoderHiddenStates: ehs, ...extra } as never);
+    expect(withOptions({ timestepShap: 'batch' })).toThrow(/^options\.timestepShap is not a known option/);
+    // Negative embeddings belong to the guided denoiser.
+    expect(withOptions({ negativeEncoderHiddenStates: ehs })).toThrow(
+      /^options\.negativeEncoderHiddenStates is not a known option/,
+    );
+    expect(withOptions({ inputNames: { encoder_hidden_states: 'context' } })).toThrow(
+      /^options\.inputNames\.encoder_hidden_states is not a known option/,
+    );
+    expect(withOptions({ timestepShap: 'batch' })).toThrow(ArgumentError);
+  });
+
   it('names a missing timestep, embeddings input or output', async () => {
     const noTimestep = await session(toyUnetModel({ names: { timestep: 't' } }));
     expect(() => createUnetDenoiser(noTimestep, { ort, encoderHiddenStates: ehs })).toThrow(
@@ -484,12 +485,12 @@ describe('typed errors', () => {
         negativeEncoderHiddenStates: ehs,
       }),
     ).toThrow(ArgumentError);
-    const int8 = new GraphBuilder();
-    int8.input('sample', 'float32', ['batch', 4, 2, 2]);
-    int8.input('timestep', 'int32', [1]);
-    int8.output('out_sample', 'int64', ['batch', 4, 2, 2]);
-    int8.cast('sample', 'int64', 'out_sample');
-    const badOut = createUnetDenoiser(await session(int8.encode()), { ort });
+    const intOut = new GraphBuilder();
+    intOut.input('sample', 'float32', ['batch', 4, 2, 2]);
+    intOut.input('timestep', 'int32', [1]);
+    intOut.output('out_sample', 'int64', ['batch', 4, 2, 2]);
+    intOut.cast('sample', 'int64', 'out_sample');
+    const badOut = createUnetDenoiser(await session(intOut.encode()), { ort });
     await expect(badOut(x, 3)).rejects.toThrow(/out_sample\.type must be float32, float16 or float64/);
   });
 
@@ -530,9 +531,6 @@ describe('typed errors', () => {
     expect(() => createUnetDenoiser({} as never, { ort })).toThrow(/InferenceSession/);
   });
 });
-
-// ---------------------------------------------------------------------------------------------
-// float64 -> float16 rounding
 
 // ---------------------------------------------------------------------------------------------
 // The Gaussian-mixture exact denoiser as an ONNX graph, sampled through the adapter.

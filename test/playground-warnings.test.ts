@@ -3,12 +3,22 @@
  * test checks that the page shows them; this checks them over many configs.
  */
 import { describe, expect, it } from 'vitest';
-import { logSnrOf, scheduleView } from '../playground/src/schedule-view.js';
+import {
+  DEFAULT_OPTIONS,
+  logSnrOf,
+  type PageSchedulerOptions,
+  scheduleView,
+} from '../playground/src/schedule-view.js';
 import { type ConfigWarning, configWarnings } from '../playground/src/warnings.js';
 import { type DDIMConfig, resolveDDIMConfig } from '../src/index.js';
 
-function view(config: Partial<DDIMConfig>, steps: number, eta = 0) {
-  return scheduleView(resolveDDIMConfig(config).config, steps, eta);
+function view(
+  config: Partial<DDIMConfig>,
+  steps: number,
+  eta = 0,
+  options: Partial<PageSchedulerOptions> = {},
+) {
+  return scheduleView(resolveDDIMConfig(config).config, steps, eta, { ...DEFAULT_OPTIONS, ...options });
 }
 
 function ids(config: Partial<DDIMConfig>, steps: number): string[] {
@@ -62,21 +72,15 @@ describe('scheduleView', () => {
 
   it('applies the scheduler options: the schedule previous-step rule and the zero-SNR clamp', () => {
     const stride = view({ timestep_spacing: 'trailing' }, 7);
-    const schedule = scheduleView(resolveDDIMConfig({ timestep_spacing: 'trailing' }).config, 7, 0, {
-      previousTimestepRule: 'schedule',
-      clampZeroTerminalSnr: false,
-    });
+    const schedule = view({ timestep_spacing: 'trailing' }, 7, 0, { previousTimestepRule: 'schedule' });
     expect(schedule.timesteps).toEqual(stride.timesteps);
     expect(schedule.rows.map((r) => r.prev)).toEqual([...stride.timesteps.slice(1), -1]);
     expect(stride.rows.map((r) => r.prev)).toEqual(
       stride.timesteps.map((t) => (t - 142 >= 0 ? t - 142 : -1)),
     );
-    const clamped = scheduleView(
-      resolveDDIMConfig({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }).config,
-      5,
-      0,
-      { previousTimestepRule: 'stride', clampZeroTerminalSnr: true },
-    );
+    const clamped = view({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 5, 0, {
+      clampZeroTerminalSnr: true,
+    });
     expect(clamped.stepError).toBeNull();
     expect(clamped.rows[0].alphaBar).toBe(2 ** -24);
   });
@@ -108,15 +112,9 @@ describe('configWarnings', () => {
     expect(leading?.message).toContain('never schedules it');
     // The clamp makes the step finite: an info about the amplified error replaces the warning.
     const clamped = configWarnings(
-      scheduleView(
-        resolveDDIMConfig({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }).config,
-        10,
-        0,
-        {
-          previousTimestepRule: 'stride',
-          clampZeroTerminalSnr: true,
-        },
-      ),
+      view({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 10, 0, {
+        clampZeroTerminalSnr: true,
+      }),
     ).map((x) => x.id);
     expect(clamped).toContain('zero-snr-clamped');
     expect(clamped).not.toContain('zero-snr-epsilon');
@@ -150,10 +148,7 @@ describe('configWarnings', () => {
     // T // n divides evenly: trailing 10 steps are 999, 899, ..., 99 with stride 100.
     expect(ids({ timestep_spacing: 'trailing' }, 10)).not.toContain('prev-stride');
     // The "schedule" rule lands each step on the next timestep: nothing to warn about.
-    const fixed = scheduleView(resolveDDIMConfig({ timestep_spacing: 'trailing' }).config, 7, 0, {
-      previousTimestepRule: 'schedule',
-      clampZeroTerminalSnr: false,
-    });
+    const fixed = view({ timestep_spacing: 'trailing' }, 7, 0, { previousTimestepRule: 'schedule' });
     expect(configWarnings(fixed).map((x) => x.id)).not.toContain('prev-stride');
   });
 

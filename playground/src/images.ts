@@ -1,27 +1,20 @@
 /**
  * Image grid from an exact image model: the library's `datasetDenoiser` over its built-in shapes
  * data set is the denoiser a network trained to convergence on those images would be, so the
- * grid shows what the schedule and sampler do, with no model error mixed in. Runs are
- * cancellable (AbortSignal) so editing the config never queues stale work.
+ * grid shows what the schedule and sampler do, with no model error mixed in.
  */
 import {
   type DDIMConfig,
   DDIMScheduler,
-  DdimError,
   datasetDenoiser,
   Generator,
   randnTensor,
   sample,
   shapesDataset,
 } from 'ddim';
-import type { PageSchedulerOptions } from './schedule-view.js';
+import { type RunInput, RunPanel, type RunState } from './run-panel.js';
 
-export interface ImagesState {
-  status: 'idle' | 'running' | 'done' | 'error';
-  /** A run is scheduled or in progress (settings changed since the last finished run). */
-  busy: boolean;
-  error: string | null;
-  runs: number;
+export interface ImagesState extends RunState {
   count: number;
   size: number;
   steps: number;
@@ -54,42 +47,34 @@ export function nearestRms(images: Float32Array, count: number, data: Float32Arr
   return out;
 }
 
-export interface ImagesInput {
-  config: Readonly<DDIMConfig>;
-  options: Readonly<PageSchedulerOptions>;
-  steps: number;
-  eta: number;
-  seed: string;
-}
-
 const SIZE = 32;
 const TRAINING_IMAGES = 48;
 
-export class ImagesPanel {
-  readonly state: ImagesState;
-  private input: ImagesInput | null = null;
-  private controller: AbortController | null = null;
-  private timer: ReturnType<typeof setTimeout> | null = null;
+export class ImagesPanel extends RunPanel<ImagesState> {
   private readonly grid: HTMLElement;
   private readonly caption: HTMLElement;
   private readonly countInput: HTMLInputElement;
   private readonly data = shapesDataset({ size: SIZE, count: TRAINING_IMAGES }).images;
 
   constructor(container: HTMLElement) {
-    this.state = {
-      status: 'idle',
-      busy: false,
-      error: null,
-      runs: 0,
-      count: 0,
-      size: SIZE,
-      steps: 0,
-      eta: 0,
-      seed: '',
-      progress: 0,
-      pixels: [],
-      nearestRms: [],
-    };
+    // Debounced longer than the mixture: a run costs more, and typing should not start many.
+    super(
+      {
+        status: 'idle',
+        busy: false,
+        error: null,
+        runs: 0,
+        count: 0,
+        size: SIZE,
+        steps: 0,
+        eta: 0,
+        seed: '',
+        progress: 0,
+        pixels: [],
+        nearestRms: [],
+      },
+      150,
+    );
     container.innerHTML = `
       <div class="panel-controls">
         <label>images <input id="images-count" type="number" min="1" max="64" step="1" value="16" style="width: 4em" /></label>
@@ -103,91 +88,58 @@ export class ImagesPanel {
     this.countInput.addEventListener('input', () => this.schedule());
   }
 
-  setInput(input: ImagesInput): void {
-    this.input = input;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.state.busy = true;
-    // Longer than the mixture's debounce: a run costs more, and typing should not start many.
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.run();
-    }, 150);
-  }
-
-  async run(): Promise<void> {
-    if (this.input === null) {
-      this.state.busy = false;
-      return;
-    }
-    this.controller?.abort();
-    const controller = new AbortController();
-    this.controller = controller;
-    const { config, options, steps, eta, seed } = this.input;
+  protected async execute(input: RunInput, signal: AbortSignal): Promise<void> {
+    const { config, options, steps, eta, seed } = input;
     const count = Number(this.countInput.value);
     const s = this.state;
-    s.status = 'running';
     s.progress = 0;
     this.caption.classList.remove('failed');
-    try {
-      if (!Number.isInteger(count) || count < 1 || count > 64) {
-        throw new RangeError(`images must be a whole number from 1 to 64 (got ${this.countInput.value}).`);
-      }
-      const scheduler = new DDIMScheduler(config as DDIMConfig, { ...options, onWarning: () => {} });
-      const denoiser = datasetDenoiser(scheduler, this.data);
-      const generator = new Generator().manualSeed(seed);
-      const latents = randnTensor([count, 3, SIZE, SIZE], { generator });
-      const result = await sample(scheduler, denoiser, {
-        numInferenceSteps: steps,
-        eta,
-        generator,
-        latents,
-        signal: controller.signal,
-        // Yield to the browser between steps so the page stays responsive during a run.
-        onStep: (info) =>
-          new Promise<void>((resolve) => {
-            s.progress = info.index + 1;
-            this.caption.textContent = `step ${info.index + 1} of ${info.total} ...`;
-            setTimeout(resolve, 0);
-          }),
-      });
-      if (controller.signal.aborted) return;
-      const pixels = result.latents.data as Float32Array;
-      this.render(pixels, count);
-      const rms = nearestRms(pixels, count, this.data.data, TRAINING_IMAGES);
-      const mean = rms.reduce((a, b) => a + b, 0) / count;
-      Object.assign(s, {
-        status: 'done',
-        error: null,
-        count,
-        steps,
-        eta,
-        seed,
-        pixels: Array.from(pixels),
-        nearestRms: rms,
-      });
-      this.caption.textContent =
-        `${count} samples, ${steps} steps, eta ${eta}, seed ${seed}; RMS distance to the nearest training ` +
-        `image: mean ${mean.toFixed(4)}, largest ${Math.max(...rms).toFixed(4)} (pixels in [-1, 1]). ` +
-        'A converged model of a finite set reproduces its training images; blur or noise left in them is the schedule.';
-    } catch (error) {
-      if (controller.signal.aborted) return;
-      if (!(error instanceof DdimError || error instanceof RangeError)) throw error;
-      s.status = 'error';
-      s.error = error.message;
-      this.grid.replaceChildren();
-      this.caption.textContent = `Sampling failed: ${error.message}`;
-      this.caption.classList.add('failed');
-    } finally {
-      if (this.controller === controller) {
-        s.runs++;
-        this.controller = null;
-        s.busy = this.timer !== null;
-      }
+    if (!Number.isInteger(count) || count < 1 || count > 64) {
+      throw new RangeError(`images must be a whole number from 1 to 64 (got ${this.countInput.value}).`);
     }
+    const scheduler = new DDIMScheduler(config as DDIMConfig, { ...options, onWarning: () => {} });
+    const denoiser = datasetDenoiser(scheduler, this.data);
+    const generator = new Generator().manualSeed(seed);
+    const latents = randnTensor([count, 3, SIZE, SIZE], { generator });
+    const result = await sample(scheduler, denoiser, {
+      numInferenceSteps: steps,
+      eta,
+      generator,
+      latents,
+      signal,
+      // Yield to the browser between steps so the page stays responsive during a run.
+      onStep: (info) =>
+        new Promise<void>((resolve) => {
+          s.progress = info.index + 1;
+          this.caption.textContent = `step ${info.index + 1} of ${info.total} ...`;
+          setTimeout(resolve, 0);
+        }),
+    });
+    if (signal.aborted) return;
+    const pixels = result.latents.data as Float32Array;
+    this.render(pixels, count);
+    const rms = nearestRms(pixels, count, this.data.data, TRAINING_IMAGES);
+    const mean = rms.reduce((a, b) => a + b, 0) / count;
+    Object.assign(s, {
+      status: 'done',
+      error: null,
+      count,
+      steps,
+      eta,
+      seed,
+      pixels: Array.from(pixels),
+      nearestRms: rms,
+    });
+    this.caption.textContent =
+      `${count} samples, ${steps} steps, eta ${eta}, seed ${seed}; RMS distance to the nearest training ` +
+      `image: mean ${mean.toFixed(4)}, largest ${Math.max(...rms).toFixed(4)} (pixels in [-1, 1]). ` +
+      'A converged model of a finite set reproduces its training images; blur or noise left in them is the schedule.';
+  }
+
+  protected showFailure(message: string): void {
+    this.grid.replaceChildren();
+    this.caption.textContent = `Sampling failed: ${message}`;
+    this.caption.classList.add('failed');
   }
 
   private render(pixels: Float32Array, count: number): void {

@@ -3,38 +3,18 @@
  * (the core's fetch-based loader), and the page's query string. Every source goes through
  * `resolveDDIMConfig`, so a config is read exactly as `DDIMScheduler.fromConfig` reads it.
  */
-import { type DDIMConfig, DdimError, loadSchedulerConfig, resolveDDIMConfig } from 'ddim';
+import { type DDIMConfig, DdimError, loadSchedulerConfig, resolveDDIMConfig, SCHEDULER_PRESETS } from 'ddim';
 import { writeConfigForm } from './config-form.js';
 import { $, currentState, update } from './page.js';
 
 const state = currentState();
 
-const SD_BETAS = { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear' } as const;
-
-/** Configs people actually use, as their scheduler_config.json files set them. */
-const PRESETS: Record<string, Partial<DDIMConfig>> = {
-  'diffusers defaults': {},
-  'Stable Diffusion 1.5': {
-    ...SD_BETAS,
-    clip_sample: false,
-    set_alpha_to_one: false,
-    steps_offset: 1,
-  },
-  'SD 2.1 (v-prediction)': {
-    ...SD_BETAS,
-    clip_sample: false,
-    set_alpha_to_one: false,
-    steps_offset: 1,
-    prediction_type: 'v_prediction',
-  },
-  'zero SNR + trailing (Lin et al.)': {
-    ...SD_BETAS,
-    clip_sample: false,
-    set_alpha_to_one: false,
-    prediction_type: 'v_prediction',
-    rescale_betas_zero_snr: true,
-    timestep_spacing: 'trailing',
-  },
+/** Configs people actually use, as their scheduler_config.json files set them (the library's presets, and two more). */
+const PRESETS: Record<string, Readonly<Partial<DDIMConfig>>> = {
+  'diffusers defaults': SCHEDULER_PRESETS.ddim.config,
+  'Stable Diffusion 1.5': SCHEDULER_PRESETS.sd.config,
+  'SD 2.1 (v-prediction)': { ...SCHEDULER_PRESETS.sd.config, prediction_type: 'v_prediction' },
+  'zero SNR + trailing (Lin et al.)': SCHEDULER_PRESETS['sd-zero-snr'].config,
   'cosine (improved DDPM)': { beta_schedule: 'squaredcos_cap_v2' },
 };
 

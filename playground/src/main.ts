@@ -1,6 +1,7 @@
 /**
  * Entry point of the playground page: page.ts (config form, schedule charts, table, warnings),
- * loading.ts (where configs come from), mixture.ts (2-D sampling) and images.ts (image grid).
+ * loading.ts (where configs come from), mixture.ts (2-D sampling) and images.ts (image grid), the
+ * two sampling panels on run-panel.ts.
  */
 import { ImagesPanel, type ImagesState } from './images.js';
 import { applyQuery, setupConfigSources } from './loading.js';

@@ -4,18 +4,16 @@
  * what the particles do is the scheduler's doing alone. Every step is recorded through `onStep`
  * and can be animated or scrubbed.
  */
-
 import {
   type DDIMConfig,
   DDIMScheduler,
-  DdimError,
   Generator,
   gaussianMixtureDenoiser,
   randnTensor,
   sample,
 } from 'ddim';
 import { ticks } from './chart.js';
-import type { PageSchedulerOptions } from './schedule-view.js';
+import { type RunInput, RunPanel, type RunState } from './run-panel.js';
 
 export interface MixturePreset {
   name: string;
@@ -58,13 +56,7 @@ export const MIXTURES: MixturePreset[] = [
   },
 ];
 
-export interface SamplingState {
-  status: 'idle' | 'running' | 'done' | 'error';
-  /** A run is scheduled or in progress (settings changed since the last finished run). */
-  busy: boolean;
-  error: string | null;
-  /** Increases with every finished (or failed) run. */
-  runs: number;
+export interface SamplingState extends RunState {
   mixture: { name: string; weights: number[]; means: number[][]; stds: number[] };
   particles: number;
   steps: number;
@@ -84,14 +76,6 @@ export interface SamplingState {
   final: number[][];
   /** For each component, the share of particles whose nearest mode it is. */
   shares: number[];
-}
-
-export interface SamplingInput {
-  config: Readonly<DDIMConfig>;
-  options: Readonly<PageSchedulerOptions>;
-  steps: number;
-  eta: number;
-  seed: string;
 }
 
 /** Frames kept per run (plus x_T); longer runs keep every k-th step. */
@@ -128,14 +112,10 @@ function nearestMode(x: number, y: number, means: readonly (readonly number[])[]
   return best;
 }
 
-export class MixturePanel {
-  readonly state: SamplingState;
+export class MixturePanel extends RunPanel<SamplingState> {
   private frames: Float32Array[] = [];
   private previews: Float32Array[] = [];
   private colors: Uint8Array = new Uint8Array(0);
-  private input: SamplingInput | null = null;
-  private controller: AbortController | null = null;
-  private timer: ReturnType<typeof setTimeout> | null = null;
   private readonly canvas: HTMLCanvasElement;
   private readonly slider: HTMLInputElement;
   private readonly caption: HTMLElement;
@@ -144,25 +124,28 @@ export class MixturePanel {
   private readonly showX0: HTMLInputElement;
 
   constructor(container: HTMLElement) {
-    this.state = {
-      status: 'idle',
-      busy: false,
-      error: null,
-      runs: 0,
-      mixture: { name: '', weights: [], means: [], stds: [] },
-      particles: 0,
-      steps: 0,
-      eta: 0,
-      seed: '',
-      timesteps: [],
-      frames: 0,
-      frameSteps: [],
-      frame: 0,
-      playing: false,
-      initial: [],
-      final: [],
-      shares: [],
-    };
+    super(
+      {
+        status: 'idle',
+        busy: false,
+        error: null,
+        runs: 0,
+        mixture: { name: '', weights: [], means: [], stds: [] },
+        particles: 0,
+        steps: 0,
+        eta: 0,
+        seed: '',
+        timesteps: [],
+        frames: 0,
+        frameSteps: [],
+        frame: 0,
+        playing: false,
+        initial: [],
+        final: [],
+        shares: [],
+      },
+      30,
+    );
     container.innerHTML = `
       <div class="panel-controls">
         <label>mixture <select id="mixture-preset"></select></label>
@@ -192,128 +175,93 @@ export class MixturePanel {
     container.querySelector('#mixture-animate')!.addEventListener('click', () => this.animate());
   }
 
-  /** New schedule settings from the page: re-run (debounced). */
-  setInput(input: SamplingInput): void {
-    this.input = input;
-    this.schedule();
-  }
-
-  private schedule(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.state.busy = true;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      void this.run();
-    }, 30);
-  }
-
   private preset(): MixturePreset {
     return MIXTURES.find((m) => m.name === this.presetSelect.value) ?? MIXTURES[0];
   }
 
-  async run(): Promise<void> {
-    if (this.input === null) {
-      this.state.busy = false;
-      return;
-    }
-    this.controller?.abort();
-    const controller = new AbortController();
-    this.controller = controller;
-    const { config, options, steps, eta, seed } = this.input;
+  protected async execute(input: RunInput, signal: AbortSignal): Promise<void> {
+    const { config, options, steps, eta, seed } = input;
     const preset = this.preset();
     const count = Number(this.countInput.value);
     const s = this.state;
-    s.status = 'running';
     s.playing = false;
-    const frames: Float32Array[] = [];
-    const previews: Float32Array[] = [];
-    const frameSteps: number[] = [];
-    try {
-      if (!Number.isInteger(count) || count < 1 || count > 5000) {
-        throw new RangeError(
-          `particles must be a whole number from 1 to 5000 (got ${this.countInput.value}).`,
-        );
-      }
-      const scheduler = new DDIMScheduler(config as DDIMConfig, { ...options, onWarning: () => {} });
-      const denoiser = gaussianMixtureDenoiser(scheduler, {
-        weights: preset.weights,
-        means: preset.means,
-        variances: preset.stds.map((v) => v * v),
-      });
-      // diffusers' order: x_T first, then (eta > 0) each step's noise, all from one generator.
-      const generator = new Generator().manualSeed(seed);
-      const latents = randnTensor([count, 2], { generator });
-      frames.push(Float32Array.from(latents.data));
-      previews.push(Float32Array.from(latents.data));
-      frameSteps.push(0);
-      // Long runs keep every k-th step (and the last), so memory stays bounded (5000 particles x
-      // 1000 steps would be 80 MB of frames).
-      const every = Math.max(1, Math.ceil(steps / MAX_FRAMES));
-      const result = await sample(scheduler, denoiser, {
-        numInferenceSteps: steps,
-        eta,
-        generator,
-        latents,
-        signal: controller.signal,
-        onStep: (info) => {
-          const done = info.index + 1;
-          if (done % every !== 0 && done !== info.total) return;
-          frames.push(Float32Array.from(info.sample.data as Float32Array));
-          previews.push(Float32Array.from(info.predOriginalSample.data as Float32Array));
-          frameSteps.push(done);
-        },
-      });
-      if (controller.signal.aborted) return;
-      const final = frames[frames.length - 1];
-      const colors = new Uint8Array(count);
-      const shares = preset.weights.map(() => 0);
-      const finalPoints: number[][] = [];
-      const initialPoints: number[][] = [];
-      for (let i = 0; i < count; i++) {
-        initialPoints.push([frames[0][2 * i], frames[0][2 * i + 1]]);
-        colors[i] = nearestMode(final[2 * i], final[2 * i + 1], preset.means);
-        shares[colors[i]] += 1 / count;
-        finalPoints.push([final[2 * i], final[2 * i + 1]]);
-      }
-      this.frames = frames;
-      this.previews = previews;
-      this.colors = colors;
-      Object.assign(s, {
-        status: 'done',
-        error: null,
-        mixture: {
-          name: preset.name,
-          weights: [...preset.weights],
-          means: preset.means.map((m) => [...m]),
-          stds: [...preset.stds],
-        },
-        particles: count,
-        steps,
-        eta,
-        seed,
-        timesteps: Array.from(result.timesteps),
-        frames: frames.length,
-        frameSteps,
-        initial: initialPoints,
-        final: finalPoints,
-        shares,
-      });
-      this.slider.max = String(frames.length - 1);
-      this.show(frames.length - 1);
-    } catch (error) {
-      if (controller.signal.aborted) return;
-      if (!(error instanceof DdimError || error instanceof RangeError)) throw error;
-      s.status = 'error';
-      s.error = error.message;
-      this.frames = [];
-      this.drawEmpty(error.message);
-    } finally {
-      if (this.controller === controller) {
-        s.runs++;
-        this.controller = null;
-        s.busy = this.timer !== null;
-      }
+    if (!Number.isInteger(count) || count < 1 || count > 5000) {
+      throw new RangeError(`particles must be a whole number from 1 to 5000 (got ${this.countInput.value}).`);
     }
+    const scheduler = new DDIMScheduler(config as DDIMConfig, { ...options, onWarning: () => {} });
+    const denoiser = gaussianMixtureDenoiser(scheduler, {
+      weights: preset.weights,
+      means: preset.means,
+      variances: preset.stds.map((v) => v * v),
+    });
+    // diffusers' order: x_T first, then (eta > 0) each step's noise, all from one generator.
+    const generator = new Generator().manualSeed(seed);
+    const latents = randnTensor([count, 2], { generator });
+    const frames = [Float32Array.from(latents.data)];
+    const previews = [Float32Array.from(latents.data)];
+    const frameSteps = [0];
+    // Long runs keep every k-th step (and the last), so memory stays bounded (5000 particles x
+    // 1000 steps would be 80 MB of frames).
+    const every = Math.max(1, Math.ceil(steps / MAX_FRAMES));
+    const result = await sample(scheduler, denoiser, {
+      numInferenceSteps: steps,
+      eta,
+      generator,
+      latents,
+      signal,
+      onStep: (info) => {
+        const done = info.index + 1;
+        if (done % every !== 0 && done !== info.total) return;
+        frames.push(Float32Array.from(info.sample.data as Float32Array));
+        previews.push(Float32Array.from(info.predOriginalSample.data as Float32Array));
+        frameSteps.push(done);
+      },
+    });
+    if (signal.aborted) return;
+    const final = frames[frames.length - 1];
+    const colors = new Uint8Array(count);
+    const shares = preset.weights.map(() => 0);
+    const finalPoints: number[][] = [];
+    const initialPoints: number[][] = [];
+    for (let i = 0; i < count; i++) {
+      initialPoints.push([frames[0][2 * i], frames[0][2 * i + 1]]);
+      colors[i] = nearestMode(final[2 * i], final[2 * i + 1], preset.means);
+      shares[colors[i]] += 1 / count;
+      finalPoints.push([final[2 * i], final[2 * i + 1]]);
+    }
+    this.frames = frames;
+    this.previews = previews;
+    this.colors = colors;
+    Object.assign(s, {
+      status: 'done',
+      error: null,
+      mixture: {
+        name: preset.name,
+        weights: [...preset.weights],
+        means: preset.means.map((m) => [...m]),
+        stds: [...preset.stds],
+      },
+      particles: count,
+      steps,
+      eta,
+      seed,
+      timesteps: Array.from(result.timesteps),
+      frames: frames.length,
+      frameSteps,
+      initial: initialPoints,
+      final: finalPoints,
+      shares,
+    });
+    this.slider.max = String(frames.length - 1);
+    this.show(frames.length - 1);
+  }
+
+  protected showFailure(message: string): void {
+    this.frames = [];
+    const ctx = this.canvas.getContext('2d')!;
+    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
+    this.caption.textContent = `Sampling failed: ${message}`;
+    this.caption.classList.add('failed');
   }
 
   /** Play the recorded steps from x_T, about 8 steps a second (at least 2 s in all). */
@@ -339,13 +287,6 @@ export class MixturePanel {
 
   private toCanvas(v: number, size: number): number {
     return ((v + this.view) / (2 * this.view)) * size;
-  }
-
-  private drawEmpty(message: string): void {
-    const ctx = this.canvas.getContext('2d')!;
-    ctx.clearRect(0, 0, this.canvas.width, this.canvas.height);
-    this.caption.textContent = `Sampling failed: ${message}`;
-    this.caption.classList.add('failed');
   }
 
   show(frame: number): void {

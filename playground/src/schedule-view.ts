@@ -89,7 +89,6 @@ export function scheduleView(
     const prev = scheduler.previousTimestep(t);
     const alphaBar = scheduler.alphaBarAt(t);
     const alphaBarPrev = scheduler.alphaBarAt(prev);
-    const variance = scheduler.getVariance(t, prev);
     return {
       index,
       t,
@@ -98,8 +97,7 @@ export function scheduleView(
       alphaBar,
       alphaBarPrev,
       logSnr: logSnrOf(alphaBar),
-      // variance is 0/0 = NaN only when both alpha_bars are 1; clamp tiny negative rounding at 0.
-      sigma: eta * Math.sqrt(Math.max(0, Number.isFinite(variance) ? variance : 0)),
+      sigma: eta * Math.sqrt(scheduler.getVariance(t, prev)),
     };
   });
   const alphaBar = Array.from(scheduler.alphasCumprod);

@@ -140,9 +140,3 @@ export function format(result: RandnBenchResult): string {
     ...result.notes.map((note) => `note: ${note}`),
   ].join('\n');
 }
-
-export async function main(options?: RandnBenchOptions): Promise<RandnBenchResult> {
-  const result = await run(options);
-  console.log(format(result));
-  return result;
-}

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DDIMScheduler } from '../index.js';
+import { DDIMScheduler, Generator, randnTensor, SCHEDULER_PRESETS, sizeOf } from '../index.js';
 
 export interface HeapReport {
   steps: number;
@@ -23,22 +23,6 @@ export interface HeapReport {
 const DIMS = [1, 4, 64, 64];
 const STEPS = 50;
 
-/** Deterministic standard normals (mulberry32 + Box-Muller). */
-function normals(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++)
-    out[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  return out;
-}
-
 /**
  * Whole 50-step Stable Diffusion loops (eta 0) from the same starting latents, x_t and x_{t-1}
  * in two ping-pong buffers, a fixed noise prediction standing in for the model.
@@ -46,19 +30,13 @@ function normals(n: number, seed: number): Float32Array {
 export async function heapOfSteps(steps: number): Promise<HeapReport> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run node with --expose-gc');
-  const n = DIMS.reduce((x, y) => x * y, 1);
-  const s = new DDIMScheduler({
-    beta_schedule: 'scaled_linear',
-    beta_start: 0.00085,
-    beta_end: 0.012,
-    clip_sample: false,
-    set_alpha_to_one: false,
-    steps_offset: 1,
-  }).setTimesteps(STEPS);
-  const initial = normals(n, 5);
+  const n = sizeOf(DIMS);
+  const s = new DDIMScheduler(SCHEDULER_PRESETS.sd.config).setTimesteps(STEPS);
+  const normals = (seed: number) => randnTensor(DIMS, { generator: new Generator().manualSeed(seed) }).data;
+  const initial = normals(5);
   const a = { data: new Float32Array(n), dims: DIMS };
   const b = { data: new Float32Array(n), dims: DIMS };
-  const model = { data: normals(n, 6), dims: DIMS };
+  const model = { data: normals(6), dims: DIMS };
   const x0 = { data: new Float32Array(n), dims: DIMS };
   const intoB = { out: { prevSample: b, predOriginalSample: x0 } };
   const intoA = { out: { prevSample: a, predOriginalSample: x0 } };

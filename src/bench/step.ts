@@ -9,12 +9,14 @@
 import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
 import {
-  type DDIMConfig,
   DDIMScheduler,
   Generator,
   numberToFloat16,
   quantileInPlace,
   randnInto,
+  randnTensor,
+  SCHEDULER_PRESETS,
+  sizeOf,
   stepCoefficients,
   toFloat64,
 } from '../index.js';
@@ -48,37 +50,11 @@ const CASES: StepCase[] = [
   { name: 'SD 1x4x64x64 float16, eta 0 (*)', dims: [1, 4, 64, 64], eta: 0, thresholding: false, half: true },
 ];
 
-/** Stable Diffusion's scheduler config (what its pipelines load into DDIM). */
-const SD_CONFIG: Partial<DDIMConfig> = {
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  clip_sample: false,
-  set_alpha_to_one: false,
-  steps_offset: 1,
-};
-
 const STEPS = 50;
 
-/** Deterministic standard normals (mulberry32 + Box-Muller): benchmark data, not PyTorch's stream. */
+/** Seeded standard normals (the library's generator): the benchmarks' data. */
 export function gaussian(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    out[i] = Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
-  }
-  return out;
-}
-
-function sizeOf(dims: number[]): number {
-  return dims.reduce((a, b) => a * b, 1);
+  return randnTensor([n], { generator: new Generator().manualSeed(seed) }).data;
 }
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
@@ -169,7 +145,9 @@ function bufferSet(c: StepCase, alphaProd: number, seed: number) {
 }
 
 async function benchCase(c: StepCase, time: number): Promise<StepRow> {
-  const s = new DDIMScheduler({ ...SD_CONFIG, thresholding: c.thresholding }).setTimesteps(STEPS);
+  const s = new DDIMScheduler({ ...SCHEDULER_PRESETS.sd.config, thresholding: c.thresholding }).setTimesteps(
+    STEPS,
+  );
   const t = s.timesteps[STEPS >> 1];
   const prevT = s.previousTimestep(t);
   // Every task reads its arrays from one of two sets chosen at run time: a closure over fixed

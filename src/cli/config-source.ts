@@ -51,8 +51,9 @@ export interface SourceOptions {
   warn: (message: string) => void;
 }
 
+/** The Hub or a URL answered 404 (a local folder already falls back to its top by itself, as diffusers' load_config does). */
 function isNotFound(error: unknown): boolean {
-  return error instanceof LoadError && error.field === 'source' && /HTTP 404|leads to no/.test(error.problem);
+  return error instanceof LoadError && error.field === 'source' && error.problem.includes('HTTP 404');
 }
 
 /**

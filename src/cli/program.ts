@@ -71,11 +71,6 @@ export function buildProgram(ctx: CliContext, version: string): Command {
     .showHelpAfterError('(run with --help for usage)')
     .showSuggestionAfterError(true);
 
-  const markVerbose = (cmd: Command) => {
-    if (cmd.optsWithGlobals().verbose) ctx.verbose = true;
-  };
-  program.hook('preAction', (_this, action) => markVerbose(action));
-
   addOverrides(
     program
       .command('sample')
@@ -212,6 +207,8 @@ export function buildProgram(ctx: CliContext, version: string): Command {
 /** Run the CLI on `argv` (without node and the script) and return the exit code. */
 export async function run(argv: string[], ctx: CliContext, version: string): Promise<number> {
   const program = buildProgram(ctx, version);
+  // Every command accepts --verbose (so each --help lists it); it is read here, once, rather than
+  // from whichever command's parsed flags hold it.
   if (argv.includes('--verbose')) ctx.verbose = true;
   try {
     await program.parseAsync(argv, { from: 'user' });

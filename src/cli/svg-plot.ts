@@ -2,6 +2,7 @@
  * A two-panel SVG chart of noise schedules, written by hand (no dependency): alpha_bar_t and
  * log-SNR_t against t, one line per scheduler, the chosen inference timesteps marked on each line.
  */
+import { snr } from '../node/index.js';
 
 export interface PlotSeries {
   label: string;
@@ -91,7 +92,7 @@ function axes(p: Panel, yLabel: string, title: string): string[] {
 }
 
 function logSnr(alphaBar: number): number {
-  return Math.log(alphaBar / (1 - alphaBar));
+  return Math.log(snr(alphaBar));
 }
 
 /** Render the chart. */

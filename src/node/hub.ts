@@ -42,6 +42,7 @@ import {
   looksLikeLocalPath,
   parseConfigBytes,
   sameOrigin,
+  tooLarge,
 } from '../hub-internal.js';
 
 type Env = Record<string, string | undefined>;
@@ -134,21 +135,14 @@ async function readBounded(file: string, maxBytes: number): Promise<Uint8Array> 
         fix: `point at ${CONFIG_NAME} or at the folder holding it.`,
       });
     }
-    const tooLarge = (): LoadError =>
-      new LoadError({
-        field: 'maxBytes',
-        value: maxBytes,
-        problem: `was exceeded by ${file} (${stat.size} bytes; a scheduler config is a few kilobytes)`,
-        fix: `check that the path points at ${CONFIG_NAME}; raise maxBytes only if the file really is that large.`,
-      });
-    if (stat.size > maxBytes) throw tooLarge();
+    if (stat.size > maxBytes) throw tooLarge(file, maxBytes, `${stat.size} bytes`);
     const buffer = new Uint8Array(maxBytes + 1);
     let length = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, length, buffer.length - length, null);
       if (bytesRead === 0) break;
       length += bytesRead;
-      if (length > maxBytes) throw tooLarge();
+      if (length > maxBytes) throw tooLarge(file, maxBytes, `it grew past ${maxBytes} bytes while read`);
     }
     return buffer.subarray(0, length);
   } finally {
@@ -342,10 +336,11 @@ async function requireDirectory(folder: string, original: unknown): Promise<void
   if (!(await fs.stat(folder)).isDirectory()) throw original;
 }
 
-async function writeAtomically(file: string, data: Uint8Array | string): Promise<void> {
+/** Make `file` by `create(temp)` under a temporary name, then rename it into place: never half-written. */
+async function createAtomically(file: string, create: (temp: string) => Promise<void>): Promise<void> {
   const temp = `${file}.${randomBytes(6).toString('hex')}.incomplete`;
   try {
-    await fs.writeFile(temp, data);
+    await create(temp);
     await fs.rename(temp, file);
   } catch (error) {
     await fs.rm(temp, { force: true });
@@ -386,29 +381,28 @@ export async function writeToHubCache(write: CacheWrite): Promise<string> {
   if (!isInside(refsDir, ref)) throw escapeError('revision', write.revision, refsDir);
 
   await makeDirectory(blobsDir);
-  if (!(await statOrUndefined(blob))?.isFile()) await writeAtomically(blob, write.bytes);
+  if (!(await statOrUndefined(blob))?.isFile()) {
+    await createAtomically(blob, (temp) => fs.writeFile(temp, write.bytes));
+  }
 
   await makeDirectory(path.dirname(pointer));
-  const temp = `${pointer}.${randomBytes(6).toString('hex')}.incomplete`;
-  try {
-    if (write.useSymlinks === false) throw new Error('symlinks disabled');
-    await fs.symlink(path.relative(path.dirname(pointer), blob), temp);
-  } catch {
-    await fs.rm(temp, { force: true });
+  await createAtomically(pointer, async (temp) => {
+    if (write.useSymlinks !== false) {
+      try {
+        await fs.symlink(path.relative(path.dirname(pointer), blob), temp);
+        return;
+      } catch {
+        // the file system refuses symlinks: a copy, below
+      }
+    }
     await fs.copyFile(blob, temp);
-  }
-  try {
-    await fs.rename(temp, pointer);
-  } catch (error) {
-    await fs.rm(temp, { force: true });
-    throw error;
-  }
+  });
 
   if (write.revision !== write.commit) {
     await makeDirectory(path.dirname(ref));
     const current = await fs.readFile(ref, 'utf8').catch(() => undefined);
     // huggingface_hub writes the bare hash, no newline, and only when it changed.
-    if (current !== write.commit) await writeAtomically(ref, write.commit);
+    if (current !== write.commit) await createAtomically(ref, (temp) => fs.writeFile(temp, write.commit));
   }
   return pointer;
 }
@@ -466,8 +460,10 @@ async function loadFromHub(
   }
   // Parse (and refuse hostile JSON) before anything reaches the cache.
   const config = parseConfigBytes(fetched.bytes, url);
-  const commit = fetched.commit ?? (isCommitHash(revision) ? revision : undefined);
-  if (commit === undefined || !isCommitHash(commit)) {
+  // The commit the Hub names, else the revision when it is one; a malformed header is never a path.
+  const named = fetched.commit ?? revision;
+  const commit = isCommitHash(named) ? named : undefined;
+  if (commit === undefined) {
     options.warn(
       `${url} sent no valid X-Repo-Commit header (got ${JSON.stringify(fetched.commit ?? null)}), so the config was not stored in the Hugging Face cache.`,
     );
@@ -488,12 +484,7 @@ async function loadFromHub(
       );
     }
   }
-  return {
-    config,
-    resolvedFrom: url,
-    origin: 'network',
-    ...(commit && isCommitHash(commit) ? { commit } : {}),
-  };
+  return { config, resolvedFrom: url, origin: 'network', ...(commit !== undefined ? { commit } : {}) };
 }
 
 async function loadUrl(

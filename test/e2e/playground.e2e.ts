@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FullState } from '../../playground/src/main.js';
 import {
   ConfigError,
   DDIMScheduler,
@@ -31,54 +32,8 @@ const DIST = join(ROOT, 'playground', 'dist');
 const SCREENSHOT = join(ROOT, 'test-results', 'playground.png');
 const DOCS_SCREENSHOT = join(ROOT, 'docs', 'playground.png');
 
-/** The part of window.__playground this test reads (see playground/src/page.ts). */
-interface PageState {
-  revision: number;
-  ready: boolean;
-  error: { field: string; message: string } | null;
-  config: Record<string, unknown> | null;
-  options: { previousTimestepRule: string; clampZeroTerminalSnr: boolean };
-  stepError: string | null;
-  steps: number;
-  eta: number;
-  timesteps: number[];
-  rows: { index: number; t: number; prev: number; nextScheduled: number; alphaBar: number; sigma: number }[];
-  charts: Record<string, { series: Record<string, { x: number[]; y: number[] }> }>;
-  warnings: { id: string; level: string; message: string }[];
-  unusedKeys: string[];
-  loadedFrom: string;
-  loading: boolean;
-  loadError: string | null;
-  sampling: {
-    status: string;
-    busy: boolean;
-    error: string | null;
-    runs: number;
-    mixture: { name: string; weights: number[]; means: number[][]; stds: number[] };
-    particles: number;
-    steps: number;
-    eta: number;
-    seed: string;
-    frames: number;
-    frameSteps: number[];
-    frame: number;
-    playing: boolean;
-    initial: number[][];
-    final: number[][];
-    shares: number[];
-  };
-  images: {
-    status: string;
-    busy: boolean;
-    error: string | null;
-    runs: number;
-    count: number;
-    size: number;
-    steps: number;
-    pixels: number[];
-    nearestRms: number[];
-  };
-}
+/** window.__playground: the page's state (playground/src/page.ts) with the sampling panels'. */
+type PageState = FullState;
 
 type Panel = 'sampling' | 'images';
 

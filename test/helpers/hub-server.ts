@@ -12,12 +12,71 @@ import type { AddressInfo, Socket } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
+import { DIFFUSERS_VERSION, LoadError } from '../../src/index.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/configs/', import.meta.url));
 
 export function fixtureText(name: string): string {
   return readFileSync(path.join(FIXTURES, name), 'utf8');
 }
+
+/** The rejection of `promise`, which must be a LoadError. */
+export async function loadError(promise: Promise<unknown>): Promise<LoadError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LoadError);
+  return error as LoadError;
+}
+
+/** The DDIM config of sd21-ddim-v.json, as `DDIMScheduler.toJSON()` gives it. */
+export const SD21_DDIM_CONFIG = {
+  _class_name: 'DDIMScheduler',
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  trained_betas: null,
+  clip_sample: false,
+  set_alpha_to_one: false,
+  steps_offset: 1,
+  prediction_type: 'v_prediction',
+  thresholding: false,
+  dynamic_thresholding_ratio: 0.995,
+  clip_sample_range: 1,
+  sample_max_value: 1,
+  timestep_spacing: 'leading',
+  rescale_betas_zero_snr: false,
+};
+
+/**
+ * What diffusers' `save_config` writes for SD21_DDIM_CONFIG, written out by hand: keys sorted,
+ * indent 2, `_diffusers_version` added, floats as Python's repr (`1.0`), a final newline.
+ */
+export const SD21_DDIM_SAVED = [
+  '{',
+  '  "_class_name": "DDIMScheduler",',
+  `  "_diffusers_version": "${DIFFUSERS_VERSION}",`,
+  '  "beta_end": 0.012,',
+  '  "beta_schedule": "scaled_linear",',
+  '  "beta_start": 0.00085,',
+  '  "clip_sample": false,',
+  '  "clip_sample_range": 1.0,',
+  '  "dynamic_thresholding_ratio": 0.995,',
+  '  "num_train_timesteps": 1000,',
+  '  "prediction_type": "v_prediction",',
+  '  "rescale_betas_zero_snr": false,',
+  '  "sample_max_value": 1.0,',
+  '  "set_alpha_to_one": false,',
+  '  "steps_offset": 1,',
+  '  "thresholding": false,',
+  '  "timestep_spacing": "leading",',
+  '  "trained_betas": null',
+  '}',
+  '',
+].join('\n');
 
 export function gitBlobSha1(body: string | Uint8Array): string {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;

@@ -2,20 +2,18 @@
  * `ddim experiment table1 | brightness`: run the experiments (pure functions in src/experiments/),
  * print their tables, and save them as markdown and JSON (and the brightness samples as a PNG).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BrightnessResult, runBrightness } from '../../experiments/brightness.js';
 import { runTable1, type Table1Result, table1Cell, table1RuleCell } from '../../experiments/table1.js';
 import type { CliContext } from '../context.js';
 import { fixed, markdownTable, seconds, sig } from '../format.js';
+import { writeOutput } from '../output.js';
 import { encodePng, imageGrid } from '../png.js';
 import { progressBar, progressOf } from '../progress.js';
 
-function write(dir: string, name: string, content: string | Buffer): string {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, name);
-  writeFileSync(path, content);
-  return path;
+/** JSON text; a seed past 2^53 (a bigint: --seed takes up to 2^64 - 1) is written as a decimal string. */
+function jsonText(value: unknown): string {
+  return `${JSON.stringify(value, (_key, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -23,7 +21,7 @@ function write(dir: string, name: string, content: string | Buffer): string {
 
 export interface Table1Flags {
   samples: number;
-  seed: number;
+  seed: number | bigint;
   out: string;
   progress: boolean;
 }
@@ -100,7 +98,8 @@ export async function table1Command(flags: Table1Flags, ctx: CliContext): Promis
   try {
     result = await runTable1({
       samples: flags.samples,
-      seed: flags.seed,
+      // Typed number there; any torch seed works, as it only reaches Generator.manualSeed.
+      seed: flags.seed as number,
       onCell: bar.update,
     });
   } finally {
@@ -118,11 +117,10 @@ export async function table1Command(flags: Table1Flags, ctx: CliContext): Promis
     );
   }
   for (const v of ruleVerdicts(result)) ctx.print(v);
-  const mdPath = write(flags.out, 'table1.md', `${md}\n`);
-  const jsonPath = write(
-    flags.out,
-    'table1.json',
-    `${JSON.stringify({ experiment: 'table1', ...result }, null, 2)}\n`,
+  const mdPath = await writeOutput(join(flags.out, 'table1.md'), `${md}\n`);
+  const jsonPath = await writeOutput(
+    join(flags.out, 'table1.json'),
+    jsonText({ experiment: 'table1', ...result }),
   );
   ctx.print(`time: ${seconds(ms)}; wrote ${mdPath} and ${jsonPath}`);
 }
@@ -133,7 +131,7 @@ export async function table1Command(flags: Table1Flags, ctx: CliContext): Promis
 export interface BrightnessFlags {
   samples: number;
   steps: number;
-  seed: number;
+  seed: number | bigint;
   out: string;
   progress: boolean;
 }
@@ -186,7 +184,8 @@ export async function brightnessCommand(flags: BrightnessFlags, ctx: CliContext)
     result = await runBrightness({
       samples: flags.samples,
       steps: flags.steps,
-      seed: flags.seed,
+      // Typed number there; any torch seed works, as it only reaches Generator.manualSeed.
+      seed: flags.seed as number,
       onStep: (done) => bar.update(done),
     });
   } finally {
@@ -206,9 +205,9 @@ export async function brightnessCommand(flags: BrightnessFlags, ctx: CliContext)
     ...rest,
     runs: result.runs.map(({ images: _i, ...run }) => run),
   };
-  const mdPath = write(flags.out, 'brightness.md', `${md}\n`);
-  const jsonPath = write(flags.out, 'brightness.json', `${JSON.stringify(json, null, 2)}\n`);
-  const pngPath = write(flags.out, 'brightness.png', brightnessPng(result));
+  const mdPath = await writeOutput(join(flags.out, 'brightness.md'), `${md}\n`);
+  const jsonPath = await writeOutput(join(flags.out, 'brightness.json'), jsonText(json));
+  const pngPath = await writeOutput(join(flags.out, 'brightness.png'), brightnessPng(result));
   ctx.print(
     `time: ${seconds(ms)}; wrote ${mdPath}, ${jsonPath} and ${pngPath} (rows sorted by brightness: dataset, then each schedule)`,
   );

@@ -1,9 +1,8 @@
 /** `ddim plot`: alpha_bar and log-SNR against t for one or more configs, as an SVG file. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { ConfigOverrideFlags } from '../config-source.js';
 import { loadConfigSource, schedulerFor } from '../config-source.js';
 import type { CliContext } from '../context.js';
+import { writeOutput } from '../output.js';
 import { type PlotSeries, schedulePlotSvg } from '../svg-plot.js';
 
 export interface PlotFlags extends ConfigOverrideFlags {
@@ -34,8 +33,7 @@ export async function plotCommand(flags: PlotFlags, ctx: CliContext): Promise<vo
   const svg = schedulePlotSvg(series, {
     title: `Noise schedules, ${flags.steps} inference timesteps marked`,
   });
-  mkdirSync(dirname(flags.out), { recursive: true });
-  writeFileSync(flags.out, svg);
+  await writeOutput(flags.out, svg);
   for (const s of series) ctx.print(s.label);
   ctx.print(`wrote ${flags.out} (${series.length} schedules)`);
 }

@@ -7,8 +7,6 @@
  * shape is the conditional prediction and the one of the whole set the unconditional one, combined
  * by classifier-free guidance (`--guidance-scale`, `--guidance-rescale`) as diffusers' pipelines do.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { nearestNeighbours } from '../../nearest.js';
 import {
   datasetDenoiser,
@@ -24,6 +22,7 @@ import type { ConfigOverrideFlags } from '../config-source.js';
 import { loadConfigSource, schedulerFor } from '../config-source.js';
 import type { CliContext } from '../context.js';
 import { seconds, sig } from '../format.js';
+import { writeOutput } from '../output.js';
 import { encodePng, imageGrid } from '../png.js';
 import { progressBar } from '../progress.js';
 import { describeScheduler } from './timesteps.js';
@@ -104,8 +103,7 @@ export async function sampleCommand(flags: SampleFlags, ctx: CliContext): Promis
     columns: Math.min(8, flags.count),
     scale: flags.size <= 32 ? 3 : 2,
   });
-  mkdirSync(dirname(flags.out), { recursive: true });
-  writeFileSync(flags.out, encodePng(grid));
+  await writeOutput(flags.out, encodePng(grid));
   const ts = result.timesteps;
   ctx.print(
     `steps: ${result.steps}, eta ${flags.eta}, seed ${flags.seed}, timesteps ${ts[0]} -> ${ts[ts.length - 1]}`,
