@@ -48,6 +48,7 @@
  *   2^127, not isFinite of the plain sum: see RESULT_LIMIT.)
  */
 import type { PredictionType } from './config.js';
+import { ArgumentError } from './errors.js';
 import type { DType, TensorData } from './tensor.js';
 import { float16Table, numberToFloat16 } from './tensor.js';
 
@@ -610,7 +611,12 @@ function thresholdScale(
   const n = to - from;
   const wide = thresholdPrecision(args.sampleType, args.modelOutputType) === 'float64';
   if (scratch === undefined || scratch.length < n || wide !== scratch instanceof Float64Array) {
-    throw new Error(`ddimStepKernel: thresholding needs a ${wide ? 'Float64Array' : 'Float32Array'} scratch`);
+    throw new ArgumentError({
+      field: 'scratch',
+      value: scratch,
+      problem: `must be a ${wide ? 'Float64Array' : 'Float32Array'} of at least ${n} values for thresholding`,
+      fix: 'pass scratch of length / batch values: a Float64Array when the sample or the model output is float64, else a Float32Array.',
+    });
   }
   const c = args.coefficients;
   let nan: boolean;

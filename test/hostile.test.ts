@@ -12,6 +12,7 @@ import {
   DDIMScheduler,
   type DdimError,
   datasetDenoiser,
+  ddimStepKernel,
   ddimTimesteps,
   describeValue,
   Generator,
@@ -30,6 +31,7 @@ import {
   sample,
   shapesDataset,
   sizeOf,
+  stepCoefficients,
   type Tensor,
   tensor,
   toDiffusersJsonString,
@@ -633,6 +635,28 @@ describe('noise, JSON, loading and the pure helpers', () => {
     );
     expectTyped(() => registerConfigSource(null as never), ArgumentError, 'source');
     expectTyped(() => registerConfigSource({ name: 'x' } as never), ArgumentError, 'source');
+  });
+
+  it('ddimStepKernel asked to threshold without a scratch of the right precision is an ArgumentError', () => {
+    const x = Float32Array.of(0.5, -1);
+    const args = {
+      coefficients: stepCoefficients('epsilon', 0.5, 0.6, 0, 0),
+      bound: { kind: 'threshold', ratio: 0.9, maxValue: 2 },
+      useClippedModelOutput: false,
+      batch: 1,
+      sample: x,
+      sampleType: 'float32',
+      modelOutput: x,
+      modelOutputType: 'float32',
+      noise: null,
+      noiseType: 'float32',
+      prevSample: new Float32Array(2),
+      predOriginalSample: new Float32Array(2),
+      outType: 'float32',
+    } as const;
+    expectTyped(() => ddimStepKernel(args), ArgumentError, 'scratch');
+    expectTyped(() => ddimStepKernel({ ...args, scratch: new Float64Array(2) }), ArgumentError, 'scratch');
+    expect(ddimStepKernel({ ...args, scratch: new Float32Array(2) })).toBe(true);
   });
 
   it('helpers that allocate refuse bad sizes with a typed error instead of a RangeError', () => {
