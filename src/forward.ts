@@ -9,6 +9,7 @@
  */
 import { ArgumentError, NumericError } from './errors.js';
 import { checkOptionKeys, guarded, unreadable } from './guard.js';
+import { firstNonFinite, nonFiniteInputError } from './non-finite.js';
 import type { DType, Tensor, TensorLike } from './tensor.js';
 import { checkSameDims, checkTensor, emptyLike, float16Table, numberToFloat16 } from './tensor.js';
 
@@ -103,21 +104,18 @@ function readTimestepList(timesteps: unknown, batch: number, resolve: TimestepRe
 }
 
 /**
- * out = wa[b] * a + wb[b] * b elementwise, with per-batch weights; result has a's dtype.
- * Returns the sum of the stored results (non-finite iff some stored value is: read back after
- * the store, so a float32 / float16 overflow to Inf counts, not only NaN inputs).
+ * out = wa[b] * a + wb[b] * b elementwise, with per-batch weights; result has a's dtype. Returns
+ * the sum of the stored results (non-finite iff some stored value is: read back after the store,
+ * so a float32 / float16 overflow to Inf counts, not only NaN inputs).
  */
 function combine(
   a: TensorLike,
-  aName: string,
+  aType: DType,
   b: TensorLike,
-  bName: string,
+  bType: DType,
+  out: Tensor,
   weights: (batchIndex: number) => [number, number],
-): { out: Tensor; checksum: number } {
-  const aType = checkTensor(a, aName);
-  const bType = checkTensor(b, bName);
-  checkSameDims(a, aName, b, bName);
-  const out = emptyLike(a, aType);
+): number {
   const batch = a.dims.length > 0 ? a.dims[0] : 1;
   const per = batch > 0 ? a.data.length / batch : 0;
   const table = aType === 'float16' || bType === 'float16' ? float16Table() : null;
@@ -136,53 +134,7 @@ function combine(
       checksum += aType === 'float16' ? table![od[k]] : od[k];
     }
   }
-  return { out, checksum };
-}
-
-/** The NumericError for a non-finite forward-process result: names the input or the overflow. */
-function forwardNonFinite(
-  what: string,
-  a: TensorLike,
-  aName: string,
-  b: TensorLike,
-  bName: string,
-  ts: readonly number[],
-  out: Tensor,
-): NumericError {
-  const at = ts.length > 0 && ts.every((t) => t === ts[0]) ? `timestep ${ts[0]}` : 'these timesteps';
-  for (const [t, name] of [
-    [a, aName],
-    [b, bName],
-  ] as const) {
-    const i = firstNonFiniteIndex(t.data, t.type === 'float16' ? 'float16' : 'float32');
-    if (i >= 0) {
-      return new NumericError({
-        field: `${name}[${i}]`,
-        value: valueAt(t.data, t.type === 'float16' ? 'float16' : 'float32', i),
-        problem: `is not finite (${what} at ${at})`,
-        fix: 'pass finite inputs, or allowNonFinite: true to compute anyway.',
-      });
-    }
-  }
-  const i = firstNonFiniteIndex(out.data, out.type);
-  return new NumericError({
-    field: `${what}[${i}]`,
-    problem: `overflows ${out.type} at ${at} although the inputs are finite`,
-    fix:
-      out.type === 'float16'
-        ? 'float16 holds at most 65504: compute in float32 (pass float32 tensors).'
-        : 'the inputs are too large for the dtype; scale them down.',
-  });
-}
-
-function firstNonFiniteIndex(data: ArrayLike<number>, type: DType): number {
-  const table = type === 'float16' ? float16Table() : null;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(table ? table[data[i]] : data[i])) return i;
-  return -1;
-}
-
-function valueAt(data: ArrayLike<number>, type: DType, i: number): number {
-  return type === 'float16' ? float16Table()[data[i]] : data[i];
+  return checksum;
 }
 
 function allowNonFinite(options: unknown, method: string): boolean {
@@ -245,16 +197,35 @@ export function forwardProcess(
 ): Tensor {
   const allow = allowNonFinite(options, what);
   const xName = what === 'addNoise' ? 'originalSamples' : 'sample';
-  checkTensor(x, xName);
+  const xType = checkTensor(x, xName);
   const batch = x.dims.length > 0 ? x.dims[0] : 1;
   const ts = perBatchTimesteps(timesteps, batch, alphasCumprod.length, resolve);
+  const noiseType = checkTensor(noise, 'noise');
+  checkSameDims(x, xName, noise, 'noise');
+  const out = emptyLike(x, xType);
   // addNoise: sqrt(a) x0 + sqrt(1 - a) noise; getVelocity: -sqrt(1 - a) sample + sqrt(a) noise.
-  const { out, checksum } = combine(x, xName, noise, 'noise', (b) => {
+  const checksum = combine(x, xType, noise, noiseType, out, (b) => {
     const a = alphasCumprod[ts[b]];
     return what === 'addNoise' ? [Math.sqrt(a), Math.sqrt(1 - a)] : [-Math.sqrt(1 - a), Math.sqrt(a)];
   });
-  if (!allow && !Number.isFinite(checksum)) {
-    throw forwardNonFinite(what, x, xName, noise, 'noise', ts, out);
-  }
-  return out;
+  if (allow || Number.isFinite(checksum)) return out;
+  // Name the culprit: a non-finite input, else the element that overflowed the output dtype.
+  const at = ts.length > 0 && ts.every((t) => t === ts[0]) ? `timestep ${ts[0]}` : 'these timesteps';
+  const fix = 'pass finite inputs, or allowNonFinite: true to compute anyway.';
+  const inputError = nonFiniteInputError(
+    [
+      { name: xName, tensor: x, dtype: xType, fix },
+      { name: 'noise', tensor: noise, dtype: noiseType, fix },
+    ],
+    `(${what} at ${at})`,
+  );
+  if (inputError !== null) throw inputError;
+  throw new NumericError({
+    field: `${what}[${firstNonFinite(out.data, out.type)}]`,
+    problem: `overflows ${out.type} at ${at} although the inputs are finite`,
+    fix:
+      out.type === 'float16'
+        ? 'float16 holds at most 65504: compute in float32 (pass float32 tensors).'
+        : 'the inputs are too large for the dtype; scale them down.',
+  });
 }
