@@ -61,17 +61,17 @@ export {
 export * from './schedule.js';
 export {
   DDIMScheduler,
-  type PretrainedOptions,
-  pretrainedSchedulerOptions,
-  resolveSchedulerOptions,
   SchedulerBase,
-  type SchedulerOptions,
-  type StepOptions,
-  type StepOutBuffers,
   type StepOutput,
   type TimestepsChoice,
   zeroSnrEpsilonError,
 } from './scheduler.js';
+export {
+  type PretrainedOptions,
+  pretrainedSchedulerOptions,
+  resolveSchedulerOptions,
+  type SchedulerOptions,
+} from './scheduler-options.js';
 export {
   ddimStepKernel,
   quantileInPlace,
@@ -81,5 +81,6 @@ export {
   stepCoefficients,
   type X0Bound,
 } from './step.js';
+export type { StepOptions, StepOutBuffers } from './step-options.js';
 export * from './tensor.js';
 export * from './timesteps.js';

@@ -135,6 +135,32 @@ export function ddimVariance(alphaBarT: number, alphaBarPrev: number): number {
 }
 
 /**
+ * eta > 1 is allowed where DDIM eq. 12 still holds: sigma^2 = eta^2 variance must not exceed
+ * 1 - alpha_bar_prev, the weight left for the noise direction. For eta <= 1 it never does (up to
+ * rounding, which stepCoefficients clamps); past that diffusers takes the square root of a
+ * negative number (NaN) and a clamp would silently change the sampler, so it is an error naming
+ * the largest eta this step takes. `t` and `prev` only label the message.
+ */
+export function checkEtaFits(
+  eta: number,
+  variance: number,
+  alphaBarPrev: number,
+  t: number,
+  prev: number,
+): void {
+  const room = 1 - alphaBarPrev;
+  const sigma2 = eta * eta * variance;
+  if (sigma2 - room <= 8 * Number.EPSILON * Math.max(1, room)) return;
+  const maxEta = variance > 0 ? Math.sqrt(room / variance) : Number.POSITIVE_INFINITY;
+  throw new ArgumentError({
+    field: 'eta',
+    value: eta,
+    problem: `is too large for the step from timestep ${t} to ${prev}: sigma^2 = eta^2 * variance = ${sigma2} exceeds 1 - alpha_bar_prev = ${room} (DDIM eq. 12 allows eta up to ${maxEta} here)`,
+    fix: 'use eta in [0, 1] (1 is DDPM-like sampling), which every step accepts.',
+  });
+}
+
+/**
  * The alpha_bar diffusers' `EulerDiscreteScheduler` puts at the last training timestep when
  * `rescale_betas_zero_snr` (2^-24, float16's smallest subnormal): "close to 0 without being 0" so
  * the first sigma, and for DDIM the epsilon-prediction x0 = (x - sqrt(1 - a) eps) / sqrt(a), is finite.

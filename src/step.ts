@@ -130,6 +130,27 @@ export type X0Bound =
   | { kind: 'clip'; range: number }
   | { kind: 'threshold'; ratio: number; maxValue: number };
 
+/** The config fields that choose the bound (DDIMInverseScheduler's config has no thresholding). */
+export interface BoundConfig {
+  clip_sample: boolean;
+  clip_sample_range: number;
+  thresholding?: boolean;
+  dynamic_thresholding_ratio?: number;
+  sample_max_value?: number;
+}
+
+/** The x0 bound a config asks for: thresholding takes precedence over clip_sample, as in diffusers. */
+export function x0BoundFor(config: BoundConfig): X0Bound {
+  if (config.thresholding === true) {
+    return {
+      kind: 'threshold',
+      ratio: config.dynamic_thresholding_ratio as number,
+      maxValue: config.sample_max_value as number,
+    };
+  }
+  return config.clip_sample ? { kind: 'clip', range: config.clip_sample_range } : { kind: 'none' };
+}
+
 /**
  * Everything one kernel run needs. A scheduler keeps one of these and refills it every step, so
  * stepping allocates nothing.

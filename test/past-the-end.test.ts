@@ -43,6 +43,11 @@ describe('1000 inference steps with steps_offset 1 (SD 1.5 config)', () => {
     expect(s.alphaBarAt(1000)).toBe(s.alphasCumprod[999]);
     expect(s.previousTimestep(1000)).toBe(999);
     const first = s.step(toyModel(initial, 1000), 1000, initial).prevSample;
+    // A bigint timestep (an ONNX int64) is read as its number here too, as addNoise reads it.
+    expect(s.previousTimestep(1000n as never)).toBe(999);
+    expect(Array.from(s.step(toyModel(initial, 1000), 1000n as never, initial).prevSample.data)).toEqual(
+      Array.from(first.data),
+    );
     // alpha_bar_t = alpha_bar_prev: x_prev = sqrt(a) x0 + sqrt(1 - a) eps = x.
     for (let i = 0; i < first.data.length; i++) expect(first.data[i]).toBeCloseTo(initial.data[i], 6);
     let x = initial;
@@ -93,6 +98,9 @@ describe('1000 inference steps with steps_offset 1 (SD 1.5 config)', () => {
       Array.from(s.addNoise(initial, noise, 999).data),
     );
     expect(Array.from(s.addNoise(initial, noise, [1000]).data)).toEqual(
+      Array.from(s.addNoise(initial, noise, 999).data),
+    );
+    expect(Array.from(s.addNoise(initial, noise, 1000n).data)).toEqual(
       Array.from(s.addNoise(initial, noise, 999).data),
     );
   });

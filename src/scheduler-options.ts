@@ -1,0 +1,211 @@
+/**
+ * Scheduler options: the behaviour that is not a diffusers config key (the previous-timestep rule,
+ * the zero-SNR clamp, where config warnings go), validated once when a scheduler is built, and
+ * `fromPretrained`'s options split into those, the loading options and the config overrides.
+ */
+import type { ConfigOptions, WarningHandler } from './config.js';
+import { ArgumentError } from './errors.js';
+import { guarded, unreadable } from './guard.js';
+import {
+  type FromPretrainedOptions,
+  LOAD_OPTION_KEYS,
+  type LoadConfigOptions,
+  loadSchedulerConfig,
+} from './hub.js';
+import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './previous-timestep.js';
+
+/**
+ * Scheduler behaviour that is not a diffusers config key. These live in the constructor /
+ * `fromConfig` options, next to `onWarning`, and not in the config, because:
+ *  - `toJSON()` must write exactly diffusers' keys, so a saved config still loads in Python;
+ *  - they hold for the scheduler's whole life: the clamp changes `alphasCumprod` (which
+ *    `addNoise` reads too), and a sampling loop must not switch previous-step rules between
+ *    `setTimesteps` and `step`; so they are not `setTimesteps` arguments either.
+ * The defaults give diffusers' results.
+ */
+export interface SchedulerOptions extends ConfigOptions {
+  /**
+   * How a step finds the timestep it lands on. `"stride"` (default): diffusers' `t - T // n`.
+   * `"schedule"`: the next timestep of `scheduler.timesteps` (for the inverse scheduler, a step to
+   * t starts from the one before it), which is what "trailing" and "linspace" spacing need
+   * (diffusers #11347, #12633). Identical to "stride" for "leading" lists but at the last step when
+   * steps_offset >= T // n, where the stride lands on timestep 0 and the list on the final alpha.
+   * Custom timesteps always use the list.
+   */
+  previousTimestepRule?: PreviousTimestepRule;
+  /**
+   * Zero terminal SNR (`rescale_betas_zero_snr`) makes alpha_bar[T - 1] exactly 0, and an
+   * epsilon-prediction step from there divides by 0 (diffusers #3851: silent Inf). By default that
+   * is a ConfigError at `setTimesteps`; `true` instead sets alpha_bar[T - 1] to 2^-24, as diffusers'
+   * EulerDiscreteScheduler does, so the step is finite. Changes `alphasCumprod` (and so `addNoise`).
+   * No effect when alpha_bar[T - 1] is not 0. Default false.
+   */
+  clampZeroTerminalSnr?: boolean;
+}
+
+/** `fromPretrained` options: where to load from, config overrides, and the scheduler options. */
+export type PretrainedOptions<C> = FromPretrainedOptions<C> &
+  Pick<SchedulerOptions, 'previousTimestepRule' | 'clampZeroTerminalSnr'>;
+
+export interface ResolvedSchedulerOptions {
+  previousTimestepRule: PreviousTimestepRule;
+  clampZeroTerminalSnr: boolean;
+  /** Read once with the others, so the config layer never reads the caller's object again. */
+  onWarning?: WarningHandler;
+}
+
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'onWarning',
+  'previousTimestepRule',
+  'clampZeroTerminalSnr',
+]);
+
+/** Validate scheduler options; unknown keys are errors, so a misspelt fix is never silently off. */
+export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOptions {
+  if (options === undefined || options === null) {
+    return { previousTimestepRule: 'stride', clampZeroTerminalSnr: false };
+  }
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw new ArgumentError({
+      field: 'options',
+      value: options,
+      problem: 'must be an object',
+      fix: "pass e.g. { previousTimestepRule: 'schedule' }, or nothing.",
+    });
+  }
+  // Copy the caller's object once (a Proxy or getter may throw, or answer differently each time).
+  const o = guarded(
+    () => {
+      const copy: Record<string, unknown> = Object.create(null);
+      for (const key of Object.keys(options)) copy[key] = (options as Record<string, unknown>)[key];
+      return copy;
+    },
+    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
+  );
+  for (const key of Object.keys(o)) {
+    if (!OPTION_KEYS.has(key)) {
+      throw new ArgumentError({
+        field: `options.${key}`,
+        value: o[key],
+        problem: 'is not a scheduler option',
+        fix: `use one of ${[...OPTION_KEYS].join(', ')}; diffusers config keys go in the config (or overrides).`,
+      });
+    }
+  }
+  const rule = o.previousTimestepRule ?? 'stride';
+  if (!PREVIOUS_TIMESTEP_RULES.includes(rule as PreviousTimestepRule)) {
+    throw new ArgumentError({
+      field: 'options.previousTimestepRule',
+      value: rule,
+      problem: `must be one of ${PREVIOUS_TIMESTEP_RULES.map((r) => JSON.stringify(r)).join(', ')}`,
+      fix: '"stride" gives diffusers\' results; "schedule" lands each step on the next scheduled timestep.',
+    });
+  }
+  const clamp = o.clampZeroTerminalSnr ?? false;
+  if (typeof clamp !== 'boolean') {
+    throw new ArgumentError({
+      field: 'options.clampZeroTerminalSnr',
+      value: clamp,
+      problem: 'must be a boolean',
+      fix: 'pass true or false.',
+    });
+  }
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
+    throw new ArgumentError({
+      field: 'options.onWarning',
+      value: o.onWarning,
+      problem: 'must be a function',
+      fix: 'pass (message) => { ... }, or leave it out for console.warn.',
+    });
+  }
+  const resolved: ResolvedSchedulerOptions = {
+    previousTimestepRule: rule as PreviousTimestepRule,
+    clampZeroTerminalSnr: clamp,
+  };
+  if (o.onWarning !== undefined) resolved.onWarning = o.onWarning as WarningHandler;
+  return resolved;
+}
+
+/**
+ * The scheduler options carried by `fromPretrained`'s options, validated before anything is
+ * loaded (a bad option fails fast, without a network round trip).
+ */
+export function pretrainedSchedulerOptions(options: unknown): SchedulerOptions {
+  const picked = guarded(
+    () => {
+      const o = options !== null && typeof options === 'object' ? (options as SchedulerOptions) : {};
+      return {
+        previousTimestepRule: o.previousTimestepRule,
+        clampZeroTerminalSnr: o.clampZeroTerminalSnr,
+        onWarning: o.onWarning,
+      };
+    },
+    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
+  );
+  return resolveSchedulerOptions(picked);
+}
+
+const PRETRAINED_EXTRA_KEYS: ReadonlySet<string> = new Set([
+  'overrides',
+  'previousTimestepRule',
+  'clampZeroTerminalSnr',
+]);
+
+/**
+ * Both schedulers' `fromPretrained`: the options are checked and split before anything is
+ * loaded, then the loaded config goes through the scheduler's `fromConfig`.
+ */
+export async function fromPretrainedWith<C, S>(
+  source: string,
+  options: unknown,
+  fromConfig: (config: unknown, overrides: Partial<C> | undefined, options: SchedulerOptions) => S,
+): Promise<S> {
+  const { schedulerOptions, load, overrides } = splitPretrainedOptions<C>(options);
+  const { config } = await loadSchedulerConfig(source, load);
+  return fromConfig(config, overrides, schedulerOptions);
+}
+
+/**
+ * `fromPretrained`'s options, read once and split: the scheduler options (validated), the load
+ * options for `loadSchedulerConfig`, and the config overrides. Unknown keys are ArgumentErrors,
+ * before anything is loaded.
+ */
+function splitPretrainedOptions<C>(options: unknown): {
+  schedulerOptions: SchedulerOptions;
+  load: LoadConfigOptions;
+  overrides: Partial<C> | undefined;
+} {
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw new ArgumentError({
+      field: 'options',
+      value: options,
+      problem: 'must be an options object',
+      fix: "pass e.g. { subfolder: 'scheduler' }, or nothing.",
+    });
+  }
+  const copy = guarded(
+    () => {
+      const c: Record<string, unknown> = {};
+      for (const key of Object.keys(options ?? {})) c[key] = (options as Record<string, unknown>)[key];
+      return c;
+    },
+    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
+  );
+  for (const key of Object.keys(copy)) {
+    if (!LOAD_OPTION_KEYS.has(key) && !PRETRAINED_EXTRA_KEYS.has(key)) {
+      throw new ArgumentError({
+        field: `options.${key}`,
+        value: copy[key],
+        problem: 'is not a fromPretrained option',
+        fix: `use only ${[...LOAD_OPTION_KEYS, ...PRETRAINED_EXTRA_KEYS].join(', ')}; config keys go in overrides.`,
+      });
+    }
+  }
+  const schedulerOptions = pretrainedSchedulerOptions(copy);
+  const { overrides, previousTimestepRule: _rule, clampZeroTerminalSnr: _clamp, ...load } = copy;
+  return {
+    schedulerOptions,
+    load: load as LoadConfigOptions,
+    overrides: overrides as Partial<C> | undefined,
+  };
+}

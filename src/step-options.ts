@@ -1,0 +1,203 @@
+/**
+ * The options of `step`, read and validated once per call into an object the scheduler owns (so
+ * that a step allocates nothing here). Unknown keys are errors, so `{ etta: 1 }` or an inverse
+ * step given `eta` fails instead of silently running without it.
+ */
+import { ArgumentError } from './errors.js';
+import { checkOptionKeys, unreadable } from './guard.js';
+import { type Generator, type GeneratorOption, isGenerator } from './noise.js';
+import type { TensorLike } from './tensor.js';
+
+/** Buffers to write a step's results into, so a sampling loop allocates nothing per step. */
+export interface StepOutBuffers {
+  prevSample?: TensorLike;
+  predOriginalSample?: TensorLike;
+}
+
+export interface StepOptions {
+  /** DDIM's eta (eq. 16): 0 is deterministic DDIM, 1 is DDPM-like ancestral sampling. Default 0. */
+  eta?: number;
+  /** Re-derive the noise prediction from the clipped x0 (Glide). Default false. */
+  useClippedModelOutput?: boolean;
+  /**
+   * Where the eta > 0 noise comes from, as in diffusers: `randn_tensor(model_output.shape,
+   * generator)`, i.e. `torch.randn` on this PyTorch-exact generator (a list: one generator per batch
+   * element). Neither this nor `varianceNoise`: the module's default generator (see `manualSeed`).
+   * Noise is always drawn in float32, even for float16 tensors (torch would draw float16 values
+   * with a different algorithm on CPU; float32 noise is what a float32 pipeline draws).
+   */
+  generator?: GeneratorOption;
+  /** The noise z for eta > 0, instead of drawing it (CycleDiffusion). Not together with `generator`. */
+  varianceNoise?: TensorLike | null;
+  /**
+   * Write results into these tensors (same dims and dtype as `sample`). Each may be exactly the
+   * memory of an input (`sample`, `modelOutput`, `varianceNoise`): the pass reads element i
+   * before writing it. Any other overlap is an ArgumentError: the two outputs sharing memory, or
+   * a buffer overlapping an input at an offset (it would overwrite inputs not yet read).
+   */
+  out?: StepOutBuffers;
+  /**
+   * Let NaN / Inf through instead of throwing a NumericError. Default false: a non-finite value in
+   * the result means the model or the schedule broke, and silently propagating it wastes the run.
+   * Covers NaN / Inf inputs and finite results that overflow the output dtype (float16: 65504).
+   */
+  allowNonFinite?: boolean;
+}
+
+export const STEP_OPTION_KEYS: ReadonlySet<string> = new Set([
+  'eta',
+  'useClippedModelOutput',
+  'generator',
+  'varianceNoise',
+  'out',
+  'allowNonFinite',
+]);
+/** The inverse step takes no eta, noise or clipped-output option: inversion is deterministic DDIM. */
+export const INVERSE_STEP_OPTION_KEYS: ReadonlySet<string> = new Set(['out', 'allowNonFinite']);
+const OUT_KEYS: ReadonlySet<string> = new Set(['prevSample', 'predOriginalSample']);
+
+/** Step options after validation: read once from the caller's object, every field typed. */
+export interface StepSettings {
+  eta: number;
+  useClippedModelOutput: boolean;
+  generator: GeneratorOption;
+  varianceNoise: TensorLike | null;
+  /** The caller's tensor objects themselves (not copies): the scheduler's out-result cache compares them. */
+  out: StepOutBuffers;
+  allowNonFinite: boolean;
+}
+
+/** Step settings holding the defaults. */
+export function newStepSettings(): StepSettings {
+  return {
+    eta: 0,
+    useClippedModelOutput: false,
+    generator: null,
+    varianceNoise: null,
+    out: {},
+    allowNonFinite: false,
+  };
+}
+
+/**
+ * Put the defaults back, which also drops the references to the caller's tensors and generators,
+ * so that a scheduler does not keep them alive between steps.
+ */
+export function resetStepSettings(settings: StepSettings): StepSettings {
+  settings.eta = 0;
+  settings.useClippedModelOutput = false;
+  settings.generator = null;
+  settings.varianceNoise = null;
+  settings.out.prevSample = undefined;
+  settings.out.predOriginalSample = undefined;
+  settings.allowNonFinite = false;
+  return settings;
+}
+
+/** Read and validate a step's options into `settings`. Each option is read once. */
+export function readStepOptions(
+  options: unknown,
+  allowed: ReadonlySet<string>,
+  settings: StepSettings,
+): StepSettings {
+  resetStepSettings(settings);
+  if (!checkOptionKeys(options, allowed, 'options', '{ eta: 0, out: { prevSample } }')) return settings;
+  let eta: unknown;
+  let useClipped: unknown;
+  let generator: unknown;
+  let varianceNoise: unknown;
+  let out: unknown;
+  let allowNonFinite: unknown;
+  try {
+    eta = options.eta;
+    useClipped = options.useClippedModelOutput;
+    generator = options.generator;
+    varianceNoise = options.varianceNoise;
+    out = options.out;
+    allowNonFinite = options.allowNonFinite;
+  } catch (error) {
+    throw unreadable(ArgumentError, 'options', 'pass a plain options object.')(error);
+  }
+  if (eta !== undefined && eta !== null) {
+    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) {
+      throw new ArgumentError({
+        field: 'eta',
+        value: eta,
+        problem: 'must be a finite number >= 0',
+        fix: 'use 0 for deterministic DDIM or 1 for DDPM-like sampling.',
+      });
+    }
+    settings.eta = eta;
+  }
+  settings.useClippedModelOutput = checkFlag(useClipped, 'options.useClippedModelOutput');
+  settings.allowNonFinite = checkFlag(allowNonFinite, 'options.allowNonFinite');
+  if (generator !== undefined && generator !== null) settings.generator = checkGeneratorOption(generator);
+  if (varianceNoise !== undefined && varianceNoise !== null)
+    settings.varianceNoise = varianceNoise as TensorLike;
+  if (settings.generator !== null && settings.varianceNoise !== null) {
+    // diffusers raises the same ValueError: the two would be two different noises.
+    throw new ArgumentError({
+      field: 'generator',
+      value: 'a generator and varianceNoise',
+      problem: 'cannot be given together with varianceNoise',
+      fix: 'pass either generator (noise drawn like diffusers) or varianceNoise (your own noise), not both.',
+    });
+  }
+  if (checkOptionKeys(out, OUT_KEYS, 'out', '{ prevSample: buffer }')) {
+    let prev: unknown;
+    let x0: unknown;
+    try {
+      prev = out.prevSample;
+      x0 = out.predOriginalSample;
+    } catch (error) {
+      throw unreadable(
+        ArgumentError,
+        'out',
+        'pass a plain { prevSample, predOriginalSample } object.',
+      )(error);
+    }
+    if (prev !== undefined && prev !== null) settings.out.prevSample = prev as TensorLike;
+    if (x0 !== undefined && x0 !== null) settings.out.predOriginalSample = x0 as TensorLike;
+  }
+  return settings;
+}
+
+function checkFlag(value: unknown, field: string): boolean {
+  if (value !== undefined && value !== null && typeof value !== 'boolean') {
+    throw new ArgumentError({ field, value, problem: 'must be a boolean', fix: 'pass true or false.' });
+  }
+  return value === true;
+}
+
+/** A Generator, or a plain list of them; the list's length is checked against the batch when drawing. */
+function checkGeneratorOption(generator: unknown): GeneratorOption {
+  if (isGenerator(generator)) return generator;
+  let bad = -1;
+  let isList = false;
+  try {
+    isList = Array.isArray(generator);
+    if (isList) {
+      const list = generator as readonly unknown[];
+      for (let i = 0; i < list.length && bad < 0; i++) if (!isGenerator(list[i])) bad = i;
+    }
+  } catch (error) {
+    throw unreadable(ArgumentError, 'generator', 'pass a plain array of Generators.')(error);
+  }
+  if (!isList) {
+    throw new ArgumentError({
+      field: 'generator',
+      value: generator,
+      problem: 'must be a Generator or a list of Generators',
+      fix: 'pass new Generator().manualSeed(seed), one per batch element, or nothing.',
+    });
+  }
+  if (bad >= 0) {
+    throw new ArgumentError({
+      field: `generator[${bad}]`,
+      value: (generator as readonly unknown[])[bad],
+      problem: 'must be a Generator',
+      fix: 'pass new Generator().manualSeed(seed) for every batch element.',
+    });
+  }
+  return generator as readonly Generator[];
+}
