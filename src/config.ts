@@ -62,20 +62,19 @@ export const DDIM_DEFAULTS: Readonly<DDIMConfig> = Object.freeze({
   rescale_betas_zero_snr: false,
 });
 
-/** diffusers' defaults for `DDIMInverseScheduler` (scheduling_ddim_inverse.py). */
+// The inverse scheduler has no thresholding; the fields it shares have the same defaults in
+// diffusers (scheduling_ddim_inverse.py), and "leading" is one of its two spacings.
+const {
+  thresholding: _thresholding,
+  dynamic_thresholding_ratio: _ratio,
+  sample_max_value: _maxValue,
+  ...SHARED_DEFAULTS
+} = DDIM_DEFAULTS;
+
+/** diffusers' defaults for `DDIMInverseScheduler`: DDIMScheduler's, without the thresholding fields. */
 export const DDIM_INVERSE_DEFAULTS: Readonly<DDIMInverseConfig> = Object.freeze({
-  num_train_timesteps: 1000,
-  beta_start: 0.0001,
-  beta_end: 0.02,
-  beta_schedule: 'linear',
-  trained_betas: null,
-  clip_sample: true,
-  set_alpha_to_one: true,
-  steps_offset: 0,
-  prediction_type: 'epsilon',
-  clip_sample_range: 1.0,
+  ...SHARED_DEFAULTS,
   timestep_spacing: 'leading',
-  rescale_betas_zero_snr: false,
 });
 
 /**
@@ -353,7 +352,6 @@ function resolve<C extends object>(
   input: unknown,
   overrides: unknown,
   options: ConfigOptions | undefined,
-  extraChecks?: (config: C) => void,
 ): ResolvedConfig<C> {
   const merged: Record<string, unknown> = Object.create(null);
   const unusedKeys = new Set<string>();
@@ -378,7 +376,6 @@ function resolve<C extends object>(
     );
   }
   checkRanges(config as unknown as DDIMConfig, new Set(Object.keys(fieldSpecs)));
-  extraChecks?.(config as C);
   const unused = [...unusedKeys];
   if (unused.length > 0) {
     const onWarning = options?.onWarning ?? defaultWarningHandler;
@@ -432,19 +429,16 @@ export function resolveDDIMConfig(
   return resolve('DDIMScheduler', DDIM_DEFAULTS, DDIM_FIELDS, input, overrides, options);
 }
 
-const INVERSE_FIELDS: Partial<Record<string, FieldSpec>> = {
-  num_train_timesteps: DDIM_FIELDS.num_train_timesteps,
-  beta_start: DDIM_FIELDS.beta_start,
-  beta_end: DDIM_FIELDS.beta_end,
-  beta_schedule: DDIM_FIELDS.beta_schedule,
-  trained_betas: DDIM_FIELDS.trained_betas,
-  clip_sample: DDIM_FIELDS.clip_sample,
-  set_alpha_to_one: DDIM_FIELDS.set_alpha_to_one,
-  steps_offset: DDIM_FIELDS.steps_offset,
-  prediction_type: DDIM_FIELDS.prediction_type,
-  clip_sample_range: DDIM_FIELDS.clip_sample_range,
+const {
+  thresholding: _thresholdingSpec,
+  dynamic_thresholding_ratio: _ratioSpec,
+  sample_max_value: _maxValueSpec,
+  ...SHARED_FIELDS
+} = DDIM_FIELDS;
+
+const INVERSE_FIELDS: Record<keyof DDIMInverseConfig, FieldSpec> = {
+  ...SHARED_FIELDS,
   timestep_spacing: { kind: 'enum', values: ['leading', 'trailing'] },
-  rescale_betas_zero_snr: DDIM_FIELDS.rescale_betas_zero_snr,
 };
 
 export function resolveDDIMInverseConfig(

@@ -110,6 +110,26 @@ describe('config', () => {
     expect(DDIMScheduler.fromConfig(JSON.parse(JSON.stringify(s))).config.trained_betas).toEqual(betas);
   });
 
+  it("the inverse scheduler's defaults are diffusers' DDIMInverseScheduler.__init__ signature, in its order", () => {
+    const want = {
+      num_train_timesteps: 1000,
+      beta_start: 0.0001,
+      beta_end: 0.02,
+      beta_schedule: 'linear',
+      trained_betas: null,
+      clip_sample: true,
+      set_alpha_to_one: true,
+      steps_offset: 0,
+      prediction_type: 'epsilon',
+      clip_sample_range: 1.0,
+      timestep_spacing: 'leading',
+      rescale_betas_zero_snr: false,
+    };
+    const config = new DDIMInverseScheduler().config;
+    expect(config).toEqual(want);
+    expect(Object.keys(config)).toEqual(Object.keys(want));
+  });
+
   it('the inverse scheduler accepts the deprecated set_alpha_to_zero alias', () => {
     const inv = DDIMInverseScheduler.fromConfig({ set_alpha_to_zero: false }, undefined, {
       onWarning: () => {},
