@@ -47,7 +47,7 @@ export function strideInverseStartTimestep(
  * training timestep is with diffusers' stride: the step lands on the next scheduled timestep below
  * it, the level the next step of the loop starts from. So the list rules are total over 0 .. T - 1
  * and never refuse a timestep the stride rule accepts; for a listed timestep they give the next
- * element, as before.
+ * element.
  */
 
 /** Index of the first element of a strictly decreasing list that is below `timestep` (length if none). */

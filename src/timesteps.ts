@@ -244,8 +244,6 @@ export function leadingTimesteps(
   numInferenceSteps: number,
   stepsOffset = 0,
 ): Int32Array {
-  checkNumTrainTimesteps(numTrainTimesteps);
-  checkStepsOffset(stepsOffset, numTrainTimesteps);
   const out = ddimTimesteps(numTrainTimesteps, numInferenceSteps, 'leading', stepsOffset);
   if (out[0] >= numTrainTimesteps) {
     // Only possible for n = T with steps_offset >= 1 (diffusers #10003): setTimesteps(n) handles
@@ -262,13 +260,11 @@ export function leadingTimesteps(
 
 /** diffusers' "trailing" list (Lin et al. 2023): starts at T - 1. */
 export function trailingTimesteps(numTrainTimesteps: number, numInferenceSteps: number): Int32Array {
-  checkNumTrainTimesteps(numTrainTimesteps);
   return ddimTimesteps(numTrainTimesteps, numInferenceSteps, 'trailing', 0);
 }
 
 /** diffusers' "linspace" list: round(linspace(0, T - 1, n)), descending. */
 export function linspaceTimesteps(numTrainTimesteps: number, numInferenceSteps: number): Int32Array {
-  checkNumTrainTimesteps(numTrainTimesteps);
   return ddimTimesteps(numTrainTimesteps, numInferenceSteps, 'linspace', 0);
 }
 
