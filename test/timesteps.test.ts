@@ -70,10 +70,14 @@ describe('numpy semantics', () => {
     expect(Array.from(inv.timesteps)).toEqual([0, 1, 2, 3]);
   });
   it('mutating the returned timesteps does not change the scheduler', () => {
-    const s = new DDIMScheduler().setTimesteps(10);
-    s.timesteps[0] = 5;
+    // Rule "schedule" looks the previous timestep up in the scheduler's own list (the stride
+    // would not read it at all), so a write reaching that list would show here.
+    const s = new DDIMScheduler({}, { previousTimestepRule: 'schedule' }).setTimesteps(10);
+    s.timesteps[1] = 5;
     expect(s.previousTimestep(900)).toBe(800);
-    expect(new DDIMScheduler().setTimesteps(10).timesteps[0]).toBe(900);
+    const inv = new DDIMInverseScheduler({}, { previousTimestepRule: 'schedule' }).setTimesteps(10);
+    inv.timesteps[0] = 850;
+    expect(inv.previousTimestep(100)).toBe(0);
   });
 });
 
