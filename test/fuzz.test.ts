@@ -15,7 +15,7 @@
  * readElement): they are the inner loops and formulas, documented as taking validated values.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   assertNoForbiddenKeys,
   checkCustomTimesteps,
@@ -52,6 +52,7 @@ import {
 } from '../src/index.js';
 import { runs, validConfig } from './helpers/arbitraries.js';
 import { checkMessage, snapshot, throwingArray, throwingGetter, throwingProxy } from './helpers/hostile.js';
+import { guardNetwork } from './helpers/hub-server.js';
 
 /** Generous: a call that is refused should take microseconds; this only catches hangs. */
 const TIME_BOUND_MS = 1000;
@@ -661,6 +662,10 @@ describe('fuzz: tensors, noise, timestep helpers, JSON and loading', () => {
   });
 
   it('loading with junk options, a fetch that returns junk, and junk sources', async () => {
+    // Junk options may be nothing at all, leaving the default fetch and endpoint: no run may
+    // reach the internet (the guard fails such a fetch, which must surface as a LoadError).
+    const restoreFetch = guardNetwork();
+    onTestFinished(restoreFetch);
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(fc.constantFrom('org/name', 'https://example.org/x', ''), junk),
