@@ -1,28 +1,14 @@
 /**
  * quantileInPlace / selectKth against the obvious implementation: sort, then torch.quantile's
- * linear interpolation (aten/src/ATen/native/Sorting.cpp quantile_compute: rank q * (n - 1) in the
- * input dtype, weight rank - floor(rank), torch.lerp's two-sided formula in the input dtype).
+ * linear interpolation (helpers/torch-quantile.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { quantileInPlace, selectKth } from '../src/index.js';
 import { gaussians, uniformSource } from './helpers/random.js';
-
-type Precision = 'float32' | 'float64';
+import { sortedQuantile } from './helpers/torch-quantile.js';
 
 function ascending(values: readonly number[]): number[] {
   return [...values].sort((a, b) => a - b);
-}
-
-/** torch.quantile(tensor(values, dtype), q) written out plainly, from the sorted values. */
-function sortedQuantile(sorted: readonly number[], q: number, precision: Precision): number {
-  if (sorted.length === 0 || sorted.some(Number.isNaN)) return Number.NaN;
-  const r = precision === 'float32' ? Math.fround : (v: number) => v;
-  const rank = r(r(q) * (sorted.length - 1));
-  const below = sorted[Math.floor(rank)];
-  const above = sorted[Math.ceil(rank)];
-  const w = r(rank - Math.floor(rank));
-  const diff = r(above - below);
-  return Math.abs(w) < 0.5 ? r(below + r(w * diff)) : r(above - r(diff * r(1 - w)));
 }
 
 const SIZES = [1, 2, 3, 4, 5, 7, 8, 16, 99, 100, 600, 601, 602, 1000, 1001, 4097, 20000];

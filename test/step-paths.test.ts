@@ -17,6 +17,7 @@ import {
   toFloat64,
 } from '../src/index.js';
 import { gaussians } from './helpers/random.js';
+import { sortedQuantile } from './helpers/torch-quantile.js';
 
 // Batch 2, 3600 values per batch element: more than one 2048-value float16 chunk per element.
 const dims = [2, 4, 30, 30];
@@ -35,18 +36,6 @@ function configFor(prediction: PredictionType, bound: Bound): Partial<DDIMConfig
     dynamic_thresholding_ratio: 0.9,
     sample_max_value: 3,
   };
-}
-
-/** torch.quantile(row, q) with linear interpolation, by sorting, in float32 or float64. */
-function torchQuantile(row: number[], q: number, single: boolean): number {
-  const sorted = [...row].sort((a, b) => a - b);
-  const r = single ? Math.fround : (v: number) => v;
-  const rank = r(r(q) * (sorted.length - 1));
-  const below = sorted[Math.floor(rank)];
-  const above = sorted[Math.ceil(rank)];
-  const w = r(rank - Math.floor(rank));
-  const diff = r(above - below);
-  return w < 0.5 ? r(below + r(w * diff)) : r(above - r(diff * r(1 - w)));
 }
 
 interface Reference {
@@ -92,7 +81,11 @@ function diffusersStep(
       const row = x0
         .slice(b * PER, (b + 1) * PER)
         .map((v) => Math.abs(quantileInFloat32 ? Math.fround(v) : v));
-      const q = torchQuantile(row, cfg.dynamic_thresholding_ratio, quantileInFloat32);
+      const q = sortedQuantile(
+        [...row].sort((a, b) => a - b),
+        cfg.dynamic_thresholding_ratio,
+        quantileInFloat32 ? 'float32' : 'float64',
+      );
       const sb = Math.min(Math.max(q, 1), cfg.sample_max_value);
       s.push(sb);
       for (let i = b * PER; i < (b + 1) * PER; i++) x0[i] = Math.min(Math.max(x0[i], -sb), sb) / sb;

@@ -1,16 +1,12 @@
 /**
  * A small seeded PRNG for tests that need random draws independent of the library's own generator
- * (so a bug there cannot hide a bug in what is being tested): mulberry32 + Box-Muller.
+ * (so a bug there cannot hide a bug in what is being tested): random.ts' mulberry32 + Box-Muller,
+ * as an object with both draws.
  */
+import { uniformSource } from './random.js';
+
 export function seededRandom(seed: number): { uniform(): number; normal(): number } {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = uniformSource(seed);
   const normal = () => {
     let u = uniform();
     while (u === 0) u = uniform();
