@@ -18,7 +18,7 @@
  * behind on linear betas. The tests pin these relations.
  */
 import { describe, expect, it } from 'vitest';
-import { DDIMScheduler, type PreviousTimestepRule, type Tensor } from '../src/index.js';
+import { DDIMScheduler, type PreviousTimestepRule, SCHEDULER_PRESETS, type Tensor } from '../src/index.js';
 import {
   energyDistanceTo,
   exactEpsilon,
@@ -37,14 +37,8 @@ const mixture: Mixture = {
   stds: [0.08, 0.12, 0.05],
 };
 
-const SD15 = {
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  set_alpha_to_one: false,
-  steps_offset: 1,
-  clip_sample: false,
-} as const;
+/** Stable Diffusion 1.5's scheduler config: scaled_linear betas, steps_offset 1, set_alpha_to_one false. */
+const SD15 = SCHEDULER_PRESETS.sd.config;
 const DDPM_LINEAR = { clip_sample: false } as const; // diffusers' defaults: linear 1e-4 .. 0.02
 
 const N = 1000;

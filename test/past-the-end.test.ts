@@ -6,18 +6,18 @@
  * identity step. Any other timestep >= T is still an ArgumentError.
  */
 import { describe, expect, it } from 'vitest';
-import { ArgumentError, DDIMInverseScheduler, DDIMScheduler, type Tensor } from '../src/index.js';
+import {
+  ArgumentError,
+  DDIMInverseScheduler,
+  DDIMScheduler,
+  SCHEDULER_PRESETS,
+  type Tensor,
+} from '../src/index.js';
 import { f32 } from './helpers/fixtures.js';
 import { toyModel } from './helpers/models.js';
 
-const SD15 = {
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  beta_end: 0.012,
-  set_alpha_to_one: false,
-  steps_offset: 1,
-  clip_sample: false,
-} as const;
+/** Stable Diffusion 1.5's scheduler config: scaled_linear betas, steps_offset 1, set_alpha_to_one false. */
+const SD15 = SCHEDULER_PRESETS.sd.config;
 
 const dims = [1, 4, 2, 2];
 const initial: Tensor = {
@@ -117,7 +117,9 @@ describe('1000 inference steps with steps_offset 1 (SD 1.5 config)', () => {
 describe('DDIMInverseScheduler, 1000 steps with steps_offset 1', () => {
   for (const rule of ['stride', 'schedule'] as const) {
     it(`[1, ..., 1000] inverts with finite values; the step to 1000 is an identity step (rule ${rule})`, () => {
-      const s = new DDIMInverseScheduler(SD15, { previousTimestepRule: rule }).setTimesteps(1000);
+      const s = DDIMInverseScheduler.fromConfig(SD15, undefined, { previousTimestepRule: rule }).setTimesteps(
+        1000,
+      );
       expect(s.timesteps[0]).toBe(1);
       expect(s.timesteps[999]).toBe(1000);
       expect(s.previousTimestep(1000)).toBe(999);

@@ -2,6 +2,12 @@
  * A 2-D Gaussian mixture with its exact denoiser, for sampling experiments whose "model" is
  * perfect, so that everything measured is the sampler's own error.
  *
+ * This is deliberately a second, plain implementation of what `gaussianMixtureDenoiser`
+ * (src/models.ts) computes: models.test.ts checks the library's denoiser against it, and
+ * gaussian-mixture.test.ts uses it so that its question (which previous-timestep rule samples
+ * better) measures the scheduler alone; a regression in the library's denoiser then fails the
+ * denoiser's test, not the scheduler's.
+ *
  * For x0 ~ sum_k w_k N(mu_k, s_k^2 I) and x_t = sqrt(a) x0 + sqrt(1 - a) eps:
  *   x_t | k ~ N(sqrt(a) mu_k, v_k I),  v_k = a s_k^2 + 1 - a
  *   E[x0 | x_t] = sum_k r_k (mu_k + sqrt(a) s_k^2 / v_k (x_t - sqrt(a) mu_k)),  r_k ∝ w_k N(x_t; sqrt(a) mu_k, v_k I)
