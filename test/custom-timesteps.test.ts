@@ -11,11 +11,11 @@ import {
   trailingTimesteps,
 } from '../src/index.js';
 import { f32 } from './helpers/fixtures.js';
-import { toyModel } from './helpers/models.js';
+import { toyLoop as loop, REF_DIMS, refModel, refSample } from './helpers/models.js';
 
-const dims = [2, 3];
-const sample: Tensor = { data: f32([0.5, -1, 2, 0.1, 0.2, -0.3]), dims, type: 'float32' };
-const model: Tensor = { data: f32([0.1, 0.2, -0.5, 1, -1, 0]), dims, type: 'float32' };
+const dims = REF_DIMS;
+const sample = refSample;
+const model = refModel;
 
 /** DDIM eq. 12 with eta = 0, epsilon prediction, no clipping, written out in float64. */
 function ddimStep(x: ArrayLike<number>, eps: ArrayLike<number>, a: number, aPrev: number): number[] {
@@ -28,12 +28,6 @@ function ddimStep(x: ArrayLike<number>, eps: ArrayLike<number>, a: number, aPrev
 function expectNear(got: ArrayLike<number>, want: number[], tol = 1e-6): void {
   expect(got.length).toBe(want.length);
   for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(tol);
-}
-
-function loop(s: DDIMScheduler, initial: Tensor): Tensor {
-  let x = initial;
-  for (const t of s.timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
-  return x;
 }
 
 describe('setTimesteps({ timesteps }) (diffusers #2165)', () => {

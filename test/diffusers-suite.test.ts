@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DDIMInverseScheduler, DDIMScheduler, type Tensor } from '../src/index.js';
-import { toyModel } from './helpers/models.js';
+import { toyLoop } from './helpers/models.js';
 
 // diffusers' get_scheduler_config for both test classes.
 const base = {
@@ -41,10 +41,7 @@ function absSum(t: Tensor): number {
 }
 
 function fullLoop(scheduler: DDIMScheduler | DDIMInverseScheduler): Tensor {
-  scheduler.setTimesteps(10);
-  let x: Tensor = deterministic(false);
-  for (const t of scheduler.timesteps) x = scheduler.step(toyModel(x, t), t, x).prevSample;
-  return x;
+  return toyLoop(scheduler.setTimesteps(10), deterministic(false));
 }
 
 describe('diffusers test_scheduler_ddim.py', () => {
@@ -84,8 +81,7 @@ describe('diffusers test_scheduler_ddim.py', () => {
   it('test_full_loop_with_noise: add_noise at timesteps[8], then the last two steps', () => {
     const s = new DDIMScheduler(base).setTimesteps(10);
     const timesteps = s.timesteps.slice(8);
-    let x: Tensor = s.addNoise(deterministic(false), deterministic(true), timesteps[0]);
-    for (const t of timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
+    const x = toyLoop(s, s.addNoise(deterministic(false), deterministic(true), timesteps[0]), timesteps);
     expect(Math.abs(absSum(x) - 354.5418)).toBeLessThan(1e-2);
     expect(Math.abs(absSum(x) / 768 - 0.4616)).toBeLessThan(1e-3);
   });

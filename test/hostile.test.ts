@@ -40,13 +40,11 @@ import {
 import {
   expectTyped,
   expectUnchangedAfter,
-  REF_DIMS,
-  refModel,
-  refSample,
   throwingArray,
   throwingGetter,
   throwingProxy,
 } from './helpers/hostile.js';
+import { REF_DIMS, refModel, refSample } from './helpers/models.js';
 
 const quiet = { onWarning: () => {} };
 

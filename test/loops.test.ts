@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DDIMInverseScheduler, DDIMScheduler, type Tensor } from '../src/index.js';
+import { DDIMInverseScheduler, DDIMScheduler } from '../src/index.js';
 import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
-import { toyModel } from './helpers/models.js';
+import { toyLoop } from './helpers/models.js';
 
 interface LoopCase {
   config_name: string;
@@ -23,8 +23,7 @@ describe('loops.json (eta = 0 sampling loops)', () => {
     it(`${c.config_name} n=${c.num_inference_steps}`, () => {
       expect(c.model).toBe('x*t/(t+1)');
       const s = new DDIMScheduler(c.config).setTimesteps(c.num_inference_steps);
-      let x: Tensor = { data: f32(c.initial), dims: c.shape, type: 'float32' };
-      for (const t of s.timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
+      const x = toyLoop(s, { data: f32(c.initial), dims: c.shape, type: 'float32' });
       expectClose(x.data, c.final, c.tol, 'final');
       if (c.abs_sum !== undefined) {
         let sum = 0;
@@ -42,8 +41,7 @@ describe('inverse_loops.json (DDIM inversion loops)', () => {
     it(`${c.config_name} ${JSON.stringify(c.config)} n=${c.num_inference_steps}`, () => {
       const s = new DDIMInverseScheduler(c.config).setTimesteps(c.num_inference_steps);
       expect(Array.from(s.timesteps)).toEqual(c.timesteps);
-      let x: Tensor = { data: f32(c.initial), dims: c.shape, type: 'float32' };
-      for (const t of s.timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
+      const x = toyLoop(s, { data: f32(c.initial), dims: c.shape, type: 'float32' });
       expectClose(x.data, c.final, c.tol, 'final');
     });
   }

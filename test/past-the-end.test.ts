@@ -14,7 +14,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { f32 } from './helpers/fixtures.js';
-import { toyModel } from './helpers/models.js';
+import { toyLoop, toyModel } from './helpers/models.js';
 
 /** Stable Diffusion 1.5's scheduler config: scaled_linear betas, steps_offset 1, set_alpha_to_one false. */
 const SD15 = SCHEDULER_PRESETS.sd.config;
@@ -50,8 +50,7 @@ describe('1000 inference steps with steps_offset 1 (SD 1.5 config)', () => {
     );
     // alpha_bar_t = alpha_bar_prev: x_prev = sqrt(a) x0 + sqrt(1 - a) eps = x.
     for (let i = 0; i < first.data.length; i++) expect(first.data[i]).toBeCloseTo(initial.data[i], 6);
-    let x = initial;
-    for (const t of s.timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
+    const x = toyLoop(s, initial);
     expect(finite(x)).toBe(true);
     // ... and the rest of the loop is the 999-step list 999 .. 1, landing on alpha_bar_0 as the
     // final alpha (set_alpha_to_one false).
@@ -65,16 +64,14 @@ describe('1000 inference steps with steps_offset 1 (SD 1.5 config)', () => {
 
   it('with previousTimestepRule "schedule" the loop is finite too', () => {
     const s = new DDIMScheduler(SD15, { previousTimestepRule: 'schedule' }).setTimesteps(1000);
-    let x = initial;
-    for (const t of s.timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
+    const x = toyLoop(s, initial);
     expect(finite(x)).toBe(true);
   });
 
   it('T = 100, n = 100, steps_offset 1: [100, ..., 1], finite', () => {
     const s = new DDIMScheduler({ ...SD15, num_train_timesteps: 100 }).setTimesteps(100);
     expect(s.timesteps[0]).toBe(100);
-    let x = initial;
-    for (const t of s.timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
+    const x = toyLoop(s, initial);
     expect(finite(x)).toBe(true);
   });
 
@@ -108,8 +105,7 @@ describe('1000 inference steps with steps_offset 1 (SD 1.5 config)', () => {
   it('steps_offset 2 and n = T: both scheduled timesteps past the end read alpha_bar[T - 1]', () => {
     const s = new DDIMScheduler({ ...SD15, steps_offset: 2 }).setTimesteps(1000);
     expect(Array.from(s.timesteps.slice(0, 3))).toEqual([1001, 1000, 999]);
-    let x = initial;
-    for (const t of s.timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
+    const x = toyLoop(s, initial);
     expect(finite(x)).toBe(true);
   });
 });

@@ -14,6 +14,7 @@ import {
   toFloat64,
 } from '../src/index.js';
 import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
+import { REF_DIMS, refModel, refSample } from './helpers/models.js';
 
 const sd15Pndm = {
   _class_name: 'PNDMScheduler',
@@ -201,9 +202,9 @@ function tensorOf(values: number[], dims: number[]): Tensor<Float32Array> {
 }
 
 describe('step', () => {
-  const dims = [2, 3];
-  const sample = tensorOf([0.5, -1, 2, 0.1, 0.2, -0.3], dims);
-  const model = tensorOf([0.1, 0.2, -0.5, 1, -1, 0], dims);
+  const dims = REF_DIMS;
+  const sample = refSample;
+  const model = refModel;
 
   it('throws a StateError before setTimesteps', () => {
     expect(() => new DDIMScheduler().step(model, 10, sample)).toThrow(StateError);

@@ -8,18 +8,12 @@ import {
   ZERO_SNR_ALPHA_BAR,
 } from '../src/index.js';
 import { f32 } from './helpers/fixtures.js';
-import { toyModel } from './helpers/models.js';
+import { toyLoop as loop, REF_DIMS, refModel, refSample } from './helpers/models.js';
 
-const dims = [2, 3];
-const sample: Tensor = { data: f32([0.5, -1, 2, 0.1, 0.2, -0.3]), dims, type: 'float32' };
-const model: Tensor = { data: f32([0.1, 0.2, -0.5, 1, -1, 0]), dims, type: 'float32' };
+const dims = REF_DIMS;
+const sample = refSample;
+const model = refModel;
 const zeroSnr = { rescale_betas_zero_snr: true, clip_sample: false } as const;
-
-function loop(s: DDIMScheduler, initial: Tensor): Tensor {
-  let x = initial;
-  for (const t of s.timesteps) x = s.step(toyModel(x, t), t, x).prevSample;
-  return x;
-}
 
 describe('zero terminal SNR with prediction_type "epsilon" (diffusers #3851)', () => {
   it('alpha_bar[T - 1] is exactly 0 after the rescale', () => {
@@ -101,8 +95,7 @@ describe('zero terminal SNR with prediction_type "epsilon" (diffusers #3851)', (
     expect(s.alphasCumprod[999]).toBe(2 ** -24);
     // Inversion divides by the level it starts from, never T - 1: epsilon works without the clamp too.
     const plain = new DDIMInverseScheduler({ ...zeroSnr, timestep_spacing: 'trailing' }).setTimesteps(10);
-    let x = sample;
-    for (const t of plain.timesteps) x = plain.step(toyModel(x, t), t, x).prevSample;
+    const x = loop(plain, sample);
     for (const v of x.data) expect(Number.isFinite(v)).toBe(true);
   });
 });

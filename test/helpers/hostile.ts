@@ -4,13 +4,8 @@
  * everything observable about a scheduler, to prove a failed call changed nothing.
  */
 import { expect } from 'vitest';
-import {
-  type DDIMInverseScheduler,
-  type DDIMScheduler,
-  DdimError,
-  type Generator,
-  type Tensor,
-} from '../../src/index.js';
+import { type DDIMInverseScheduler, type DDIMScheduler, DdimError, type Generator } from '../../src/index.js';
+import { refModel, refSample } from './models.js';
 
 /** A Proxy whose every trap throws (reading, listing keys, prototype, has). */
 export function throwingProxy(target: object = {}): object {
@@ -89,18 +84,6 @@ export function checkMessage(error: DdimError): void {
   expect(error.message.length).toBeLessThan(1200);
 }
 
-export const REF_DIMS = [2, 3];
-const refSample: Tensor = {
-  data: Float32Array.of(0.5, -1, 2, 0.1, 0.2, -0.3),
-  dims: REF_DIMS,
-  type: 'float32',
-};
-const refModel: Tensor = {
-  data: Float32Array.of(0.1, 0.2, -0.5, 1, -1, 0),
-  dims: REF_DIMS,
-  type: 'float32',
-};
-
 /** Everything a caller can observe about a scheduler, including what its next step returns. */
 export function snapshot(s: DDIMScheduler | DDIMInverseScheduler): unknown {
   const base = {
@@ -145,5 +128,3 @@ export function expectUnchangedAfter(
   }
   return error;
 }
-
-export { refModel, refSample };
