@@ -718,7 +718,7 @@ export function randnTensor(
 // Checkpoints (internal: not exported from the package entry)
 
 interface SavedState {
-  generator: Generator;
+  generator: Generator | null;
   mt: Int32Array;
   mti: number;
   initial: bigint;
@@ -749,12 +749,19 @@ export class GeneratorCheckpoint {
     for (let i = 0; i < this.count; i++) {
       const s = this.slots[i];
       const g = s.generator;
+      if (g === null) continue;
       g['mt'].set(s.mt);
       g['mti'] = s.mti;
       g['initial'] = s.initial;
       g['hasNextNormal'] = s.hasNextNormal;
       g['nextNormal'] = s.nextNormal;
     }
+  }
+
+  /** Forget the generators (keeping the slots' buffers), so the checkpoint does not keep the caller's generators alive. */
+  release(): void {
+    for (let i = 0; i < this.count; i++) this.slots[i].generator = null;
+    this.count = 0;
   }
 
   private push(g: Generator): void {

@@ -553,10 +553,14 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
         result,
       );
       if (error !== null) {
-        if (draw) this.generatorCheckpoint.restore();
+        if (draw) {
+          this.generatorCheckpoint.restore();
+          this.generatorCheckpoint.release();
+        }
         throw error;
       }
     }
+    if (draw) this.generatorCheckpoint.release();
     return result;
   }
 

@@ -94,6 +94,18 @@ describe('step noise sources', () => {
     expect(JSON.stringify(g.getState())).toBe(before);
   });
 
+  it("the scheduler keeps no reference to the caller's generators after a step (it may live in a long-running server)", () => {
+    const s = new DDIMScheduler().setTimesteps(10);
+    const g = new Generator().manualSeed(5);
+    const saved = () =>
+      (s['generatorCheckpoint']['slots'] as { generator: unknown }[]).map((slot) => slot.generator);
+    s.step(model, 500, sample, { eta: 1, generator: [g, new Generator()] });
+    expect(saved()).toEqual([null, null]);
+    const bad = { data: Float32Array.from(model.data, (v, i) => (i === 3 ? Number.NaN : v)), dims };
+    expect(() => s.step(bad, 500, sample, { eta: 1, generator: g })).toThrow(/modelOutput\[3\]/);
+    expect(saved()).toEqual([null, null]);
+  });
+
   it('a rejected step (bad shapes) leaves the generator untouched; eta = 0 never draws', () => {
     const s = new DDIMScheduler().setTimesteps(10);
     const g = new Generator().manualSeed(5);
