@@ -33,6 +33,17 @@ function sdAlphaBar(): number[] {
   return out;
 }
 
+/** The default config's alpha_bar (linear betas 0.0001..0.02, T = 1000), from the definition. */
+function linearAlphaBar(): number[] {
+  const out: number[] = [];
+  let prod = 1;
+  for (let i = 0; i < 1000; i++) {
+    prod *= 1 - (0.0001 + ((0.02 - 0.0001) * i) / 999);
+    out.push(prod);
+  }
+  return out;
+}
+
 describe('ddim timesteps', () => {
   it('prints the trailing SD timesteps with prev t, alpha_bar, SNR and sigma_t (JSON)', async () => {
     const r = await runCli([
@@ -164,6 +175,16 @@ describe('ddim --config from a Hub repo (a Hub-like server on 127.0.0.1)', () =>
     expect(out.scheduler.rescale_betas_zero_snr).toBe(false);
   });
 
+  it('reads a config from a URL', async () => {
+    const url = `${hub.url}/org/model/resolve/main/scheduler/scheduler_config.json`;
+    const r = await runCli(['timesteps', '--config', url, '--steps', '2', '--json'], { env: env() });
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { config: string; scheduler: Record<string, unknown> };
+    expect(out.scheduler.rescale_betas_zero_snr).toBe(true);
+    expect(out.scheduler.timestep_spacing).toBe('trailing');
+    expect(hub.requests.filter((q) => q.path === new URL(url).pathname).length).toBeGreaterThan(0);
+  });
+
   it('reports a missing repo as an error with exit code 1', async () => {
     const r = await runCli(['timesteps', '--config', 'org/missing'], { env: env() });
     expect(r.code).toBe(1);
@@ -240,6 +261,9 @@ describe.concurrent('usage errors exit 2 with a clear message; --help exits 0', 
       "argument '2' is invalid",
     ],
     [['bench', '--time', '0'], "option '--time <ms>' argument '0' is invalid"],
+    // Each writes one format: a name promising another would be a file viewers reject.
+    [['plot', '--out', 'chart.png'], "argument 'chart.png' is invalid. must end in .svg"],
+    [['sample', '--out', 'grid.svg'], "argument 'grid.svg' is invalid. must end in .png"],
   ])('%j', async (args, message) => {
     const r = await runCli(args);
     expect(r.code).toBe(2);
@@ -266,6 +290,28 @@ describe.concurrent('usage errors exit 2 with a clear message; --help exits 0', 
     const r = await runCli(['plot', '--out', '/proc/ddim-cli-test/plot.svg'], { timeoutMs: 20_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: ENOENT: .*\/proc\/ddim-cli-test/m);
+  });
+
+  it('refuses an eta that a step would refuse (DDIM eq. 12), naming the largest one that fits', async () => {
+    const r = await runCli(['timesteps', '--steps', '10', '--eta', '2']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    // First step 900 -> 800 of the default linear schedule: sigma^2 = 4 * variance > 1 - alpha_bar_800.
+    expect(r.stderr).toContain('eta is too large for the step from timestep 900 to 800');
+    const allowed = Number(/allows eta up to (\S+) here/.exec(r.stderr)![1]);
+    const ab = linearAlphaBar();
+    const variance = ((1 - ab[800]) / (1 - ab[900])) * (1 - ab[900] / ab[800]);
+    expect(allowed).toBeCloseTo(Math.sqrt((1 - ab[800]) / variance), 9);
+    // eta = 1 always fits, and slightly above 1 fits where eq. 12 allows it.
+    expect((await runCli(['timesteps', '--steps', '10', '--eta', '1'])).code).toBe(0);
+  });
+
+  it('reports a word that is no preset, file or Hub id without going to the network', async () => {
+    const r = await runCli(['timesteps', '--config', 'sd-zerosnr']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('--config is not a preset, nor an existing file or folder, nor a Hub id');
+    expect(r.stderr).toContain('(ddim, sd, sd-zero-snr)');
+    expect(r.stderr).not.toContain('huggingface');
   });
 
   it('reports a missing config file with exit code 1', async () => {
@@ -322,6 +368,17 @@ describe('ddim sample', () => {
     expect(quality).not.toBeNull();
     // diffusers' default config ends at alpha_bar = 1: the exact sampler lands on dataset images.
     expect(Number(quality![2])).toBeLessThan(1e-4);
+    // One entry per sample: its number, the dataset image it is nearest to, the distance.
+    const perSample = [...r.stdout.matchAll(/(\d+): dataset\[(\d+)\] ([^,\s]+)/g)];
+    expect(perSample.map((m) => Number(m[1]))).toEqual([1, 2, 3, 4]);
+    for (const m of perSample) {
+      expect(Number(m[2])).toBeGreaterThanOrEqual(0);
+      expect(Number(m[2])).toBeLessThan(48);
+      expect(Number(m[3])).toBeLessThanOrEqual(Number(quality![2]) * 1.05);
+    }
+    // The summary is over these (2 significant digits each): the largest is the max, to rounding.
+    const largest = Math.max(...perSample.map((m) => Number(m[3])));
+    expect(Math.abs(largest - Number(quality![2]))).toBeLessThanOrEqual(0.05 * Number(quality![2]));
     const bytes = readFileSync(out);
     expect(bytes.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
     const png = decodePng(bytes);

@@ -54,8 +54,11 @@ import { runs, validConfig } from './helpers/arbitraries.js';
 import { checkMessage, snapshot, throwingArray, throwingGetter, throwingProxy } from './helpers/hostile.js';
 import { guardNetwork } from './helpers/hub-server.js';
 
-/** Generous: a call that is refused should take microseconds; this only catches hangs. */
-const TIME_BOUND_MS = 1000;
+/**
+ * Not a timing test: a refused call takes microseconds, and this bound (far above any honest run
+ * on a loaded 2-core CI machine) only turns a hang or an exponential walk into a failure.
+ */
+const TIME_BOUND_MS = 10_000;
 
 /**
  * Run `call`; it may succeed or throw a DdimError, nothing else, within the time bound. Returns

@@ -349,8 +349,8 @@ describe('hostile and broken sources', () => {
       const elapsed = Date.now() - started;
       expect(error.field).toBe('timeoutMs');
       expect(error.value).toBe(300);
-      expect(elapsed).toBeGreaterThanOrEqual(250);
-      expect(elapsed).toBeLessThan(3_000);
+      // Bounded, not timed: far above the 300 ms timeout, far below a hang.
+      expect(elapsed).toBeLessThan(10_000);
       expect(silent.connections()).toBe(1);
     } finally {
       await silent.close();
@@ -371,7 +371,7 @@ describe('hostile and broken sources', () => {
     const started = Date.now();
     const error = await loadError(loadSchedulerConfig('org/name', { fetch: neverSettles, timeoutMs: 200 }));
     expect(error.field).toBe('timeoutMs');
-    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('the caller aborting gives an AbortError', async () => {

@@ -733,7 +733,7 @@ describe('DDIMScheduler.fromPretrained / savePretrained (Node)', () => {
     });
     expect(inverse.config.timestep_spacing).toBe('trailing');
     expect(inverse.config.rescale_betas_zero_snr).toBe(true);
-    // DDIMInverseScheduler takes no thresholding keys: diffusers warns about them too.
+    // DDIMInverseScheduler takes no thresholding keys: reported (diffusers drops them silently, as keys of the config's _class_name).
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('"thresholding"');
     const file = await inverse.savePretrained(path.join(tmp, 'inv'));

@@ -11,6 +11,7 @@ import {
   isPresetName,
   LoadError,
   loadSchedulerConfig,
+  PRESET_NAMES,
   type PredictionType,
   type PreviousTimestepRule,
   SCHEDULER_PRESETS,
@@ -75,6 +76,17 @@ export async function loadConfigSource(
       value: source,
       problem: `is not an existing file (resolved to ${resolve(source)})`,
       fix: 'check the path; relative paths start at the working folder.',
+    });
+  }
+  if (!/[/\\]/.test(source) && !existsSync(source)) {
+    // A bare word that is no preset and no file: almost always a misspelt preset. Looking it up as
+    // a Hub repo would fail with a network error about huggingface.co/<word>, which hides the
+    // typo (and diffusers model repos are always org/name; only legacy model repos have one part).
+    throw new LoadError({
+      field: '--config',
+      value: source,
+      problem: 'is not a preset, nor an existing file or folder, nor a Hub id (org/name)',
+      fix: `use one of the presets (${PRESET_NAMES.join(', ')}), a path, a URL, or org/name for the Hub.`,
     });
   }
   const base = { revision: options.revision, onWarning: options.warn };

@@ -38,6 +38,23 @@ export function parseSeed(text: string): number | bigint {
   return big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
 }
 
+/**
+ * An output file of one format: `sample` writes PNG and `plot` writes SVG, whatever the name says,
+ * so a name with another extension (`--out chart.png` for the SVG) would be a file that image
+ * viewers reject. Refused as a usage error instead of written under a misleading name.
+ */
+export function fileWithExtension(extension: string, format: string): (text: string) => string {
+  return (text) => {
+    if (text.trim() === '') throw new InvalidArgumentError(`must be a file name ending in ${extension}.`);
+    if (!text.toLowerCase().endsWith(extension)) {
+      throw new InvalidArgumentError(
+        `must end in ${extension}: this command writes ${format} (name the file *${extension}).`,
+      );
+    }
+    return text;
+  };
+}
+
 /** Repeatable option: collects every value in order. */
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];

@@ -17,6 +17,7 @@ import {
   clampZeroSnrOption,
   collect,
   etaOption,
+  fileWithExtension,
   integerIn,
   numberIn,
   predictionOption,
@@ -108,7 +109,11 @@ export function buildProgram(ctx: CliContext, version: string): Command {
           .argParser(numberIn(0, 1, 'a fraction'))
           .default(0),
       )
-      .addOption(new Option('--out <file>', 'PNG file to write').default('out/samples.png'))
+      .addOption(
+        new Option('--out <file>', 'PNG file to write (*.png)')
+          .argParser(fileWithExtension('.png', 'PNG'))
+          .default('out/samples.png'),
+      )
       .addOption(new Option('--no-progress', 'no progress bar'))
       .addOption(verboseOption()),
   ).action(async (flags, command: Command) => {
@@ -152,7 +157,11 @@ export function buildProgram(ctx: CliContext, version: string): Command {
         ).argParser(collect),
       )
       .addOption(stepsOption(10))
-      .addOption(new Option('--out <file>', 'SVG file to write').default('out/schedules.svg'))
+      .addOption(
+        new Option('--out <file>', 'SVG file to write (*.svg)')
+          .argParser(fileWithExtension('.svg', 'SVG'))
+          .default('out/schedules.svg'),
+      )
       .addOption(verboseOption()),
   ).action(async (flags) => plotCommand(flags, ctx));
 

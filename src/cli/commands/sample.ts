@@ -114,6 +114,11 @@ export async function sampleCommand(flags: SampleFlags, ctx: CliContext): Promis
   ctx.print(
     `quality: RMS distance of each sample to its nearest dataset image (pixels 0..1): mean ${sig(mean, 3)}, max ${sig(max, 3)}; ${reached} distinct dataset images reached`,
   );
+  // The issue asks for the distance of each sample, not only the summary: one entry per sample,
+  // numbered as in the PNG (row by row), with the dataset image it is nearest to.
+  const perSample = dist.map((d, i) => `${i + 1}: dataset[${index[i]}] ${sig(d, 2)}`);
+  ctx.print('per sample (sample number: its nearest dataset image, RMS distance):');
+  for (let i = 0; i < perSample.length; i += 4) ctx.print(`  ${perSample.slice(i, i + 4).join(', ')}`);
   if (condition !== undefined) {
     const hits = Array.from(index).filter((i) => kinds[i] === condition).length;
     ctx.print(`condition: ${hits}/${flags.count} samples are nearest to a "${condition}" image`);

@@ -3,7 +3,7 @@
  * previous timestep, alpha_bar at both, the SNR, and sigma_t for the given eta. Every number comes
  * from the scheduler's own API (previousTimestep, alphaBarAt, getVariance), none is recomputed here.
  */
-import { type DDIMScheduler, snr } from '../../node/index.js';
+import { checkEtaFits, type DDIMScheduler, snr } from '../../node/index.js';
 import type { ConfigOverrideFlags } from '../config-source.js';
 import { loadConfigSource, schedulerFor } from '../config-source.js';
 import type { CliContext } from '../context.js';
@@ -25,14 +25,19 @@ export function timestepRows(scheduler: DDIMScheduler, eta: number): TimestepRow
   return Array.from(scheduler.timesteps, (t, index) => {
     const prev = scheduler.previousTimestep(t);
     const alphaBar = scheduler.alphaBarAt(t);
+    const alphaBarPrev = scheduler.alphaBarAt(prev);
+    const variance = scheduler.getVariance(t, prev);
+    // The table shows the steps `step` would take: an eta that a step refuses (DDIM eq. 12 broken,
+    // sigma^2 > 1 - alpha_bar_prev) is refused here too, with the same error, not tabulated.
+    if (eta > 1) checkEtaFits(eta, variance, alphaBarPrev, t, prev);
     return {
       index,
       t,
       prev,
       alphaBar,
-      alphaBarPrev: scheduler.alphaBarAt(prev),
+      alphaBarPrev,
       snr: snr(alphaBar),
-      sigma: eta * Math.sqrt(scheduler.getVariance(t, prev)),
+      sigma: eta * Math.sqrt(variance),
     };
   });
 }
