@@ -205,7 +205,7 @@ export function ddimStepKernel(args: StepKernelArgs): boolean {
     let ok: boolean;
     if (bound.kind === 'threshold') {
       // Imagen (Saharia et al. 2022) dynamic thresholding, per batch element: s = quantile(|x0|, ratio)
-      // clamped to [1, sample_max_value]; x0 <- clamp(x0, -s, s) / s = clamp(x0 / s, -1, 1).
+      // clamped as torch.clamp(q, 1, sample_max_value) (see thresholdScale); x0 <- clamp(x0, -s, s) / s = clamp(x0 / s, -1, 1).
       const s = thresholdScale(args, from, to, bound.ratio, bound.maxValue);
       ok = runRange(args, 1 / s, -1, 1, from, to);
     } else if (bound.kind === 'clip') {
@@ -666,7 +666,10 @@ function thresholdScale(
   }
   // torch.quantile returns NaN when the row holds a NaN; clamp(NaN, 1, max) stays NaN.
   const q = nan ? Number.NaN : quantileOfNumbers(scratch, n, ratio);
-  return q < 1 ? 1 : q > maxValue ? maxValue : q;
+  // torch.clamp(q, min=1, max=sample_max_value) is min(max(q, 1), max): the max applies last, so
+  // a sample_max_value below 1 (legal in diffusers) always wins, even over the floor of 1.
+  const floored = q < 1 ? 1 : q;
+  return floored > maxValue ? maxValue : floored;
 }
 
 /**

@@ -321,6 +321,29 @@ describe('step', () => {
     expect(Number.isFinite(s.step(model, 700, sample).prevSample.data[1])).toBe(true);
   });
 
+  it('thresholding with sample_max_value below 1: torch.clamp(q, 1, max) applies the max last', () => {
+    const s = new DDIMScheduler({ thresholding: true, sample_max_value: 0.5, prediction_type: 'sample' });
+    s.setTimesteps(10);
+    const sample = { data: Float32Array.of(1, -1), dims: [1, 1, 2] };
+    const model = { data: Float32Array.of(0.2, -0.4), dims: [1, 1, 2] };
+    const { prevSample, predOriginalSample } = s.step(model, 900, sample);
+    // |x0| = [0.2, 0.4]; quantile 0.995 (linear) = 0.2 + 0.995 * 0.2 = 0.399; clamp(0.399, min 1,
+    // max 0.5) = 0.5 in torch (min(max(q, 1), 0.5)); x0 = clamp(x0, -0.5, 0.5) / 0.5.
+    expect(Array.from(predOriginalSample.data)).toEqual([0.4, -0.8].map(Math.fround));
+    // prev from DDIM eq. 12 with eps from the unclipped x0 (diffusers' sample prediction).
+    const a = s.alphaBarAt(900);
+    const ap = s.alphaBarAt(800);
+    const want = [0, 1].map((i) => {
+      const eps = (sample.data[i] - Math.sqrt(a) * model.data[i]) / Math.sqrt(1 - a);
+      return Math.sqrt(ap) * [0.4, -0.8][i] + Math.sqrt(1 - ap) * eps;
+    });
+    expect(prevSample.data[0]).toBeCloseTo(want[0], 6);
+    expect(prevSample.data[1]).toBeCloseTo(want[1], 6);
+    // diffusers (torch 1.13, through scripts/torch_ddim_reference.py): prev = [1.011626, -1.023871].
+    expect(prevSample.data[0]).toBeCloseTo(1.011626, 5);
+    expect(prevSample.data[1]).toBeCloseTo(-1.023871, 5);
+  });
+
   it('scaleModelInput returns the sample itself', () => {
     const s = new DDIMScheduler();
     expect(s.scaleModelInput(sample, 10)).toBe(sample);
