@@ -79,7 +79,7 @@ export function zeroSnrEpsilonError(timestep: number): ConfigError {
     field: 'prediction_type',
     value: 'epsilon',
     problem: `cannot step from timestep ${timestep}: alpha_bar is 0 there (zero terminal SNR, e.g. rescale_betas_zero_snr), and an epsilon prediction gives x0 = (x - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar), a division by zero (diffusers #3851)`,
-    fix: 'use a model trained with prediction_type "v_prediction" (as Lin et al. 2023 do for zero SNR), or pass { clampZeroTerminalSnr: true } in the scheduler options to set alpha_bar[T - 1] = 2^-24 as diffusers\' EulerDiscreteScheduler does, or use timestep_spacing "leading", which never schedules the last timestep.',
+    fix: 'use a model trained with prediction_type "v_prediction" (as Lin et al. 2023 do for zero SNR), or pass { clampZeroTerminalSnr: true } in the scheduler options to set alpha_bar[T - 1] = 2^-24 as diffusers\' EulerDiscreteScheduler does, or use timestep_spacing "leading", which schedules the last timestep only in corner cases (e.g. n = T with steps_offset 0).',
   });
 }
 

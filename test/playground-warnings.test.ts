@@ -66,7 +66,7 @@ describe('scheduleView', () => {
       view({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing', prediction_type: 'v_prediction' }, 5)
         .stepError,
     ).toBeNull();
-    // leading never schedules t = T - 1, so the library steps it.
+    // leading with these steps does not schedule t = T - 1, so the library steps it.
     expect(view({ rescale_betas_zero_snr: true }, 5).stepError).toBeNull();
   });
 
@@ -109,7 +109,7 @@ describe('configWarnings', () => {
     const leading = configWarnings(view({ rescale_betas_zero_snr: true }, 10)).find(
       (x) => x.id === 'zero-snr-epsilon',
     );
-    expect(leading?.message).toContain('never schedules it');
+    expect(leading?.message).toContain('these timesteps do not include it');
     // The clamp makes the step finite: an info about the amplified error replaces the warning.
     const clamped = configWarnings(
       view({ rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 10, 0, {

@@ -42,12 +42,22 @@ describe('zero terminal SNR with prediction_type "epsilon" (diffusers #3851)', (
     expect(s.numInferenceSteps).toBe(3);
   });
 
-  it('leading spacing never schedules T - 1, so it works as in diffusers; a direct step at 999 is refused', () => {
+  it('leading spacing with 10 steps does not schedule T - 1, so it works as in diffusers; a direct step at 999 is refused', () => {
     const s = new DDIMScheduler(zeroSnr).setTimesteps(10);
     expect(s.timesteps[0]).toBe(900);
     const x = loop(s, sample);
     for (const v of x.data) expect(Number.isFinite(v)).toBe(true);
     expect(() => s.step(model, 999, sample)).toThrow(ConfigError);
+  });
+
+  it('leading spacing in the corners where it does schedule T - 1 is refused like the others', () => {
+    // n = T with steps_offset 0: arange(0, T) * 1 reversed starts at 999.
+    const full = new DDIMScheduler({ ...zeroSnr, steps_offset: 0 });
+    expect(() => full.setTimesteps(1000)).toThrow(ConfigError);
+    expect(full.numInferenceSteps).toBeNull();
+    // T = 10, n = 5, steps_offset 1: arange(0, 5) * 2 + 1 = [9, 7, 5, 3, 1].
+    const small = new DDIMScheduler({ ...zeroSnr, num_train_timesteps: 10, steps_offset: 1 });
+    expect(() => small.setTimesteps(5)).toThrow(/timestep 9/);
   });
 
   it("clampZeroTerminalSnr sets alpha_bar[T - 1] to 2^-24 (as diffusers' Euler scheduler) and the step is finite", () => {

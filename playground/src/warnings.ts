@@ -45,7 +45,7 @@ export function configWarnings(view: ScheduleView): ConfigWarning[] {
         (hit
           ? ` and x0 = (x - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar) divides by zero at step ${hit.index} (t = ${hit.t}): ` +
             'setTimesteps refuses this schedule with a ConfigError (diffusers returns Inf / NaN).'
-          : '; this spacing never schedules it, so sampling works.') +
+          : '; these timesteps do not include it, so sampling works.') +
         ' Use prediction_type "v_prediction" (Lin et al. 2023), or turn off rescale_betas_zero_snr.',
     });
   }
