@@ -25,6 +25,7 @@ least 64 and at least the round's time), and over the rounds the least round med
 import argparse
 import json
 import platform
+import resource
 import sys
 import time
 
@@ -193,15 +194,42 @@ def time_round(case, threads, ms, warmup_ms):
             case.call()
             calls += 1
         samples = []
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         end = time.perf_counter_ns() + int(ms * 1e6)
         while len(samples) < MIN_CALLS or time.perf_counter_ns() < end:
             start = time.perf_counter_ns()
             case.call()
             samples.append(time.perf_counter_ns() - start)
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     samples.sort()
     n = len(samples)
     median = samples[n // 2] if n % 2 else (samples[n // 2 - 1] + samples[n // 2]) / 2
-    return {"us": median / 1000, "calls": n}
+    # Page faults per call: near 0 once the allocator reuses its memory (see keep_heap_memory).
+    return {"us": median / 1000, "calls": n, "faults_per_call": faults / n}
+
+
+def keep_heap_memory():
+    """Stop glibc's malloc from handing the step's temporaries back to the kernel.
+
+    By default glibc serves blocks above a (dynamic) threshold with mmap and trims the heap top
+    past another; depending on what the process allocated before, each of diffusers' temporaries
+    (256 KB for SDXL latents, 2.4 MB for the video case) can then come back as fresh pages, and the
+    step pays a page fault per 4 KB (measured here: about 1,300 faults per video step, 5 to 10x its
+    time). A long-running pipeline usually reaches a steady heap; to time torch at its best, pin
+    the mmap threshold at its maximum (32 MB) and never trim. Returns whether it applied."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # malloc.h
+        return bool(libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)) and bool(
+            libc.mallopt(m_trim_threshold, 1 << 30)
+        )
+    except (OSError, AttributeError):
+        return False
+
+
+MALLOPT = False
 
 
 def environment():
@@ -213,6 +241,7 @@ def environment():
         "default_threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
         "parallel": torch.__config__.parallel_info().splitlines()[-1].strip(),
+        "mallopt": MALLOPT,
     }
 
 
@@ -284,7 +313,12 @@ def main():
     parser.add_argument("--threads", default="1,2", help="torch.set_num_threads settings (default 1,2)")
     parser.add_argument("--time", type=float, default=1000, help="ms of timing per case and setting")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the least round median is kept")
+    parser.add_argument(
+        "--default-malloc", action="store_true", help="leave glibc's mmap / trim thresholds alone"
+    )
     args = parser.parse_args()
+    global MALLOPT
+    MALLOPT = False if args.default_malloc else keep_heap_memory()
     if args.serve:
         serve()
     else:

@@ -3,7 +3,7 @@
  * for SD and SDXL latents, a fifth with thresholding), measured in one run:
  *
  *   npm run bench:torch                 (= npm run build && node dist/bench/torch.js)
- *   node dist/bench/torch.js [--time <ms per task>] [--python <path>] [--json]
+ *   node dist/bench/torch.js [--time <ms per task>] [--rounds <n>] [--python <path>] [--default-malloc] [--json]
  *
  * diffusers cannot be installed here, so the PyTorch side is bench/torch_ddim_step.py, a
  * transcription of the tensor operations of diffusers' `DDIMScheduler.step`, run by a Python with
@@ -12,9 +12,9 @@
  *
  * - both sides step the same inputs (written by this script from step.ts's `bufferSet`), and the
  *   outputs are compared before anything is timed (a timing of different work compares nothing);
- * - the timing rounds alternate, ours then torch with 1 thread then torch with 2 threads, 5
- *   rounds per case, so that a load change on this shared machine hits all sides alike; each side
- *   keeps the least of its round medians, the statistic of `npm run bench`.
+ * - the timing rounds alternate, ours then torch with 1 thread then torch with 2 threads (5
+ *   rounds per case unless --rounds), so that a load change on this shared machine hits all
+ *   sides alike; each side keeps the least of its round medians, the statistic of `npm run bench`.
  *
  * Not part of `npm test` / CI (torch is not there), nor of `npm run bench`'s list. Exits 1 with a
  * message when the Python cannot import torch.
@@ -55,7 +55,6 @@ const AIMS: Record<string, number> = { sd: 0.5, sdxl: 0.5, 'sd-thresholding': 0.
 
 /** torch.set_num_threads settings timed: 1 as our single-threaded step, 2 = this machine's cores. */
 const THREADS = [1, 2] as const;
-const ROUNDS = 5;
 /** Outputs of the two sides must agree to this (float32 work on both; see docs/performance.md). */
 const TOLERANCE = 1e-5;
 
@@ -71,8 +70,9 @@ class TorchProcess {
   private readonly lines: AsyncIterator<string>;
   private failure: Error | null = null;
 
-  constructor(python: string) {
-    this.child = spawn(python, [SCRIPT, '--serve'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  constructor(python: string, defaultMalloc: boolean) {
+    const args = [SCRIPT, '--serve', ...(defaultMalloc ? ['--default-malloc'] : [])];
+    this.child = spawn(python, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child.stderr.on('data', (chunk: Buffer) => process.stderr.write(chunk));
     this.child.on('error', (error) => {
       this.failure = error;
@@ -114,12 +114,15 @@ export interface TorchRow {
   ours: number;
   /** torch per-step microseconds by thread count. */
   torch: Record<string, number>;
+  /** Page faults per torch step in the best round, by thread count (about 0 unless --default-malloc). */
+  torchFaults: Record<string, number>;
   /** Max |ours - torch| over prevSample and over predOriginalSample. */
   maxDiffPrev: number;
   maxDiffX0: number;
 }
 
 export interface TorchBenchResult {
+  rounds: number;
   node: string;
   cpu: string;
   cores: number;
@@ -144,6 +147,7 @@ async function benchCase(
   torch: TorchProcess,
   c: StepCase & { id: string },
   time: number,
+  rounds: number,
   dir: string,
 ): Promise<TorchRow> {
   const s = new DDIMScheduler({ ...SCHEDULER_PRESETS.sd.config, thresholding: c.thresholding }).setTimesteps(
@@ -186,45 +190,67 @@ async function benchCase(
     s.step(b.model, t, b.sample, b.options);
   };
   const best = { ours: Number.POSITIVE_INFINITY } as Record<string, number>;
-  for (let r = 0; r < ROUNDS; r++) {
+  const faults: Record<string, number> = {};
+  for (let r = 0; r < rounds; r++) {
     const warmup = r === 0 ? time / 5 : 0;
-    const round = await timingRound(time / ROUNDS, warmup, { ours });
+    const round = await timingRound(time / rounds, warmup, { ours });
     best.ours = Math.min(best.ours, round.ours);
     for (const threads of THREADS) {
       const reply = await torch.request({
         op: 'time',
         id: c.id,
         threads,
-        ms: time / ROUNDS,
+        ms: time / rounds,
         warmup_ms: warmup,
       });
       const key = String(threads);
-      best[key] = Math.min(best[key] ?? Number.POSITIVE_INFINITY, reply.us as number);
+      if ((reply.us as number) < (best[key] ?? Number.POSITIVE_INFINITY)) {
+        best[key] = reply.us as number;
+        faults[key] = reply.faults_per_call as number;
+      }
     }
   }
   const torchTimes = Object.fromEntries(THREADS.map((k) => [String(k), best[String(k)]]));
-  return { id: c.id, name: c.name, ours: best.ours, torch: torchTimes, maxDiffPrev, maxDiffX0 };
+  return {
+    id: c.id,
+    name: c.name,
+    ours: best.ours,
+    torch: torchTimes,
+    torchFaults: faults,
+    maxDiffPrev,
+    maxDiffX0,
+  };
 }
 
 export interface TorchBenchOptions {
-  /** Milliseconds of measurement per task and case (over 5 rounds; default 1000). */
+  /** Milliseconds of measurement per task and case, over all rounds (default 1000). */
   time?: number;
+  /** Interleaved rounds per case (default 5, as `npm run bench`); the least round median is kept. */
+  rounds?: number;
   /** A Python with torch (default $DDIM_TORCH_PYTHON, else /usr/bin/python3). */
   python?: string;
+  /**
+   * Leave glibc's malloc thresholds alone in the Python process. By default the script keeps
+   * freed memory in its heap, so torch's temporaries do not come back as fresh, faulting pages
+   * (torch at its best; see keep_heap_memory in bench/torch_ddim_step.py).
+   */
+  defaultMalloc?: boolean;
 }
 
 export async function run(options: TorchBenchOptions = {}): Promise<TorchBenchResult> {
   const time = options.time ?? 1000;
+  const rounds = options.rounds ?? 5;
   const python = options.python ?? process.env.DDIM_TORCH_PYTHON ?? '/usr/bin/python3';
   const loadBefore = loadavg();
-  const torch = new TorchProcess(python);
+  const torch = new TorchProcess(python, options.defaultMalloc === true);
   const dir = mkdtempSync(join(tmpdir(), 'ddim-torch-bench-'));
   try {
     const { ok: _ok, ...info } = await torch.request({ op: 'hello' });
     const rows: TorchRow[] = [];
-    for (const c of CASES) rows.push(await benchCase(torch, c, time, dir));
+    for (const c of CASES) rows.push(await benchCase(torch, c, time, rounds, dir));
     const cpuList = cpus();
     return {
+      rounds,
       node: process.version,
       cpu: cpuList[0]?.model ?? 'unknown',
       cores: cpuList.length,
@@ -248,9 +274,9 @@ export function format(result: TorchBenchResult): string {
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
   const lines = [
     `DDIM step beside a torch transcription of diffusers' step (bench/torch_ddim_step.py), one run.`,
-    `node ${result.node}; python ${py.python} (${py.executable}), torch ${py.torch}, default torch threads ${py.default_threads}, ${py.parallel}`,
+    `node ${result.node}; python ${py.python} (${py.executable}), torch ${py.torch}, default torch threads ${py.default_threads}, ${py.parallel}, mallopt ${py.mallopt}`,
     `${result.cpu} (${result.cores} cores); load average ${load(result.loadBefore)} before, ${load(result.loadAfter)} after.`,
-    'Microseconds per step, least of 5 interleaved round medians; ours is single-threaded.',
+    `Microseconds per step, least of ${result.rounds} interleaved round medians; ours is single-threaded.`,
     '',
     '| case | ours | torch 1 thread | torch 2 threads | ours / torch 1t | ours / torch 2t | aim | max diff prev / x0 |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -275,7 +301,10 @@ export function format(result: TorchBenchResult): string {
       );
     }
   }
-  lines.push('', ...verdicts);
+  const faults = result.rows.map(
+    (r) => `${r.id} ${THREADS.map((k) => (r.torchFaults[String(k)] ?? Number.NaN).toFixed(0)).join(' / ')}`,
+  );
+  lines.push('', `torch page faults per step (1 / 2 threads): ${faults.join(', ')}`, '', ...verdicts);
   return lines.join('\n');
 }
 
@@ -288,8 +317,17 @@ function parseArgs(argv: readonly string[]): TorchBenchOptions & { json: boolean
       const time = Number(argv[++i]);
       if (!Number.isFinite(time) || time <= 0) throw new Error(`--time must be a positive number of ms`);
       options.time = time;
+    } else if (arg === '--rounds') {
+      const rounds = Number(argv[++i]);
+      if (!Number.isInteger(rounds) || rounds < 1) throw new Error('--rounds must be a positive integer');
+      options.rounds = rounds;
     } else if (arg === '--python') options.python = argv[++i];
-    else throw new Error(`unknown argument ${arg}; usage: torch.js [--time ms] [--python path] [--json]`);
+    else if (arg === '--default-malloc') options.defaultMalloc = true;
+    else {
+      throw new Error(
+        `unknown argument ${arg}; usage: torch.js [--time ms] [--rounds n] [--python path] [--default-malloc] [--json]`,
+      );
+    }
   }
   return options;
 }
