@@ -23,7 +23,7 @@ import {
 import { type HeapReport, measureStepHeap } from './step-heap.js';
 import { limitLoop, sortQuantile, unfusedStep } from './unfused.js';
 
-interface StepCase {
+export interface StepCase {
   name: string;
   dims: number[];
   eta: number;
@@ -50,14 +50,14 @@ const CASES: StepCase[] = [
   { name: 'SD 1x4x64x64 float16, eta 0 (*)', dims: [1, 4, 64, 64], eta: 0, thresholding: false, half: true },
 ];
 
-const STEPS = 50;
+export const STEPS = 50;
 
 /** Seeded standard normals (the library's generator): the benchmarks' data. */
 export function gaussian(n: number, seed: number): Float32Array {
   return randnTensor([n], { generator: new Generator().manualSeed(seed) }).data;
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
   return worst;
@@ -75,17 +75,30 @@ async function timings(
 ): Promise<Record<string, number>> {
   const best: Record<string, number> = {};
   for (let r = 0; r < rounds; r++) {
-    const bench = new Bench({ time: time / rounds, warmupTime: r === 0 ? time / 5 : 0, throws: true });
-    for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
-    await bench.run();
-    for (const task of bench.tasks) {
-      const res = task.result;
-      if (res.state !== 'completed') throw new Error(`benchmark task ${task.name} ended ${res.state}`);
-      const us = res.latency.p50 * 1000;
-      best[task.name] = Math.min(best[task.name] ?? Number.POSITIVE_INFINITY, us);
+    const medians = await timingRound(time / rounds, r === 0 ? time / 5 : 0, tasks);
+    for (const [name, us] of Object.entries(medians)) {
+      best[name] = Math.min(best[name] ?? Number.POSITIVE_INFINITY, us);
     }
   }
   return best;
+}
+
+/** One round of `timings`: each task's median microseconds per call over `time` ms (after a warm-up). */
+export async function timingRound(
+  time: number,
+  warmupTime: number,
+  tasks: Record<string, () => void>,
+): Promise<Record<string, number>> {
+  const bench = new Bench({ time, warmupTime, throws: true });
+  for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
+  await bench.run();
+  const medians: Record<string, number> = {};
+  for (const task of bench.tasks) {
+    const res = task.result;
+    if (res.state !== 'completed') throw new Error(`benchmark task ${task.name} ended ${res.state}`);
+    medians[task.name] = res.latency.p50 * 1000;
+  }
+  return medians;
 }
 
 interface StepRow {
@@ -116,7 +129,7 @@ function stepInputs(n: number, alphaProd: number, pixels: boolean, seed: number)
 }
 
 /** One set of buffers for each task; two alternate, as a sampling loop's ping-pong buffers do. */
-function bufferSet(c: StepCase, alphaProd: number, seed: number) {
+export function bufferSet(c: StepCase, alphaProd: number, seed: number) {
   const n = sizeOf(c.dims);
   const { sample, model, noise } = stepInputs(n, alphaProd, c.thresholding, seed);
   const tensorOf = (data: Float32Array) =>
