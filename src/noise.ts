@@ -377,9 +377,9 @@ export function halfBoxMullerTables(): HalfBoxMullerTables {
  * out[pos .. pos + 16) as half bits: word k < 8 gives u1 (via its low 11 bits), word k + 8 gives u2.
  * `radius * cos(theta)` is a Half times a float, so a float multiply (exact in double, one fround);
  * `* std + mean` with std 1, mean +0 changes nothing but turns -0 into +0 (torch never returns -0);
- * the store into the Half tensor rounds float -> half. Internal: exported for the tests.
+ * the store into the Half tensor rounds float -> half.
  */
-export function halfBoxMullerBlock(
+function halfBoxMullerBlock(
   words: Int32Array,
   i: number,
   out: Uint16Array,
@@ -421,9 +421,8 @@ function tempered(y: number): number {
  * the block is the low 53 bits of words 2j (high half) and 2j + 1, times 2^-53; uniform k < 8 gives
  * u1 = 1 - u (exact), uniform k + 8 gives u2. Math.log / cos / sin stand in for glibc's log / cos /
  * sin: both are within 1 ulp of the exact value, so results agree to a few ulps (most bit for bit).
- * Internal: exported for the tests.
  */
-export function doubleBoxMullerBlock(words: Int32Array, i: number, out: Float64Array, pos: number): void {
+function doubleBoxMullerBlock(words: Int32Array, i: number, out: Float64Array, pos: number): void {
   for (let k = 0; k < 8; k++) {
     const w1 = i + 2 * k;
     const w2 = w1 + 16;
