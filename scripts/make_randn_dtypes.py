@@ -109,7 +109,8 @@ for v in (0, 1, 2047, 0xFFFFFFFF, 0x12345678, 0x9E3779B9):
 
 SIZES = list(range(1, 41)) + [63, 64, 65, 1000]
 SWEEP_SEEDS = [0, 1, 2**32 + 1, 2**53 + 7, 2**64 - 1]
-MORE_SEEDS = [2, 42, 1234, 2**31 - 1, 2**32, 2**63, -1, 67280421310721]
+# 1997: its second normal rounds differently to half directly and through float (torch goes through float).
+MORE_SEEDS = [2, 42, 1234, 1997, 2**31 - 1, 2**32, 2**63, -1, 67280421310721]
 MORE_SIZES = [1, 3, 15, 16, 17, 33, 100]
 
 
