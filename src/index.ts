@@ -41,6 +41,7 @@ export {
   type GeneratorState,
   manualSeed,
   parseSeed,
+  type RandnOptions,
   randnInto,
   randnTensor,
   type Seed,

@@ -20,6 +20,16 @@
  *     first; otherwise two 53-bit uniforms u1, u2 from `random64()`, r = sqrt(-2 log(1 - u2)),
  *     theta = 2 pi u1, the value r sin(theta) is cached on the generator and r cos(theta) returned, then
  *     rounded to float32. The 16+ path neither reads nor clears that cache.
+ * - float16 and float64 (`randnTensor(shape, { dtype })`, as diffusers' `randn_tensor(..., dtype=)`):
+ *   the AVX2 kernel is float32-only, so 16 or more elements run the scalar `normal_fill<scalar_t>`:
+ *   the same draw-all / transform-blocks-of-16 / recompute-the-last-16 structure, but the uniforms
+ *   are `uniform_real_distribution<scalar_t>` -- float64: the low 53 bits of `random64()` (two words
+ *   per element); float16: the low 11 bits of one word times 2^-11 -- and Box-Muller runs in
+ *   scalar_t: for float64 in double with libm's log / cos / sin; for float16 every intermediate
+ *   stored in a `c10::Half` is rounded to half (u1, radius, theta), the rest is float (libm's logf,
+ *   cosf, sinf) and the result is rounded float -> half. So a float16 draw is its own stream, not
+ *   float32 draws rounded. Fewer than 16 elements: `normal_distribution<double>` as for float32,
+ *   cast double -> float -> half for float16 (two roundings, as `c10::Half(float)` does).
  * - `torch/csrc/Generator.cpp` `manual_seed`: a seed is read as uint64, and if that overflows as int64,
  *   so negative seeds down to -2^63 wrap to `seed + 2^64`; anything else is an error.
  *
@@ -40,7 +50,15 @@
  */
 import { ArgumentError, ShapeError, StateError } from './errors.js';
 import { checkOptionKeys, guarded, unreadable } from './guard.js';
-import { formatDims, sizeOf, type Tensor } from './tensor.js';
+import {
+  type DType,
+  float16Table,
+  formatDims,
+  numberToFloat16,
+  sizeOf,
+  type Tensor,
+  type TensorData,
+} from './tensor.js';
 
 /** A seed as PyTorch takes it: an integer in [-2^63, 2^64 - 1], as number, bigint or decimal string. */
 export type Seed = number | bigint | string;
@@ -280,6 +298,144 @@ export function boxMullerBlock(words: Int32Array, i: number, out: Float32Array, 
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// float16 and float64: torch's scalar normal_fill<scalar_t>
+
+/**
+ * Uniform words k (u2 = k / 2048) at which glibc's cosf / sinf -- the implementation every glibc
+ * since 2.28 ships, which torch's `std::cos(float)` calls -- return the float on the other side of
+ * the exact value (their error bound is 0.56 ulp, not 0.5): 27 + 26 of the 2048 angles. Found by
+ * comparing with glibc 2.36 on every angle; test/fixtures/randn_dtypes.json holds glibc's values and
+ * the tests check the whole table. (glibc's logf is off the same way at 11 of the 2048 u1, but the
+ * radius is rounded to half, which absorbs all of them.)
+ */
+const COSF_OTHER_SIDE = [
+  275, 292, 311, 325, 335, 416, 421, 568, 585, 587, 666, 674, 695, 702, 767, 1353, 1354, 1355, 1608, 1623,
+  1624, 1649, 1691, 1768, 1769, 1773, 1774,
+];
+const SINF_OTHER_SIDE = [
+  51, 88, 111, 126, 182, 197, 228, 270, 789, 806, 858, 935, 955, 968, 988, 1076, 1093, 1198, 1221, 1245, 1277,
+  1821, 1919, 1978, 1979, 2003,
+];
+
+/**
+ * The float16 kernel's Box-Muller factors, indexed by the 11-bit uniform word k (u = k / 2048): a
+ * float16 uniform has only 2048 values, so each factor has only 2048 values too.
+ */
+export interface HalfBoxMullerTables {
+  /** radius(u1 = 1 - k / 2048) = half(sqrtf(-2 * logf(u1))), as a number. */
+  radius: Float64Array;
+  /** cosf / sinf of theta = half(2 pi * k / 2048), as numbers (float32 values). */
+  cos: Float64Array;
+  sin: Float64Array;
+}
+
+let halfTables: HalfBoxMullerTables | null = null;
+
+const stepF32 = new Float32Array(1);
+const stepI32 = new Int32Array(stepF32.buffer);
+
+/** The float32 next to `f` (nonzero) in the direction of `towards`. */
+function nextFloat32(f: number, towards: number): number {
+  stepF32[0] = f;
+  stepI32[0] += towards > f === f > 0 ? 1 : -1;
+  return stepF32[0];
+}
+
+/**
+ * Build (once) the float16 tables, each step rounded as torch 1.13's `normal_fill_16<c10::Half>`
+ * rounds it: `u1 = 1 - u` is exact; `std::log(u1)` converts the half to float and calls logf; `-2 *`
+ * is exact; `std::sqrt` of a float is the correctly rounded float sqrt (double sqrt then fround
+ * is the same); storing the radius in a Half rounds it. `theta = 2.0f * pi<double> * u2` is a double
+ * product, stored in a Half through `c10::Half(float)`: double -> float -> half. Internal: exported
+ * for the tests (not from the package entry).
+ */
+export function halfBoxMullerTables(): HalfBoxMullerTables {
+  if (halfTables !== null) return halfTables;
+  const half = float16Table();
+  const radius = new Float64Array(2048);
+  const cos = new Float64Array(2048);
+  const sin = new Float64Array(2048);
+  const theta = new Float64Array(2048);
+  for (let k = 0; k < 2048; k++) {
+    const logU1 = Math.fround(Math.log((2048 - k) / 2048));
+    // k = 0: log(1) = 0 and sqrt(-2 * 0) = -0, a negative zero radius, as in torch.
+    radius[k] = half[numberToFloat16(Math.fround(Math.sqrt(-2 * logU1)))];
+    theta[k] = half[numberToFloat16(Math.fround(TWO_PI * (k / 2048)))];
+    cos[k] = Math.fround(Math.cos(theta[k]));
+    sin[k] = Math.fround(Math.sin(theta[k]));
+  }
+  // Each listed value is 1 ulp from the correctly rounded one, on the far side of the exact value.
+  for (const k of COSF_OTHER_SIDE) cos[k] = nextFloat32(cos[k], Math.cos(theta[k]));
+  for (const k of SINF_OTHER_SIDE) sin[k] = nextFloat32(sin[k], Math.sin(theta[k]));
+  halfTables = { radius, cos, sin };
+  return halfTables;
+}
+
+/**
+ * `normal_fill_16<c10::Half>` on one block of 16 raw engine words (words[i .. i + 16)) into
+ * out[pos .. pos + 16) as half bits: word k < 8 gives u1 (via its low 11 bits), word k + 8 gives u2.
+ * `radius * cos(theta)` is a Half times a float, so a float multiply (exact in double, one fround);
+ * `* std + mean` with std 1, mean +0 changes nothing but turns -0 into +0 (torch never returns -0);
+ * the store into the Half tensor rounds float -> half.
+ */
+function halfBoxMullerBlock(
+  words: Int32Array,
+  i: number,
+  out: Uint16Array,
+  pos: number,
+  tables: HalfBoxMullerTables,
+): void {
+  const radius = tables.radius;
+  const cos = tables.cos;
+  const sin = tables.sin;
+  for (let k = 0; k < 8; k++) {
+    let a = words[i + k];
+    a ^= a >>> 11;
+    a ^= (a << 7) & 0x9d2c5680;
+    a ^= (a << 15) & TEMPER_C;
+    a ^= a >>> 18;
+    let b = words[i + k + 8];
+    b ^= b >>> 11;
+    b ^= (b << 7) & 0x9d2c5680;
+    b ^= (b << 15) & TEMPER_C;
+    b ^= b >>> 18;
+    const r = radius[a & 2047];
+    const j = b & 2047;
+    out[pos + k] = numberToFloat16(Math.fround(r * cos[j]) + 0);
+    out[pos + k + 8] = numberToFloat16(Math.fround(r * sin[j]) + 0);
+  }
+}
+
+/** A tempered engine word, as an unsigned number. */
+function tempered(y: number): number {
+  y ^= y >>> 11;
+  y ^= (y << 7) & 0x9d2c5680;
+  y ^= (y << 15) & TEMPER_C;
+  y ^= y >>> 18;
+  return y >>> 0;
+}
+
+/**
+ * `normal_fill_16<double>` on one block of 32 raw engine words (words[i .. i + 32)): uniform j of
+ * the block is the low 53 bits of words 2j (high half) and 2j + 1, times 2^-53; uniform k < 8 gives
+ * u1 = 1 - u (exact), uniform k + 8 gives u2. Math.log / cos / sin stand in for glibc's log / cos /
+ * sin: both are within 1 ulp of the exact value, so results agree to a few ulps (most bit for bit).
+ */
+function doubleBoxMullerBlock(words: Int32Array, i: number, out: Float64Array, pos: number): void {
+  for (let k = 0; k < 8; k++) {
+    const w1 = i + 2 * k;
+    const w2 = w1 + 16;
+    const u1 = ((tempered(words[w1]) & 0x1fffff) * 4294967296 + tempered(words[w1 + 1])) * INV_2_53;
+    const u2 = ((tempered(words[w2]) & 0x1fffff) * 4294967296 + tempered(words[w2 + 1])) * INV_2_53;
+    const radius = Math.sqrt(-2 * Math.log(1 - u1));
+    const theta = TWO_PI * u2;
+    // * std + mean (1 and +0): exact, except that -0 (radius -0 at u1 = 1) becomes +0.
+    out[pos + k] = radius * Math.cos(theta) + 0;
+    out[pos + k + 8] = radius * Math.sin(theta) + 0;
+  }
+}
+
 /**
  * A PyTorch CPU generator (`torch.Generator()`): same seeds, same streams, same `randn` values.
  *
@@ -295,8 +451,8 @@ export class Generator {
   private initial = DEFAULT_SEED;
   private hasNextNormal = false;
   private nextNormal = 0;
-  /** Raw words of a block of 16 that straddles a twist. */
-  private readonly scratch = new Int32Array(16);
+  /** Raw words of a block that straddles a twist (16 words; 32 for float64, two per uniform). */
+  private readonly scratch = new Int32Array(32);
 
   /** Like `torch.Generator()`: seeded with torch's default seed 67280421310721, not randomly. */
   constructor() {
@@ -373,9 +529,34 @@ export class Generator {
    * No allocation.
    */
   fillRandn(out: Float32Array, offset = 0, length?: number): void {
-    checkRange(out, offset, length);
+    checkRange(out, offset, length, 'float32');
     const n = length ?? out.length - offset;
     if (n >= 16) this.fillLarge(out, offset, n);
+    else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
+  }
+
+  /**
+   * Exactly one `torch.randn(length, generator=g, dtype=torch.float16)` call, written to
+   * `out[offset .. offset + length)` as float16 bits. A float16 draw is its own stream (see the
+   * module notes), bit for bit torch's on Linux (glibc). No allocation after the first call.
+   */
+  fillRandnFloat16(out: Uint16Array, offset = 0, length?: number): void {
+    checkRange(out, offset, length, 'float16');
+    const n = length ?? out.length - offset;
+    if (n >= 16) this.fillLargeHalf(out, offset, n);
+    // static_cast<c10::Half>(double) goes through float: two roundings.
+    else for (let i = 0; i < n; i++) out[offset + i] = numberToFloat16(Math.fround(this.normalDouble()));
+  }
+
+  /**
+   * Exactly one `torch.randn(length, generator=g, dtype=torch.float64)` call, written to
+   * `out[offset .. offset + length)`. The same generator words as torch; values within a few ulps of
+   * torch's (libm differences), most bit for bit. No allocation.
+   */
+  fillRandnFloat64(out: Float64Array, offset = 0, length?: number): void {
+    checkRange(out, offset, length, 'float64');
+    const n = length ?? out.length - offset;
+    if (n >= 16) this.fillLargeDouble(out, offset, n);
     else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
   }
 
@@ -420,6 +601,76 @@ export class Generator {
     boxMullerBlock(scratch, 0, out, pos);
   }
 
+  /** The next `count` raw words into the scratch, twisting wherever needed. */
+  private wordsIntoScratch(count: number): Int32Array {
+    const scratch = this.scratch;
+    for (let k = 0; k < count; k++) scratch[k] = this.nextRaw();
+    return scratch;
+  }
+
+  /**
+   * `normal_fill<c10::Half>` for 16 or more elements: one word per uniform, so the same block walk
+   * as the float32 kernel's, with the half Box-Muller.
+   */
+  private fillLargeHalf(out: Uint16Array, offset: number, length: number): void {
+    const tables = halfBoxMullerTables();
+    const mt = this.mt;
+    const end = offset + length;
+    let i = this.mti;
+    for (let pos = offset; pos + 16 <= end; pos += 16) {
+      if (i >= N) {
+        twist(mt);
+        i = 0;
+      }
+      if (i <= N - 16) {
+        halfBoxMullerBlock(mt, i, out, pos, tables);
+        i += 16;
+      } else {
+        this.mti = i;
+        halfBoxMullerBlock(this.wordsIntoScratch(16), 0, out, pos, tables);
+        i = this.mti;
+      }
+    }
+    this.mti = i;
+    const rest = length % 16;
+    if (rest !== 0) {
+      // As for float32: the unused tail uniforms are drawn and lost, then 16 fresh uniforms
+      // recompute the last 16 elements.
+      for (let k = 0; k < rest; k++) this.nextRaw();
+      halfBoxMullerBlock(this.wordsIntoScratch(16), 0, out, end - 16, tables);
+    }
+  }
+
+  /**
+   * `normal_fill<double>` for 16 or more elements: two words (one `random64()`) per uniform, so a
+   * block of 16 reads 32 words and the lost tail of the first pass is 2 * (length % 16) words.
+   */
+  private fillLargeDouble(out: Float64Array, offset: number, length: number): void {
+    const mt = this.mt;
+    const end = offset + length;
+    let i = this.mti;
+    for (let pos = offset; pos + 16 <= end; pos += 16) {
+      if (i >= N) {
+        twist(mt);
+        i = 0;
+      }
+      if (i <= N - 32) {
+        doubleBoxMullerBlock(mt, i, out, pos);
+        i += 32;
+      } else {
+        this.mti = i;
+        doubleBoxMullerBlock(this.wordsIntoScratch(32), 0, out, pos);
+        i = this.mti;
+      }
+    }
+    this.mti = i;
+    const rest = length % 16;
+    if (rest !== 0) {
+      for (let k = 0; k < 2 * rest; k++) this.nextRaw();
+      doubleBoxMullerBlock(this.wordsIntoScratch(32), 0, out, end - 16);
+    }
+  }
+
   /** The next untempered state word, twisting first when the block is used up. */
   private nextRaw(): number {
     if (this.mti >= N) {
@@ -457,14 +708,33 @@ export class Generator {
 // ---------------------------------------------------------------------------------------------
 // Validation
 
-function checkRange(out: Float32Array, offset: number, length: number | undefined): void {
+/** The typed array each dtype's noise is written to (float16 as bits). */
+const ARRAY_FOR: Record<DType, string> = {
+  float32: 'Float32Array',
+  float64: 'Float64Array',
+  float16: 'Uint16Array (of float16 bits)',
+};
+
+function isArrayFor(out: unknown, dtype: DType): boolean {
   // isView first: it reads no property, so a Proxy cannot throw from a trap here.
-  if (!ArrayBuffer.isView(out) || !(out instanceof Float32Array)) {
+  if (!ArrayBuffer.isView(out)) return false;
+  return dtype === 'float32'
+    ? out instanceof Float32Array
+    : dtype === 'float64'
+      ? out instanceof Float64Array
+      : out instanceof Uint16Array;
+}
+
+function checkRange(out: TensorData, offset: number, length: number | undefined, dtype: DType): void {
+  if (!isArrayFor(out, dtype)) {
     throw new ShapeError({
       field: 'out',
       value: out,
-      problem: 'must be a Float32Array (torch.randn gives float32)',
-      fix: 'pass a Float32Array to fill.',
+      problem: `must be a ${ARRAY_FOR[dtype]} (this method draws ${dtype}, as torch.randn(..., dtype=torch.${dtype}))`,
+      fix:
+        dtype === 'float32'
+          ? 'pass a Float32Array to fill (fillRandnFloat64 / fillRandnFloat16 draw the other dtypes).'
+          : `pass a ${ARRAY_FOR[dtype]} to fill.`,
     });
   }
   if (!Number.isInteger(offset) || offset < 0) {
@@ -604,7 +874,7 @@ export function isGenerator(value: unknown): value is Generator {
   }
 }
 
-const RANDN_OPTION_KEYS: ReadonlySet<string> = new Set(['generator']);
+const RANDN_OPTION_KEYS: ReadonlySet<string> = new Set(['generator', 'dtype']);
 
 function checkGenerator(g: unknown, field: string): Generator {
   if (!isGenerator(g)) {
@@ -655,63 +925,120 @@ export function checkGenerators(
   );
 }
 
+/** The dtype a noise buffer holds: Float32Array, Float64Array, or Uint16Array (float16 bits), else null. */
+function dtypeOfArray(out: unknown): DType | null {
+  if (!ArrayBuffer.isView(out)) return null;
+  if (out instanceof Float32Array) return 'float32';
+  if (out instanceof Float64Array) return 'float64';
+  if (out instanceof Uint16Array) return 'float16';
+  return null;
+}
+
+/** One torch.randn call of `length` elements in `dtype` from `g`, into out[offset ..). */
+function drawInto(g: Generator, out: TensorData, dtype: DType, offset: number, length: number): void {
+  if (dtype === 'float32') g.fillRandn(out as Float32Array, offset, length);
+  else if (dtype === 'float64') g.fillRandnFloat64(out as Float64Array, offset, length);
+  else g.fillRandnFloat16(out as Uint16Array, offset, length);
+}
+
 function fillRandnChecked(
-  out: Float32Array,
+  out: TensorData,
   shape: readonly number[],
   generator: GeneratorOption,
   field: string,
-) {
+): void {
   const n = sizeOf(shape, field);
   // Read the caller's array once; sizeOf has checked it holds n >= 0 elements' worth of integers.
   const dims = guarded(() => [...shape], unreadable(ShapeError, field, 'pass a plain array.'));
-  if (!ArrayBuffer.isView(out) || !(out instanceof Float32Array) || out.length !== n) {
+  const dtype = dtypeOfArray(out);
+  if (dtype === null || out.length !== n) {
     throw new ShapeError({
       field: 'out',
       value: out,
-      problem: `must be a Float32Array of ${n} elements, the size of ${formatDims(dims)}`,
-      fix: 'allocate new Float32Array(size) for the shape.',
+      problem: `must be a Float32Array, Float64Array or Uint16Array (float16 bits) of ${n} elements, the size of ${formatDims(dims)}`,
+      fix: 'allocate e.g. new Float32Array(size) for the shape.',
     });
   }
   const gens = checkGenerators(generator, dims.length > 0 ? dims[0] : undefined);
-  if (gens === null) defaultGenerator().fillRandn(out, 0, n);
-  else if (!Array.isArray(gens)) gens.fillRandn(out, 0, n);
+  if (gens === null) drawInto(defaultGenerator(), out, dtype, 0, n);
+  else if (!Array.isArray(gens)) drawInto(gens, out, dtype, 0, n);
   else {
     // Each generator draws torch.randn((1, *shape[1:])) -- one call per batch element -- concatenated.
     const per = n / gens.length;
-    for (let i = 0; i < gens.length; i++) gens[i].fillRandn(out, i * per, per);
+    for (let i = 0; i < gens.length; i++) drawInto(gens[i], out, dtype, i * per, per);
   }
 }
 
 /**
  * Allocation-free `randnTensor`: fill `out` (length = product of `dims`) exactly as
- * `randnTensor(dims, { generator })` would.
+ * `randnTensor(dims, { generator, dtype })` would, the dtype being the array's: a Float32Array
+ * gets float32 noise, a Float64Array float64, a Uint16Array float16 bits.
  */
-export function randnInto(out: Float32Array, dims: readonly number[], generator?: GeneratorOption): void {
+export function randnInto(
+  out: Float32Array | Float64Array | Uint16Array,
+  dims: readonly number[],
+  generator?: GeneratorOption,
+): void {
   fillRandnChecked(out, dims, generator, 'dims');
 }
 
+/** Options of `randnTensor`. */
+export interface RandnOptions<T extends DType = DType> {
+  /** One Generator, one per batch element, or none (the default generator). */
+  generator?: GeneratorOption;
+  /** The dtype drawn in, as torch's `dtype=` (default 'float32'). Each dtype is its own stream. */
+  dtype?: T;
+}
+
+const DTYPES: readonly DType[] = ['float32', 'float64', 'float16'];
+
 /**
- * diffusers' `randn_tensor(shape, generator)` on the CPU: `torch.randn(shape, generator=g)` for one
- * generator (or none: the default generator), or one `torch.randn((1, *shape[1:]))` per batch element
- * for a list of generators. Returns a float32 tensor.
+ * diffusers' `randn_tensor(shape, generator, dtype)` on the CPU: `torch.randn(shape, generator=g,
+ * dtype=dtype)` for one generator (or none: the default generator), or one
+ * `torch.randn((1, *shape[1:]), dtype=dtype)` per batch element for a list of generators.
+ *
+ * `dtype` (default 'float32') is drawn in, not converted to: as in torch, float16 and float64 are
+ * different streams from float32 (other uniforms, other arithmetic), so a Python pipeline in float16
+ * (`randn_tensor(..., dtype=torch.float16)`) is matched only with `dtype: 'float16'`. Agreement with
+ * torch 1.13 on Linux x86-64: float16 bit for bit (`{ data: Uint16Array of half bits, type:
+ * 'float16' }`); float64 within a few ulps (libm's log / sin / cos against JavaScript's); float32
+ * within 5e-7 (torch's AVX2 polynomials against ours). The generator ends where torch's ends.
  */
 export function randnTensor(
   shape: readonly number[],
-  options?: { generator?: GeneratorOption },
-): Tensor<Float32Array> {
+  options?: RandnOptions<'float32'>,
+): Tensor<Float32Array>;
+export function randnTensor(shape: readonly number[], options: RandnOptions<'float64'>): Tensor<Float64Array>;
+export function randnTensor(shape: readonly number[], options: RandnOptions<'float16'>): Tensor<Uint16Array>;
+export function randnTensor(shape: readonly number[], options?: RandnOptions): Tensor;
+export function randnTensor(shape: readonly number[], options?: RandnOptions): Tensor {
   let generator: GeneratorOption;
-  if (checkOptionKeys(options, RANDN_OPTION_KEYS, 'options', '{ generator }')) {
+  let dtype: unknown = 'float32';
+  if (checkOptionKeys(options, RANDN_OPTION_KEYS, 'options', '{ generator, dtype }')) {
     const o = options;
-    generator = guarded(
-      () => o.generator as GeneratorOption,
-      unreadable(ArgumentError, 'options', 'pass a plain { generator } object.'),
+    guarded(
+      () => {
+        generator = o.generator as GeneratorOption;
+        if (o.dtype !== undefined) dtype = o.dtype;
+      },
+      unreadable(ArgumentError, 'options', 'pass a plain { generator, dtype } object.'),
     );
   }
+  if (!DTYPES.includes(dtype as DType)) {
+    throw new ArgumentError({
+      field: 'options.dtype',
+      value: dtype,
+      problem: "must be 'float32', 'float64' or 'float16'",
+      fix: "pass one of those (torch.float32, torch.float64, torch.float16), or omit it for 'float32'.",
+    });
+  }
+  const type = dtype as DType;
   const n = sizeOf(shape, 'shape');
   const dims = guarded(() => [...shape], unreadable(ShapeError, 'shape', 'pass a plain array.'));
-  const data = new Float32Array(n);
+  const data =
+    type === 'float64' ? new Float64Array(n) : type === 'float16' ? new Uint16Array(n) : new Float32Array(n);
   fillRandnChecked(data, dims, generator, 'shape');
-  return { data, dims, type: 'float32' };
+  return { data, dims, type };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,8 +9,10 @@
  *
  * Randomness is diffusers' to the draw: the initial latents (or the img2img noise) come first, one
  * `randn_tensor` of the whole shape (or one per batch element for a list of generators), then each
- * step with eta > 0 draws `randn_tensor(sample.shape)` in step order. The same seeds give the same
- * numbers as PyTorch.
+ * step with eta > 0 draws `randn_tensor(sample.shape)` in step order. Each is drawn in the dtype
+ * diffusers draws it in (the latents in the pipeline's dtype, the step noise in the model output's),
+ * and torch's float16 and float64 draws are their own streams. The same seeds give the same numbers
+ * as PyTorch.
  *
  * Memory: the loop allocates its buffers once -- two sample buffers used in turn, one for the
  * predicted x0, one for the guided prediction; the scheduler keeps one for the eta noise -- and
@@ -93,6 +95,14 @@ export interface SampleOptions {
   generator?: Generator | readonly Generator[] | null;
   /** The initial x_T, instead of drawing it. Never written; its dtype is the loop's dtype. */
   latents?: TensorLike;
+  /**
+   * The dtype the latents are drawn in and the loop runs in, as the pipeline dtype of diffusers'
+   * `prepare_latents` (`randn_tensor(shape, generator, dtype=dtype)`): 'float32' (default),
+   * 'float16' (torch's float16 stream: what a `torch_dtype=torch.float16` pipeline with a CPU
+   * generator draws) or 'float64'. With `latents` or `initLatents` the loop runs in their dtype
+   * (the img2img noise is drawn in it); a different `dtype` is an ArgumentError.
+   */
+  dtype?: DType;
   /** Shape of the drawn latents; needed when neither `latents` nor `initLatents` is given. */
   shape?: readonly number[];
   /** Classifier-free guidance scale w (`sampleGuided` only). Default 7.5, diffusers' default. */
@@ -124,6 +134,7 @@ const SAMPLE_KEYS = [
   'eta',
   'generator',
   'latents',
+  'dtype',
   'shape',
   'strength',
   'initLatents',
@@ -340,6 +351,18 @@ interface SamplingRun extends Run {
   generator: Generator | Generator[] | null;
 }
 
+function checkDType(value: unknown): DType {
+  if (value !== 'float32' && value !== 'float64' && value !== 'float16') {
+    throw new ArgumentError({
+      field: 'options.dtype',
+      value,
+      problem: "must be 'float32', 'float64' or 'float16'",
+      fix: "pass the pipeline's dtype (torch_dtype), or omit it for 'float32'.",
+    });
+  }
+  return value;
+}
+
 /** `setTimesteps`' argument from `numInferenceSteps` (default 50) or `timesteps`, not both. */
 function timestepsChoice(options: Pick<SampleOptions, 'numInferenceSteps' | 'timesteps'>): TimestepsChoice {
   if (options.timesteps === undefined) return options.numInferenceSteps ?? 50;
@@ -391,10 +414,19 @@ function prepare(scheduler: DDIMScheduler, options: SampleOptions): SamplingRun 
   }
   const given = img2img ? initLatents : latents;
   const givenName = img2img ? 'options.initLatents' : 'options.latents';
+  const dtype = options.dtype === undefined ? undefined : checkDType(options.dtype);
   let dims: readonly number[];
   let givenType: DType | null = null;
   if (given !== undefined) {
     givenType = checkTensor(given, givenName);
+    if (dtype !== undefined && dtype !== givenType) {
+      throw new ArgumentError({
+        field: 'options.dtype',
+        value: dtype,
+        problem: `differs from the dtype of ${givenName} (${givenType}); the loop runs in the dtype of the latents given`,
+        fix: `drop dtype (it is taken from ${givenName}), or convert ${givenName} to ${dtype}.`,
+      });
+    }
     dims = given.dims;
     if (shape !== undefined && !sameDims(shape, dims)) {
       throw new ShapeError({
@@ -441,19 +473,20 @@ function prepare(scheduler: DDIMScheduler, options: SampleOptions): SamplingRun 
     const init = initLatents as TensorLike;
     // No step kept: the loop runs none and returns a copy of the init latents (nothing drawn).
     if (timesteps.length === 0) return { ...run, start: copyOf(init, givenType as DType) };
-    // prepare_latents: noise = randn_tensor(init.shape, generator); add_noise(init, noise, timesteps[:1]).
-    const noise = randnTensor(init.dims, { generator });
+    // prepare_latents: noise = randn_tensor(init.shape, generator, dtype); add_noise(init, noise,
+    // timesteps[:1]), dtype being the pipeline's, which the init latents are in.
+    const noise = randnTensor(init.dims, { generator, dtype: givenType as DType });
     return { ...run, start: scheduler.addNoise(init, noise, timesteps[0]) };
   }
-  // prepare_latents: randn_tensor(shape, generator) * init_noise_sigma, or the given latents *
+  // prepare_latents: randn_tensor(shape, generator, dtype) * init_noise_sigma, or the given latents *
   // init_noise_sigma; DDIM's init_noise_sigma is 1.
   if (latents !== undefined) return { ...run, start: copyOf(latents, givenType as DType) };
-  return { ...run, start: randnTensor(dims, { generator }) };
+  return { ...run, start: randnTensor(dims, { generator, dtype: dtype ?? 'float32' }) };
 }
 
 /**
  * Sampling's loop: `prepare`, then the scheduler's step with the loop's buffers. With eta > 0 the
- * step draws diffusers' `randn_tensor(model_output.shape, generator)` itself -- every step, even
+ * step draws diffusers' `randn_tensor(model_output.shape, generator, dtype=model_output.dtype)` itself -- every step, even
  * where the variance is 0, after the model call -- into a buffer the scheduler keeps (no
  * generator: the default one).
  */

@@ -148,7 +148,8 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     scratch: undefined,
   };
   private thresholdScratch: FloatData | null = null;
-  private noiseScratch: Float32Array | null = null;
+  /** The drawn eta > 0 noise, in the model output's dtype (float16 as bits). */
+  private noiseScratch: Float32Array | Float64Array | Uint16Array | null = null;
   private readonly stepSettings = newStepSettings();
   /**
    * The results handed back for the last two pairs of `out` buffers (see StepOptions.out): two,
@@ -506,15 +507,17 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     const draw = settings.eta > 0 && given === null;
     let noiseData: TensorData | null = useGiven ? given.data : null;
     if (draw) {
-      if (this.noiseScratch === null || this.noiseScratch.length !== sample.data.length) {
-        this.noiseScratch = new Float32Array(sample.data.length);
-      }
+      // diffusers: randn_tensor(model_output.shape, generator, dtype=model_output.dtype). In torch
+      // each dtype is its own stream, so the noise is drawn in the model output's dtype (float16
+      // model: torch's float16 numbers, not float32 ones rounded) and the kernel converts it.
+      const scratch = noiseBuffer(this.noiseScratch, modelType, sample.data.length);
+      this.noiseScratch = scratch;
       // If the result turns out non-finite, the draw is undone: after the error the caller's
       // generators are where they were, and a retry draws the same noise.
       this.generatorCheckpoint.save(settings.generator);
-      randnInto(this.noiseScratch, sample.dims, settings.generator);
-      noiseType = 'float32';
-      noiseData = this.noiseScratch;
+      randnInto(scratch, sample.dims, settings.generator);
+      noiseType = modelType;
+      noiseData = scratch;
     }
     const args = this.kernelArgs;
     args.bound = this.bound;
@@ -601,6 +604,17 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     }
     return result;
   }
+}
+
+/** `current` if it is a buffer of `length` elements for `dtype`, else a new one. */
+function noiseBuffer(
+  current: Float32Array | Float64Array | Uint16Array | null,
+  dtype: DType,
+  length: number,
+): Float32Array | Float64Array | Uint16Array {
+  const ctor = dtype === 'float64' ? Float64Array : dtype === 'float16' ? Uint16Array : Float32Array;
+  if (current !== null && current.length === length && current instanceof ctor) return current;
+  return new ctor(length);
 }
 
 interface OutResult {

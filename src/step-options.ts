@@ -21,10 +21,11 @@ export interface StepOptions {
   useClippedModelOutput?: boolean;
   /**
    * Where the eta > 0 noise comes from, as in diffusers: `randn_tensor(model_output.shape,
-   * generator)`, i.e. `torch.randn` on this PyTorch-exact generator (a list: one generator per batch
-   * element). Neither this nor `varianceNoise`: the module's default generator (see `manualSeed`).
-   * Noise is always drawn in float32, even for float16 tensors (torch would draw float16 values
-   * with a different algorithm on CPU; float32 noise is what a float32 pipeline draws).
+   * generator, dtype=model_output.dtype)`, i.e. `torch.randn` on this PyTorch-exact generator (a
+   * list: one generator per batch element). Neither this nor `varianceNoise`: the module's default
+   * generator (see `manualSeed`). The noise is drawn in the model output's dtype, as diffusers does:
+   * a float16 model output gets torch's float16 stream (other numbers than float32's), a float64 one
+   * the float64 stream (see `randnTensor`).
    */
   generator?: GeneratorOption;
   /** The noise z for eta > 0, instead of drawing it (CycleDiffusion). Not together with `generator`. */

@@ -556,7 +556,9 @@ describe('generator lists (diffusers randn_tensor)', () => {
 
   it('randnInto checks its output and shape', () => {
     expect(() => randnInto(new Float32Array(5), [2, 3], new Generator())).toThrow(ShapeError);
-    expect(() => randnInto(new Float64Array(6) as never, [2, 3], new Generator())).toThrow(ShapeError);
+    expect(() => randnInto(new Int16Array(6) as never, [2, 3], new Generator())).toThrow(ShapeError);
+    expect(() => randnInto(new Float64Array(5), [2, 3], new Generator())).toThrow(ShapeError);
+    expect(() => randnInto(new Uint16Array(7), [2, 3], new Generator())).toThrow(ShapeError);
     expect(() => randnTensor([2, -1])).toThrow(ShapeError);
     expect(() => randnTensor([2.5])).toThrow(ShapeError);
   });
