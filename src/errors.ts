@@ -36,27 +36,88 @@ export function describeValue(value: unknown): string {
   }
 }
 
+/** Longest rendering of a value in a message, before it is cut and ended with "...". */
+const DESCRIBE_LIMIT = 80;
+
 function describeUnguarded(value: unknown): string {
   if (typeof value === 'string')
-    return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+    return JSON.stringify(value.length > DESCRIBE_LIMIT ? `${value.slice(0, 77)}...` : value);
   if (typeof value === 'bigint') return `${value}n`;
   if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value);
   if (typeof value === 'symbol') return 'a symbol';
-  if (ArrayBuffer.isView(value)) {
-    const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? 'TypedArray';
-    return `${ctor}(${(value as unknown as ArrayLike<unknown>).length ?? '?'})`;
-  }
-  if (Array.isArray(value)) {
-    if (value.length > 8) return `array of length ${value.length}`;
-    return `[${value.map((v) => describeValue(v)).join(', ')}]`;
-  }
+  if (ArrayBuffer.isView(value)) return typedArrayName(value);
+  if (Array.isArray(value) && value.length > 8) return `array of length ${value.length}`;
   if (typeof value === 'function') return 'a function';
+  return renderBounded(value);
+}
+
+function typedArrayName(value: ArrayBufferView): string {
+  const ctor = (value as { constructor?: { name?: string } }).constructor?.name ?? 'TypedArray';
+  return `${ctor}(${(value as unknown as ArrayLike<unknown>).length ?? '?'})`;
+}
+
+/** Thrown by `Rendering.push` once the text is long enough; caught by `renderBounded`. */
+class RenderingFull {}
+
+class Rendering {
+  text = '';
+  push(part: string): void {
+    this.text += part;
+    if (this.text.length > DESCRIBE_LIMIT) throw new RenderingFull();
+  }
+}
+
+/**
+ * JSON-like text of an object or array, cut at DESCRIBE_LIMIT characters. The value may be huge,
+ * a DAG of shared objects (2^40 paths through 40 nodes) or a cycle: JSON.stringify would expand
+ * it all before we cut, so we render ourselves and stop as soon as the text is full. Every level
+ * writes "{" or "[" before going down, so the recursion is at most DESCRIBE_LIMIT deep, and every
+ * element writes at least one character, so a million-entry array costs a few reads.
+ */
+function renderBounded(value: unknown): string {
+  const out = new Rendering();
   try {
-    const text = JSON.stringify(value);
-    if (text === undefined) return typeof value;
-    return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-  } catch {
-    return typeof value;
+    renderInto(value, out);
+  } catch (error) {
+    if (!(error instanceof RenderingFull)) throw error;
+    return `${out.text.slice(0, DESCRIBE_LIMIT - 3)}...`;
+  }
+  return out.text;
+}
+
+function renderInto(value: unknown, out: Rendering): void {
+  if (typeof value === 'string') {
+    out.push(JSON.stringify(value.length > DESCRIBE_LIMIT ? value.slice(0, DESCRIBE_LIMIT + 1) : value));
+  } else if (typeof value === 'bigint') {
+    out.push(`${value}n`);
+  } else if (typeof value === 'number' || typeof value === 'boolean' || value == null) {
+    out.push(String(value));
+  } else if (typeof value === 'symbol') {
+    out.push('Symbol()');
+  } else if (typeof value === 'function') {
+    out.push('function');
+  } else if (ArrayBuffer.isView(value)) {
+    out.push(typedArrayName(value));
+  } else if (value instanceof Date) {
+    out.push(Number.isNaN(value.getTime()) ? 'Invalid Date' : JSON.stringify(value.toISOString()));
+  } else if (Array.isArray(value)) {
+    out.push('[');
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out.push(', ');
+      renderInto(value[i], out);
+    }
+    out.push(']');
+  } else {
+    out.push('{');
+    let first = true;
+    for (const key in value as object) {
+      if (!Object.hasOwn(value as object, key)) continue;
+      if (!first) out.push(',');
+      first = false;
+      out.push(`${JSON.stringify(key.length > DESCRIBE_LIMIT ? key.slice(0, DESCRIBE_LIMIT + 1) : key)}:`);
+      renderInto((value as Record<string, unknown>)[key], out);
+    }
+    out.push('}');
   }
 }
 

@@ -43,6 +43,46 @@ export function throwingGetter<T extends object>(base: T, key: string): T {
   return copy;
 }
 
+/**
+ * A DAG of `depth` levels in which every node holds the next one twice (`[o, o]` or
+ * `{ a: o, b: o }`): `depth + 1` objects but 2^depth paths from the root to the leaf `{}`. Every
+ * node is a Proxy that counts the reads made through it (get, has, ownKeys, descriptors) and
+ * throws once `maxReads` is passed, so code that walks every path fails at once instead of
+ * running for hours, and code that walks every object once stays far below the limit.
+ */
+export function sharedDag(
+  depth: number,
+  kind: 'array' | 'object',
+  maxReads = 100_000,
+): { root: unknown; reads: () => number } {
+  let reads = 0;
+  const count = (): void => {
+    if (++reads > maxReads) throw new Error(`sharedDag: more than ${maxReads} reads`);
+  };
+  const handler: ProxyHandler<object> = {
+    get(target, key, receiver) {
+      count();
+      return Reflect.get(target, key, receiver);
+    },
+    has(target, key) {
+      count();
+      return Reflect.has(target, key);
+    },
+    ownKeys(target) {
+      count();
+      return Reflect.ownKeys(target);
+    },
+    getOwnPropertyDescriptor(target, key) {
+      count();
+      return Reflect.getOwnPropertyDescriptor(target, key);
+    },
+  };
+  let node: object = new Proxy({}, handler);
+  for (let i = 0; i < depth; i++)
+    node = new Proxy(kind === 'array' ? [node, node] : { a: node, b: node }, handler);
+  return { root: node, reads: () => reads };
+}
+
 /** The error a call threw, or undefined. */
 export function thrown(call: () => unknown): unknown {
   try {
