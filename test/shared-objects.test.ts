@@ -6,8 +6,10 @@
  * that follows every path fails here at once (there is no timing in these tests).
  */
 import { describe, expect, it } from 'vitest';
-import { describeValue } from '../src/index.js';
-import { sharedDag } from './helpers/hostile.js';
+import { ConfigError, DDIMInverseScheduler, DDIMScheduler, describeValue } from '../src/index.js';
+import { expectTyped, sharedDag, throwingProxy } from './helpers/hostile.js';
+
+const quiet = { onWarning: () => {} };
 
 describe('describeValue', () => {
   it('renders a DAG of shared objects from its first few nodes, in a few reads', () => {
@@ -39,5 +41,104 @@ describe('describeValue', () => {
     expect(describeValue({ d: new Float32Array(3), e: new Date(0) })).toBe(
       '{"d":Float32Array(3),"e":"1970-01-01T00:00:00.000Z"}',
     );
+  });
+});
+
+describe('the prototype-key walk over a config', () => {
+  it('visits each shared object once: a 40-level DAG (2^40 paths) costs a few reads per object', () => {
+    for (const kind of ['array', 'object'] as const) {
+      const dag = sharedDag(40, kind);
+      const onWarning = (message: string) => expect(message).toContain('"x"');
+      expect(DDIMScheduler.fromConfig({ x: dag.root }, undefined, { onWarning }).config).toEqual(
+        new DDIMScheduler().config,
+      );
+      new DDIMScheduler({ x: dag.root } as never, quiet);
+      new DDIMInverseScheduler({ x: dag.root } as never, quiet);
+      DDIMScheduler.fromConfig({}, { x: dag.root } as never, quiet);
+      // Four walks over 41 objects, each read a handful of times (keys, each child, length).
+      expect(dag.reads()).toBeLessThan(4 * 41 * 8);
+    }
+  });
+
+  it('finds a prototype key below a 64-level DAG of plain arrays, naming a shortened path', () => {
+    let o: unknown = JSON.parse('{"__proto__": {"polluted": 1}}');
+    for (let i = 0; i < 64; i++) o = [o, o];
+    const error = expectTyped(() => DDIMScheduler.fromConfig({ x: o }, undefined, quiet), ConfigError);
+    // 66 segments (.x, 64 x [0], .__proto__): the first and last 8 are shown.
+    expect(error.field).toBe(`config.x${'[0]'.repeat(7)}...(50 more levels)...${'[0]'.repeat(7)}.__proto__`);
+    expect(error.value).toEqual({ polluted: 1 });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('a cycle is walked once, and a prototype key inside it is found', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    cyclic.list = [cyclic, { b: cyclic }];
+    expect(DDIMScheduler.fromConfig({ x: cyclic }, undefined, quiet).config.beta_end).toBe(0.02);
+    (cyclic.list as unknown[]).push(JSON.parse('{"constructor": 2}'));
+    expectTyped(
+      () => DDIMScheduler.fromConfig({ x: cyclic }, undefined, quiet),
+      ConfigError,
+      'config.x.list[2].constructor',
+    );
+  });
+
+  it('has no depth limit: a prototype key 10^4 levels down is refused (no stack overflow)', () => {
+    for (const depth of [33, 100, 10_000]) {
+      let o: Record<string, unknown> = { prototype: 'p' };
+      for (let i = 0; i < depth; i++) o = { k: o };
+      const error = expectTyped(() => new DDIMScheduler(o as never, quiet), ConfigError);
+      expect(error.field).toBe(
+        `config${'.k'.repeat(8)}...(${depth - 15} more levels)...${'.k'.repeat(7)}.prototype`,
+      );
+      expect(error.value).toBe('p');
+    }
+  });
+
+  it('walks arrays longer than 10^6 by their entries: sparse 10^9 arrays cost what they hold', () => {
+    const long = new Array(2_000_000);
+    long[1_500_000] = JSON.parse('{"prototype": 1}');
+    expectTyped(
+      () => DDIMScheduler.fromConfig({ x: long }, undefined, quiet),
+      ConfigError,
+      'config.x[1500000].prototype',
+    );
+    const sparse = new Array(1e9);
+    sparse[999_999_999] = { constructor: 2 };
+    expectTyped(
+      () => DDIMScheduler.fromConfig({ x: sparse }, undefined, quiet),
+      ConfigError,
+      'config.x[999999999].constructor',
+    );
+    sparse[999_999_999] = throwingProxy();
+    expectTyped(
+      () => DDIMScheduler.fromConfig({ x: sparse }, undefined, quiet),
+      ConfigError,
+      'config.x[999999999]',
+    );
+    sparse[999_999_999] = [1, { fine: true }];
+    expect(DDIMScheduler.fromConfig({ x: sparse }, undefined, quiet).config.num_train_timesteps).toBe(1000);
+  });
+
+  it("checks an array's own named keys; a 10^6-entry trained_betas loads", () => {
+    const named = [1, 2];
+    Object.defineProperty(named, '__proto__', { value: { polluted: 1 }, enumerable: true });
+    expectTyped(
+      () => DDIMScheduler.fromConfig({ x: [named] }, undefined, quiet),
+      ConfigError,
+      'config.x[0].__proto__',
+    );
+    const typed = new Float64Array(2);
+    Object.defineProperty(typed, 'constructor', { value: 3, enumerable: true });
+    expectTyped(
+      () => DDIMScheduler.fromConfig({ x: typed }, undefined, quiet),
+      ConfigError,
+      'config.x.constructor',
+    );
+
+    const T = 1_000_000;
+    const s = new DDIMScheduler({ num_train_timesteps: T, trained_betas: new Array(T).fill(1e-6) });
+    expect(s.betas.length).toBe(T);
+    expect(s.alphasCumprod[0]).toBe(1 - 1e-6);
   });
 });
