@@ -16,6 +16,7 @@
  * what diffusers registers, so an integral value of one of them is written `1.0` as Python would.
  * Every other integral number is written as a Python int.
  */
+import { MAX_TRAIN_TIMESTEPS } from './config.js';
 import { ArgumentError } from './errors.js';
 import { guarded, unreadable } from './guard.js';
 
@@ -74,8 +75,44 @@ export function toDiffusersJsonString(
   );
 }
 
-/** Nesting deeper than this is not a config (and a cycle would otherwise recurse until the stack overflows). */
+/** Nesting deeper than this is not a config. */
 const MAX_DEPTH = 64;
+
+/**
+ * The most a config may expand to, counting one per value written plus the characters of every
+ * string and key: twice the longest trained_betas a scheduler takes (MAX_TRAIN_TIMESTEPS). JSON
+ * has no references, so an object shared n times is written n times: 40 nested `[o, o]` are 41
+ * objects but 2^40 values of text. The bound is checked while the config is read, before any
+ * text is written, and keeps the text far below the engine's longest string even at depth 64.
+ */
+const MAX_JSON_SIZE = 2 * MAX_TRAIN_TIMESTEPS;
+
+/**
+ * The config read once into our own data: the caller's objects (getters, Proxies) are read
+ * exactly once, cycles and excessive size are found before writing, and the writer then works on
+ * data that cannot change or throw. A shared object becomes one shared node.
+ */
+type Node = null | boolean | number | string | ArrayNode | ObjectNode;
+interface ArrayNode {
+  kind: 'array';
+  items: Node[];
+  /** What this node expands to, in MAX_JSON_SIZE units. */
+  size: number;
+}
+interface ObjectNode {
+  kind: 'object';
+  /** Sorted as Python's sort_keys does. */
+  entries: [string, Node][];
+  size: number;
+}
+
+interface ReadState {
+  /** The objects being read (the ancestors of the current one): meeting one again is a cycle. */
+  open: Set<object>;
+  /** Objects already read: meeting one again is sharing, and costs its size without reading. */
+  done: Map<object, ArrayNode | ObjectNode>;
+  size: number;
+}
 
 function toJsonStringUnguarded(config: Record<string, unknown>, version: unknown): string {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
@@ -102,54 +139,133 @@ function toJsonStringUnguarded(config: Record<string, unknown>, version: unknown
       fix: 'omit it to write the default, or pass a PEP 440 version.',
     });
   }
-  const out: Record<string, unknown> = {};
+  const state: ReadState = { open: new Set([config]), done: new Map(), size: 0 };
+  const entries: [string, Node][] = [];
   for (const key of Object.keys(config)) {
-    if (!DROPPED_KEYS.includes(key) && config[key] !== undefined) out[key] = config[key];
+    if (DROPPED_KEYS.includes(key) || key === '_diffusers_version') continue;
+    const value = config[key];
+    if (value !== undefined) {
+      const path = childPath('config', key);
+      grow(state, 1 + key.length, path, value);
+      entries.push([key, readNode(value, path, 1, state)]);
+    }
   }
-  out._diffusers_version = version;
-  return `${dumps(out, '', false, 'config')}\n`;
+  entries.push(['_diffusers_version', version]);
+  entries.sort(([a], [b]) => compareCodePoints(a, b));
+  return `${dumps({ kind: 'object', entries, size: state.size }, '', false)}\n`;
 }
 
-function dumps(value: unknown, indent: string, asFloat: boolean, path: string): string {
-  if (indent.length > 2 * MAX_DEPTH) {
+/** Count `units` more towards MAX_JSON_SIZE; past it, the config is refused. */
+function grow(state: ReadState, units: number, path: string, value: unknown): void {
+  state.size += units;
+  if (state.size > MAX_JSON_SIZE) {
     throw new ArgumentError({
       field: path,
-      problem: `nests deeper than ${MAX_DEPTH} levels (or refers to itself)`,
-      fix: 'config values must be plain JSON data without cycles.',
+      value,
+      problem: `makes the config expand to more than ${MAX_JSON_SIZE} values and characters (JSON has no references: an object used n times is written n times)`,
+      fix: "pass plain JSON data of a config's size; a trained_betas of up to 10^6 numbers is fine.",
     });
   }
-  if (value === null) return 'null';
-  if (value === true) return 'true';
-  if (value === false) return 'false';
-  if (typeof value === 'number') return asFloat ? pythonFloatRepr(value) : pythonNumber(value);
-  if (typeof value === 'string') return pythonString(value);
+}
+
+function readNode(value: unknown, path: string, depth: number, state: ReadState): Node {
+  if (value === null || typeof value === 'boolean' || typeof value === 'number') return value;
+  if (typeof value === 'string') {
+    grow(state, value.length, path, value);
+    return value;
+  }
+  if (typeof value === 'object') {
+    const shared = state.done.get(value);
+    if (shared !== undefined) {
+      grow(state, shared.size, path, value);
+      return shared;
+    }
+    if (state.open.has(value)) {
+      throw new ArgumentError({
+        field: path,
+        value,
+        problem: 'is one of the objects that contain it (a cycle), which JSON cannot write',
+        fix: 'config values must be plain JSON data without cycles.',
+      });
+    }
+    if (depth > MAX_DEPTH) {
+      throw new ArgumentError({
+        field: path,
+        value,
+        problem: `nests deeper than ${MAX_DEPTH} levels`,
+        fix: 'config values must be plain JSON data; a scheduler config is flat.',
+      });
+    }
+  }
+  const start = state.size;
+  let node: ArrayNode | ObjectNode | undefined;
   if (Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView))) {
     // diffusers turns numpy arrays into lists (`to_json_saveable`); typed arrays are their analogue.
-    const items = Array.from(value as ArrayLike<unknown>);
-    if (items.length === 0) return '[]';
-    const inner = `${indent}  `;
-    const parts = items.map((item, i) => inner + dumps(item, inner, asFloat, `${path}[${i}]`));
+    const array = value as ArrayLike<unknown>;
+    const length = array.length;
+    // The length first: a sparse `new Array(1e9)` is refused before any element is read.
+    grow(state, length, path, value);
+    state.open.add(value);
+    const items: Node[] = new Array(length);
+    for (let i = 0; i < length; i++) {
+      const item = array[i];
+      // Numbers (a trained_betas) need no path unless they are something else.
+      items[i] =
+        typeof item === 'number' || typeof item === 'boolean' || item === null
+          ? item
+          : readNode(item, `${path}[${i}]`, depth + 1, state);
+    }
+    node = { kind: 'array', items, size: 0 };
+  } else if (typeof value === 'object' && Object.prototype.toString.call(value) === '[object Object]') {
+    // Plain objects only: Object.keys of a Map, Set or Date is empty, so it would be written as {}.
+    state.open.add(value);
+    const record = value as Record<string, unknown>;
+    const entries: [string, Node][] = [];
+    for (const key of Object.keys(record)) {
+      const item = record[key];
+      if (item === undefined) continue;
+      const itemPath = childPath(path, key);
+      grow(state, 1 + key.length, itemPath, item);
+      entries.push([key, readNode(item, itemPath, depth + 1, state)]);
+    }
+    entries.sort(([a], [b]) => compareCodePoints(a, b));
+    node = { kind: 'object', entries, size: 0 };
+  } else {
+    throw new ArgumentError({
+      field: path,
+      value,
+      problem: 'cannot be written to JSON',
+      fix: 'config values must be null, booleans, numbers, strings, arrays (or typed arrays) or plain objects.',
+    });
+  }
+  state.open.delete(value as object);
+  node.size = state.size - start;
+  state.done.set(value as object, node);
+  return node;
+}
+
+/** `path.key` for an error's field, with a hostile 10^6-character key cut short. */
+function childPath(path: string, key: string): string {
+  return `${path}.${key.length > 40 ? `${key.slice(0, 37)}...` : key}`;
+}
+
+function dumps(node: Node, indent: string, asFloat: boolean): string {
+  if (node === null) return 'null';
+  if (node === true) return 'true';
+  if (node === false) return 'false';
+  if (typeof node === 'number') return asFloat ? pythonFloatRepr(node) : pythonNumber(node);
+  if (typeof node === 'string') return pythonString(node);
+  const inner = `${indent}  `;
+  if (node.kind === 'array') {
+    if (node.items.length === 0) return '[]';
+    const parts = node.items.map((item) => inner + dumps(item, inner, asFloat));
     return `[\n${parts.join(',\n')}\n${indent}]`;
   }
-  // Plain objects only: Object.keys of a Map, Set or Date is empty, so it would be written as {}.
-  if (typeof value === 'object' && Object.prototype.toString.call(value) === '[object Object]') {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record)
-      .filter((k) => record[k] !== undefined)
-      .sort(compareCodePoints);
-    if (keys.length === 0) return '{}';
-    const inner = `${indent}  `;
-    const parts = keys.map(
-      (k) => `${inner}${pythonString(k)}: ${dumps(record[k], inner, FLOAT_KEYS.has(k), `${path}.${k}`)}`,
-    );
-    return `{\n${parts.join(',\n')}\n${indent}}`;
-  }
-  throw new ArgumentError({
-    field: path,
-    value,
-    problem: 'cannot be written to JSON',
-    fix: 'config values must be null, booleans, numbers, strings, arrays (or typed arrays) or plain objects.',
-  });
+  if (node.entries.length === 0) return '{}';
+  const parts = node.entries.map(
+    ([k, item]) => `${inner}${pythonString(k)}: ${dumps(item, inner, FLOAT_KEYS.has(k))}`,
+  );
+  return `{\n${parts.join(',\n')}\n${indent}}`;
 }
 
 /** Python's `sort_keys` orders str by code point; JS's default sort orders UTF-16 units. */

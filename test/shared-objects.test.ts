@@ -6,7 +6,14 @@
  * that follows every path fails here at once (there is no timing in these tests).
  */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DDIMInverseScheduler, DDIMScheduler, describeValue } from '../src/index.js';
+import {
+  ArgumentError,
+  ConfigError,
+  DDIMInverseScheduler,
+  DDIMScheduler,
+  describeValue,
+  toDiffusersJsonString,
+} from '../src/index.js';
 import { expectTyped, sharedDag, throwingProxy } from './helpers/hostile.js';
 
 const quiet = { onWarning: () => {} };
@@ -140,5 +147,64 @@ describe('the prototype-key walk over a config', () => {
     const s = new DDIMScheduler({ num_train_timesteps: T, trained_betas: new Array(T).fill(1e-6) });
     expect(s.betas.length).toBe(T);
     expect(s.alphasCumprod[0]).toBe(1 - 1e-6);
+  });
+});
+
+describe('toDiffusersJsonString', () => {
+  const className = 'DDIMScheduler';
+
+  it('refuses a DAG that would expand past the size bound at once, reading each object once', () => {
+    for (const kind of ['array', 'object'] as const) {
+      const dag = sharedDag(40, kind);
+      const error = expectTyped(
+        () => toDiffusersJsonString({ _class_name: className, x: dag.root }),
+        ArgumentError,
+      );
+      expect(error.field.startsWith('config.x')).toBe(true);
+      expect(error.problem).toMatch(/expand to more than 2000000 values/);
+      expect(dag.reads()).toBeLessThan(41 * 8);
+    }
+  });
+
+  it('writes a small DAG exactly as the same tree without sharing (as json.dumps would)', () => {
+    let shared: unknown = { beta: 0.5, list: [1, 'two'] };
+    for (let i = 0; i < 4; i++) shared = { a: shared, b: [shared, shared] };
+    const copy = JSON.parse(JSON.stringify(shared));
+    expect(toDiffusersJsonString({ _class_name: className, x: shared })).toBe(
+      toDiffusersJsonString({ _class_name: className, x: copy }),
+    );
+  });
+
+  it('names the key that closes a cycle, at any level', () => {
+    const cyclic: Record<string, unknown> = { n: 1 };
+    cyclic.self = cyclic;
+    const inner = expectTyped(
+      () => toDiffusersJsonString({ _class_name: className, x: cyclic }),
+      ArgumentError,
+      'config.x.self',
+    );
+    expect(inner.problem).toMatch(/a cycle/);
+    const top: Record<string, unknown> = { _class_name: className };
+    top.list = [1, { back: top }];
+    expectTyped(() => toDiffusersJsonString(top), ArgumentError, 'config.list[1].back');
+  });
+
+  it('refuses a sparse 10^9-entry array by its length, before reading an element', () => {
+    const error = expectTyped(
+      () => toDiffusersJsonString({ _class_name: className, x: new Array(1e9) }),
+      ArgumentError,
+      'config.x',
+    );
+    expect(error.message).toContain('(got array of length 1000000000)');
+  });
+
+  it('still writes a scheduler with 10^6 trained betas', () => {
+    const T = 1_000_000;
+    const text = toDiffusersJsonString(
+      new DDIMScheduler({ num_train_timesteps: T, trained_betas: new Array(T).fill(1e-6) }).toJSON(),
+    );
+    // One line per beta, in Python's repr of 1e-6, between the other keys' lines.
+    expect(text.split('\n').filter((line) => line === '    1e-06,' || line === '    1e-06').length).toBe(T);
+    expect(text).toContain('"num_train_timesteps": 1000000,');
   });
 });
