@@ -419,6 +419,8 @@ export interface ResolvedConfig<C> {
 /**
  * Merge `input` (a parsed scheduler_config.json or a partial config object) and `overrides` over
  * `defaults`, validate every field, and warn once about keys the scheduler does not take.
+ * `input` must be a plain object (`{}` for the defaults): null, undefined, arrays, strings and
+ * numbers are ConfigErrors. `overrides` may be left out (undefined or null).
  */
 function resolve<C extends object>(
   className: string,
@@ -472,13 +474,22 @@ function copyFields(
   merged: Record<string, unknown>,
   unused: Set<string>,
 ): void {
-  if (source === undefined || source === null) return;
+  // The config itself is required: diffusers' from_config(None) raises, and a JSON file holding
+  // `null` is a broken file, not a request for the defaults ({} is). Overrides are optional, and
+  // null is "no overrides" as for every other options argument.
+  if (label === 'overrides' && (source === undefined || source === null)) return;
   if (!isPlainObject(source)) {
     throw new ConfigError({
       field: label,
       value: source,
-      problem: 'must be a plain object (a parsed scheduler_config.json)',
-      fix: 'pass JSON.parse(text) of the config file, or an object of config fields.',
+      problem:
+        label === 'overrides'
+          ? 'must be a plain object of config fields'
+          : 'must be a plain object (a parsed scheduler_config.json)',
+      fix:
+        label === 'overrides'
+          ? 'pass an object such as { steps_offset: 1 }, or nothing.'
+          : "pass JSON.parse(text) of the config file, or an object of config fields ({} for diffusers' defaults).",
     });
   }
   assertNoForbiddenKeys(source, label);

@@ -28,6 +28,7 @@ import { ddimInverseTimesteps } from './timesteps.js';
 export type InverseStepOptions = Pick<StepOptions, 'out' | 'allowNonFinite'>;
 
 export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
+  /** Like `DDIMScheduler`'s: no argument means the defaults; `null` is a ConfigError. */
   constructor(config: Partial<DDIMInverseConfig> = {}, options?: SchedulerOptions) {
     const resolvedOptions = resolveSchedulerOptions(options);
     super(resolveDDIMInverseConfig(config, undefined, resolvedOptions).config, resolvedOptions, 'ascending');

@@ -26,6 +26,8 @@ import {
   numpyLinspace,
   randnTensor,
   registerConfigSource,
+  resolveDDIMConfig,
+  resolveDDIMInverseConfig,
   ShapeError,
   StateError,
   sample,
@@ -128,8 +130,9 @@ describe('configs', () => {
   });
 
   it('JSON that is not an object, and prototype keys at any depth, are ConfigErrors', () => {
-    for (const json of ['[1, 2]', '"text"', '42', 'true']) {
+    for (const json of ['[1, 2]', '"text"', '42', 'true', 'null']) {
       expectTyped(() => DDIMScheduler.fromConfig(JSON.parse(json)), ConfigError, 'config');
+      expectTyped(() => DDIMInverseScheduler.fromConfig(JSON.parse(json)), ConfigError, 'config');
     }
     expectTyped(() => DDIMScheduler.fromConfig(new Map()), ConfigError, 'config');
     expectTyped(() => DDIMScheduler.fromConfig(new Date()), ConfigError, 'config');
@@ -144,6 +147,26 @@ describe('configs', () => {
       'config.foo[0].bar.constructor',
     );
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it("a config of null is refused like diffusers' from_config(None); no argument means the defaults", () => {
+    for (const Scheduler of [DDIMScheduler, DDIMInverseScheduler]) {
+      const error = expectTyped(() => Scheduler.fromConfig(null), ConfigError, 'config');
+      expect(error.value).toBeNull();
+      expect(error.message).toContain('(got null)');
+      expect(error.fix).toContain('{}');
+      expectTyped(() => Scheduler.fromConfig(undefined), ConfigError, 'config');
+      expectTyped(() => new Scheduler(null as never), ConfigError, 'config');
+      // No config, or an empty one, is diffusers' defaults; null overrides are no overrides.
+      const defaults = Scheduler.fromConfig({}).config;
+      expect(new Scheduler().config).toEqual(defaults);
+      expect(new Scheduler(undefined).config).toEqual(defaults);
+      expect(Scheduler.fromConfig({ steps_offset: 1 }, null as never).config.steps_offset).toBe(1);
+      expectTyped(() => Scheduler.fromConfig({}, 5 as never), ConfigError, 'overrides');
+    }
+    expect(new DDIMScheduler().config.beta_end).toBe(0.02);
+    expectTyped(() => resolveDDIMConfig(null), ConfigError, 'config');
+    expectTyped(() => resolveDDIMInverseConfig(JSON.parse('null')), ConfigError, 'config');
   });
 
   it('a failed fromConfig warns nobody and changes nothing; frozen configs are fine', () => {
