@@ -249,45 +249,51 @@ function pathSegment(key: string | number): string {
   return `.${key.length > 40 ? `${key.slice(0, 37)}...` : key}`;
 }
 
-function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
+/**
+ * Check one field. `name` is the field; `label` the key the caller wrote it as (a deprecated
+ * alias such as the inverse scheduler's `set_alpha_to_zero`), which errors name.
+ */
+function checkField(name: string, spec: FieldSpec, value: unknown, label = name): unknown {
+  const alias =
+    label === name ? '' : ` (${label} is diffusers' deprecated name for ${name}; prefer ${name}.)`;
   switch (spec.kind) {
     case 'int':
       if (typeof value !== 'number' || !Number.isInteger(value)) {
         throw new ConfigError({
-          field: name,
+          field: label,
           value,
           problem: 'must be an integer',
-          fix: `set ${name} to a whole number, e.g. ${DDIM_DEFAULTS[name as keyof DDIMConfig]}.`,
+          fix: `set ${label} to a whole number, e.g. ${DDIM_DEFAULTS[name as keyof DDIMConfig]}.${alias}`,
         });
       }
       return value;
     case 'number':
       if (typeof value !== 'number' || !Number.isFinite(value)) {
         throw new ConfigError({
-          field: name,
+          field: label,
           value,
           problem: 'must be a finite number',
-          fix: `set ${name} to a number, e.g. ${DDIM_DEFAULTS[name as keyof DDIMConfig]}.`,
+          fix: `set ${label} to a number, e.g. ${DDIM_DEFAULTS[name as keyof DDIMConfig]}.${alias}`,
         });
       }
       return value;
     case 'boolean':
       if (typeof value !== 'boolean') {
         throw new ConfigError({
-          field: name,
+          field: label,
           value,
           problem: 'must be true or false',
-          fix: `set ${name} to a JSON boolean (not a string or number).`,
+          fix: `set ${label} to a JSON boolean (not a string or number).${alias}`,
         });
       }
       return value;
     case 'enum':
       if (typeof value !== 'string' || !spec.values!.includes(value)) {
         throw new ConfigError({
-          field: name,
+          field: label,
           value,
           problem: `must be one of ${spec.values!.map((v) => `"${v}"`).join(', ')}`,
-          fix: `set ${name} to one of those values.`,
+          fix: `set ${label} to one of those values.${alias}`,
         });
       }
       return value;
@@ -297,7 +303,7 @@ function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
         Array.isArray(value) || value instanceof Float32Array || value instanceof Float64Array;
       if (!arrayLike) {
         throw new ConfigError({
-          field: name,
+          field: label,
           value,
           problem: 'must be null or an array of numbers',
           fix: 'pass the betas as a JSON array, or null to use beta_schedule.',
@@ -307,7 +313,7 @@ function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
       const length = (value as ArrayLike<unknown>).length;
       if (length < 1 || length > MAX_TRAIN_TIMESTEPS) {
         throw new ConfigError({
-          field: name,
+          field: label,
           value,
           problem: `must have between 1 and ${MAX_TRAIN_TIMESTEPS} entries (one per training timestep)`,
           fix: 'pass one beta per training timestep, or null to use beta_schedule.',
@@ -320,7 +326,7 @@ function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
         // alpha_t = 1 - beta_t reaches 0 or 1 and the DDIM coefficients divide by zero.
         if (typeof b !== 'number' || !(b > 0 && b < 1)) {
           throw new ConfigError({
-            field: `${name}[${i}]`,
+            field: `${label}[${i}]`,
             value: b,
             problem: 'must be a number strictly between 0 and 1',
             fix: 'pass betas in (0, 1), one per training timestep.',
@@ -429,8 +435,11 @@ function resolve<C extends object>(
   input: unknown,
   overrides: unknown,
   options: ConfigOptions | undefined,
+  aliases: Readonly<Record<string, string>> = {},
 ): ResolvedConfig<C> {
   const merged: Record<string, unknown> = Object.create(null);
+  // The key each merged field was written as, when that was an alias: errors name what the user wrote.
+  const writtenAs: Record<string, string> = Object.create(null);
   const unusedKeys = new Set<string>();
   const sources: [string, unknown][] = [
     ['config', input],
@@ -440,16 +449,26 @@ function resolve<C extends object>(
     // Every read of the caller's object happens here, once; a Proxy or getter that throws is a
     // ConfigError naming the source, and nothing below touches the caller's object again.
     guarded(
-      () => copyFields(label, source, fieldSpecs, merged, unusedKeys),
+      () =>
+        copyFields(
+          label,
+          source,
+          fieldSpecs,
+          label === 'config' ? aliases : {},
+          merged,
+          writtenAs,
+          unusedKeys,
+        ),
       unreadable(ConfigError, label, 'pass plain data, e.g. JSON.parse of scheduler_config.json.'),
     );
   }
   const config = { ...defaults } as Record<string, unknown>;
   for (const key of Object.keys(merged)) {
     // trained_betas may still be the caller's array (or a Proxy of one): guard its reading too.
+    const label = writtenAs[key] ?? key;
     config[key] = guarded(
-      () => checkField(key, fieldSpecs[key]!, merged[key]),
-      unreadable(ConfigError, key, 'pass plain data, e.g. a JSON array of numbers.'),
+      () => checkField(key, fieldSpecs[key]!, merged[key], label),
+      unreadable(ConfigError, label, 'pass plain data, e.g. a JSON array of numbers.'),
     );
   }
   checkRanges(config as unknown as DDIMConfig, new Set(Object.keys(fieldSpecs)));
@@ -471,7 +490,9 @@ function copyFields(
   label: string,
   source: unknown,
   fieldSpecs: Partial<Record<string, FieldSpec>>,
+  aliases: Readonly<Record<string, string>>,
   merged: Record<string, unknown>,
+  writtenAs: Record<string, string>,
   unused: Set<string>,
 ): void {
   // The config itself is required: diffusers' from_config(None) raises, and a JSON file holding
@@ -493,17 +514,22 @@ function copyFields(
     });
   }
   assertNoForbiddenKeys(source, label);
-  for (const key of Object.keys(source)) {
-    if (key.startsWith('_')) continue;
-    const value = source[key];
+  for (const written of Object.keys(source)) {
+    if (written.startsWith('_')) continue;
+    const value = source[written];
+    // An alias counts only when the source does not also give the field under its own name.
+    const alias = Object.hasOwn(aliases, written) ? aliases[written]! : undefined;
+    const key = alias !== undefined && !Object.hasOwn(source, alias) ? alias : written;
     if (!Object.hasOwn(fieldSpecs, key)) {
-      unused.add(key);
+      unused.add(written);
       continue;
     }
     // diffusers treats an explicit null like a missing key for everything but trained_betas
     // (configs written by older versions carry "trained_betas": null).
     if (value === null && key !== 'trained_betas') continue;
     merged[key] = value;
+    if (key === written) delete writtenAs[key];
+    else writtenAs[key] = written;
   }
 }
 
@@ -527,28 +553,28 @@ const INVERSE_FIELDS: Record<keyof DDIMInverseConfig, FieldSpec> = {
   timestep_spacing: { kind: 'enum', values: ['leading', 'trailing'] },
 };
 
+/** Deprecated config keys diffusers' DDIMInverseScheduler still reads, and the field each sets. */
+const INVERSE_ALIASES: Readonly<Record<string, string>> = Object.freeze({
+  set_alpha_to_zero: 'set_alpha_to_one',
+});
+
 export function resolveDDIMInverseConfig(
   input: unknown,
   overrides?: unknown,
   options?: ConfigOptions,
 ): ResolvedConfig<DDIMInverseConfig> {
   // diffusers' DDIMInverseScheduler still accepts the deprecated `set_alpha_to_zero` as an alias
-  // of `set_alpha_to_one` (scheduling_ddim_inverse.py); honour it the same way.
-  const source = guarded(
-    () => {
-      if (
-        isPlainObject(input) &&
-        Object.hasOwn(input, 'set_alpha_to_zero') &&
-        !Object.hasOwn(input, 'set_alpha_to_one')
-      ) {
-        const { set_alpha_to_zero, ...rest } = input;
-        return set_alpha_to_zero === null ? rest : { ...rest, set_alpha_to_one: set_alpha_to_zero };
-      }
-      return input;
-    },
-    unreadable(ConfigError, 'config', 'pass plain data, e.g. JSON.parse of scheduler_config.json.'),
+  // of `set_alpha_to_one` (scheduling_ddim_inverse.py); honour it the same way in the config
+  // (not in overrides, which are ours), and name it as written in errors.
+  return resolve(
+    'DDIMInverseScheduler',
+    DDIM_INVERSE_DEFAULTS,
+    INVERSE_FIELDS,
+    input,
+    overrides,
+    options,
+    INVERSE_ALIASES,
   );
-  return resolve('DDIMInverseScheduler', DDIM_INVERSE_DEFAULTS, INVERSE_FIELDS, source, overrides, options);
 }
 
 /** The JSON diffusers' `save_config` writes, minus `_diffusers_version`: `_class_name` then the fields. */

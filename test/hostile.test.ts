@@ -169,6 +169,35 @@ describe('configs', () => {
     expectTyped(() => resolveDDIMInverseConfig(JSON.parse('null')), ConfigError, 'config');
   });
 
+  it("a bad value under the inverse scheduler's set_alpha_to_zero alias is named as written", () => {
+    const error = expectTyped(
+      () => DDIMInverseScheduler.fromConfig({ set_alpha_to_zero: 'x' }),
+      ConfigError,
+      'set_alpha_to_zero',
+    );
+    expect(error.value).toBe('x');
+    expect(error.message).toContain('set_alpha_to_zero must be true or false (got "x")');
+    expect(error.fix).toContain("set_alpha_to_zero is diffusers' deprecated name for set_alpha_to_one");
+    // Given both ways, set_alpha_to_one is the field (and the alias an unused key, warned about).
+    expectTyped(
+      () =>
+        DDIMInverseScheduler.fromConfig({ set_alpha_to_zero: true, set_alpha_to_one: 1 }, undefined, quiet),
+      ConfigError,
+      'set_alpha_to_one',
+    );
+    // An override of the field itself replaces the alias, and its errors name the field.
+    const overridden = expectTyped(
+      () => DDIMInverseScheduler.fromConfig({ set_alpha_to_zero: true }, { set_alpha_to_one: 'y' as never }),
+      ConfigError,
+      'set_alpha_to_one',
+    );
+    expect(overridden.fix).not.toContain('deprecated');
+    expect(
+      DDIMInverseScheduler.fromConfig({ set_alpha_to_zero: 'x' }, { set_alpha_to_one: false }).config
+        .set_alpha_to_one,
+    ).toBe(false);
+  });
+
   it('a failed fromConfig warns nobody and changes nothing; frozen configs are fine', () => {
     const onWarning = vi.fn();
     expectTyped(
