@@ -11,7 +11,14 @@ import { ArgumentError, NumericError } from './errors.js';
 import { checkOptionKeys, guarded, unreadable } from './guard.js';
 import { firstNonFinite, nonFiniteInputError } from './non-finite.js';
 import type { DType, Tensor, TensorLike } from './tensor.js';
-import { checkSameDims, checkTensor, emptyLike, float16Table, numberToFloat16 } from './tensor.js';
+import {
+  checkSameDims,
+  checkTensor,
+  emptyLike,
+  float16Table,
+  numberToFloat16,
+  readElement,
+} from './tensor.js';
 
 export type Timesteps = number | bigint | ArrayLike<number> | ArrayLike<bigint>;
 
@@ -220,8 +227,10 @@ export function forwardProcess(
     `(${what} at ${at})`,
   );
   if (inputError !== null) throw inputError;
+  const i = firstNonFinite(out.data, out.type);
   throw new NumericError({
-    field: `${what}[${firstNonFinite(out.data, out.type)}]`,
+    field: `${what}[${i}]`,
+    value: readElement(out.data, out.type, i),
     problem: `overflows ${out.type} at ${at} although the inputs are finite`,
     fix:
       out.type === 'float16'

@@ -461,6 +461,7 @@ function assertSafeJson(root: Record<string, unknown>, where: string): void {
     if (depth > MAX_JSON_DEPTH) {
       throw new LoadError({
         field: path,
+        value: node,
         problem: `nests deeper than ${MAX_JSON_DEPTH} levels in ${where}`,
         fix: 'a scheduler config is flat; check the file.',
       });
@@ -473,6 +474,8 @@ function assertSafeJson(root: Record<string, unknown>, where: string): void {
       if (FORBIDDEN_KEYS.has(key)) {
         throw new LoadError({
           field: `${path}.${key}`,
+          // From the descriptor: reading node.__proto__ would give the prototype, not the value.
+          value: Object.getOwnPropertyDescriptor(node, key)?.value,
           problem: `is a forbidden key in ${where} (it could pollute object prototypes)`,
           fix: 'remove it: no diffusers config has it, and a file that does is corrupt or hostile.',
         });

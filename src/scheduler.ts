@@ -53,7 +53,7 @@ import {
   type StepOutBuffers,
 } from './step-options.js';
 import type { DType, Tensor, TensorData, TensorLike } from './tensor.js';
-import { checkSameDims, checkTensor, emptyLike, memoryOverlap } from './tensor.js';
+import { checkSameDims, checkTensor, emptyLike, memoryOverlap, readElement } from './tensor.js';
 import { checkCustomTimesteps, ddimTimesteps, type TimestepOrder } from './timesteps.js';
 
 // The step's option types are part of the scheduler's API (sampling.ts imports them from here).
@@ -751,6 +751,7 @@ function nonFiniteError(
     if (i >= 0) {
       return new NumericError({
         field: `${name}[${i}]`,
+        value: readElement(out.data, out.type, i),
         problem:
           out.type === 'float16'
             ? `overflows float16 (which holds at most 65504) at timestep ${timestep} although the inputs are finite`

@@ -4,6 +4,7 @@
  * as they were. The random versions of these cases are in fuzz.test.ts.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { parseConfigText } from '../src/hub-internal.js';
 import {
   ArgumentError,
   ConfigError,
@@ -461,6 +462,15 @@ describe('non-finite values', () => {
       /^(prevSample|predOriginalSample)\[0\]$/,
     );
     expect(error.problem).toMatch(/overflows float16/);
+    // The message says what the element became: float16's +Inf (0x7c00), or -Inf below -65504.
+    expect(error.value).toBe(Number.POSITIVE_INFINITY);
+    expect(error.message).toContain('(got Infinity)');
+    const negative = expectTyped(
+      () => s.step(model, 500, half([-60000, 1, 1, 1, 1, 1])),
+      NumericError,
+      /^(prevSample|predOriginalSample)\[0\]$/,
+    );
+    expect(negative.message).toContain('(got -Infinity)');
     const out = s.step(model, 500, sample, { allowNonFinite: true });
     expect(out.prevSample.data[0]).toBe(0x7c00);
     expect(out.prevSample.data[1]).not.toBe(0x7c00);
@@ -470,6 +480,8 @@ describe('non-finite values', () => {
     const sample = f32Tensor([3e38, 1, 1, 1, 1, 1]);
     const error = expectTyped(() => s.step(f32Tensor([0, 0, 0, 0, 0, 0]), 500, sample), NumericError);
     expect(error.problem).toMatch(/past the float32 range/);
+    expect(error.message).toContain('although the inputs are finite: the result is past the float32 range');
+    expect(error.value).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('an x0 past 3.4e38 is refused even when x_prev is finite; huge finite float64 values are not an error', () => {
@@ -511,7 +523,10 @@ describe('non-finite values', () => {
     expectTyped(() => s.getVelocity(refSample, nan, 500), NumericError, 'noise[1]');
     expect(Number.isNaN(s.addNoise(nan, refModel, 500, { allowNonFinite: true }).data[1])).toBe(true);
     const big = half([65504, 65504, 0, 0, 0, 0]);
-    expectTyped(() => s.addNoise(big, big, 500), NumericError, 'addNoise[0]');
+    const overflow = expectTyped(() => s.addNoise(big, big, 500), NumericError, 'addNoise[0]');
+    expect(overflow.message).toContain(
+      'overflows float16 at timestep 500 although the inputs are finite (got Infinity)',
+    );
     expectTyped(
       () => s.addNoise(refSample, refModel, 500, { allow: true } as never),
       ArgumentError,
@@ -652,6 +667,21 @@ describe('noise, JSON, loading and the pure helpers', () => {
       ArgumentError,
       'options',
     );
+  });
+
+  it('a loaded config with a prototype key or nesting past 64 levels is a LoadError showing the value', () => {
+    const key = expectTyped(
+      () => parseConfigText('{"a": {"__proto__": {"x": 1}}}', 'test.json'),
+      LoadError,
+      'config.a.__proto__',
+    );
+    expect(key.message).toContain('(got {"x":1})');
+    const deep = expectTyped(
+      () => parseConfigText(`${'{"k":'.repeat(70)}1${'}'.repeat(70)}`, 'test.json'),
+      LoadError,
+      `config${'.k'.repeat(65)}`,
+    );
+    expect(deep.message).toContain(`(got ${'{"k":'.repeat(5)}1${'}'.repeat(5)})`);
   });
 
   it('describeValue never throws, whatever it is given', () => {

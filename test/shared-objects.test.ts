@@ -14,7 +14,7 @@ import {
   describeValue,
   toDiffusersJsonString,
 } from '../src/index.js';
-import { expectTyped, sharedDag, throwingProxy } from './helpers/hostile.js';
+import { checkMessage, expectTyped, sharedDag, throwingProxy, thrown } from './helpers/hostile.js';
 
 const quiet = { onWarning: () => {} };
 
@@ -156,13 +156,13 @@ describe('toDiffusersJsonString', () => {
   it('refuses a DAG that would expand past the size bound at once, reading each object once', () => {
     for (const kind of ['array', 'object'] as const) {
       const dag = sharedDag(40, kind);
-      const error = expectTyped(
-        () => toDiffusersJsonString({ _class_name: className, x: dag.root }),
-        ArgumentError,
-      );
-      expect(error.field.startsWith('config.x')).toBe(true);
-      expect(error.problem).toMatch(/expand to more than 2000000 values/);
+      const error = thrown(() => toDiffusersJsonString({ _class_name: className, x: dag.root }));
+      // Counted before checkMessage renders the value again.
       expect(dag.reads()).toBeLessThan(41 * 8);
+      expect(error).toBeInstanceOf(ArgumentError);
+      checkMessage(error as ArgumentError);
+      expect((error as ArgumentError).field.startsWith('config.x')).toBe(true);
+      expect((error as ArgumentError).problem).toMatch(/expand to more than 2000000 values/);
     }
   });
 

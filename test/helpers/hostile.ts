@@ -4,7 +4,15 @@
  * everything observable about a scheduler, to prove a failed call changed nothing.
  */
 import { expect } from 'vitest';
-import { type DDIMInverseScheduler, type DDIMScheduler, DdimError, type Generator } from '../../src/index.js';
+import {
+  AbortError,
+  type DDIMInverseScheduler,
+  type DDIMScheduler,
+  DdimError,
+  describeValue,
+  type Generator,
+  StateError,
+} from '../../src/index.js';
 import { refModel, refSample } from './models.js';
 
 /** A Proxy whose every trap throws (reading, listing keys, prototype, has). */
@@ -113,13 +121,40 @@ export function expectTyped<E extends DdimError>(
   return error as E;
 }
 
-/** Every library error names a field, says what is wrong, and says how to fix it. */
+/**
+ * The errors that carry no value, because there is none worth printing: reading the value threw
+ * (`guard.ts` `unreadable`), a call made at the wrong time or cancelled (StateError, AbortError),
+ * or a relation between arguments that are each fine (two buffers sharing memory, two options that
+ * exclude each other, a model without the input an option feeds). Every other error must show
+ * the value it is about.
+ */
+const VALUELESS: readonly RegExp[] = [
+  /^could not be read: /,
+  /^shares memory with /,
+  /^overlaps \S+ without being exactly its memory/,
+  /^cannot be combined with /,
+  /^was given but the model has no /,
+];
+
+/**
+ * Every library error names a field, says what is wrong, shows the value it is about (unless
+ * it is one of the VALUELESS kinds), and says how to fix it.
+ */
 export function checkMessage(error: DdimError): void {
   expect(error.field.length).toBeGreaterThan(0);
   expect(error.problem.length).toBeGreaterThan(0);
   expect(error.fix ?? '').not.toBe('');
   expect(error.message.startsWith(error.field)).toBe(true);
   expect(error.message).toContain('Fix: ');
+  // DdimError writes a carried value as " (got <describeValue(value)>)" right before the fix.
+  const got = ` (got ${describeValue(error.value)}).`;
+  const valueless =
+    error instanceof StateError ||
+    error instanceof AbortError ||
+    VALUELESS.some((p) => p.test(error.problem));
+  if (error.value !== undefined || !valueless) {
+    expect(error.message, `${error.name} without the value it is about: ${error.message}`).toContain(got);
+  }
   // Messages stay readable even for hostile values (huge arrays, deep objects).
   expect(error.message.length).toBeLessThan(1200);
 }
