@@ -58,7 +58,14 @@ export function imageGrid(groups: GridRow[], options: GridOptions): RgbaImage {
   const groupGap = options.groupGap ?? 3 * gap;
   const [br, bgG, bb] = options.background ?? [128, 128, 128];
   const columns = options.columns;
-  if (groups.length === 0) throw new ShapeError({ field: 'groups', problem: 'must not be empty' });
+  if (groups.length === 0) {
+    throw new ShapeError({
+      field: 'groups',
+      value: groups,
+      problem: 'must not be empty',
+      fix: 'pass at least one group of images to lay out.',
+    });
+  }
   const { h, w } = tileDims(groups[0].images);
   const tileH = h * scale;
   const tileW = w * scale;
