@@ -154,8 +154,12 @@ function compare(c, ours, want) {
       what = key;
     }
   }
+  if (worst <= 1 && worst > worstMatch.value) Object.assign(worstMatch, { value: worst, kind: c.kind, what });
   return { ok: worst <= 1, worst, what };
 }
+
+/** The largest error / tol among the cases that agree: how much room the comparisons leave. */
+const worstMatch = { value: 0, kind: '', what: '' };
 
 function size(c) {
   const elems = (c.shape ?? [1]).reduce((a, b) => a * b, 1);
@@ -314,6 +318,9 @@ for (const g of summary.groups) {
   if (g.detail?.ours) console.log(`      ours: ${g.detail.ours.message}`);
   if (g.detail?.worstOverTol !== undefined) console.log(`      worst error / tol: ${g.detail.worstOverTol}`);
 }
+console.log(
+  `worst error / tol among agreeing cases: ${worstMatch.value.toPrecision(3)} (${worstMatch.kind} ${worstMatch.what})`,
+);
 console.log(`report: ${reportFile}`);
 const hints = new Map();
 for (const m of mismatchList) hints.set(m.hint, (hints.get(m.hint) ?? 0) + 1);

@@ -1,33 +1,65 @@
 /**
  * Noise schedules as pure functions: config -> betas -> alphas -> alphas_cumprod (alpha_bar).
  *
- * diffusers builds these in float32 with torch; we build them in float64. The difference is far
- * below the fixtures' tolerance (1e-5), and float64 keeps alpha_bar strictly decreasing where
- * float32 would make neighbouring values equal.
+ * diffusers keeps these as float32 torch tensors, and its step reads alpha_bar from them. Near
+ * alpha_bar = 1 (1 - alpha_bar ~ 1e-5) one float32 ulp of alpha_bar is a 1e-3 relative change
+ * of 1 - alpha_bar, which moves a step's result past the fixtures' tolerance; so we build the
+ * very float32 values diffusers + torch 1.13 (CPU, AVX2 kernels) build, bit for bit, each torch
+ * op emulated in float64 and rounded with Math.fround, and hand them out in Float64Arrays
+ * (float32 values exactly representable there). Verified against torch on 1400 random configs
+ * of every schedule (test/fixtures/float32_schedules.json keeps a sample).
+ *
+ * The same float32 values are what the scheduler validates (checkAlphasCumprod): a schedule
+ * whose float32 alpha_bar stops decreasing (betas below ~6e-8 round 1 - beta to 1) or underflows
+ * is refused, where float64 would have carried on and diffusers would step into 0 / 0.
  */
 import type { BetaSchedule } from './config.js';
 import { ArgumentError, ConfigError } from './errors.js';
 
+const f32 = Math.fround;
+
 /**
- * `torch.linspace(start, end, steps)`: torch fills the first half forwards from `start` and the
- * second half backwards from `end` (aten RangeFactories), so the last value is exactly `end`.
+ * `torch.linspace(start, end, steps, dtype=torch.float32)` on CPU, bit-exact (torch 1.13, AVX2
+ * kernels): aten computes step = (end - start) / (steps - 1) in float and fills the first half
+ * forwards from `start` (start + step * i) and the second half backwards from `end`
+ * (end - step * (steps - i - 1)), so the last value is exactly `end`. Those two expressions are
+ * compiled with FMA contraction (one rounding). The kernel is vectorised: runs of 16 values are
+ * two 8-lane vectors, each from its first index's value v and then v + k * step (k * step
+ * rounded first, no FMA there), and a vector that straddles the midpoint takes the first half's
+ * formula for all its lanes; the last steps % 16 values take the scalar formulas. (Builds
+ * without AVX2, e.g. ATEN_CPU_CAPABILITY=default or arm64, round some betas differently.)
  */
 export function torchLinspace(start: number, end: number, steps: number): Float64Array {
   checkCount(steps, 'steps');
   const out = new Float64Array(steps);
+  const s = f32(start);
+  const e = f32(end);
   if (steps === 1) {
-    out[0] = start;
+    out[0] = s;
     return out;
   }
-  const step = (end - start) / (steps - 1);
+  const step = f32(f32(e - s) / (steps - 1));
   const half = Math.floor(steps / 2);
-  for (let i = 0; i < steps; i++) out[i] = i < half ? start + step * i : end - step * (steps - i - 1);
+  // step * i is exact in float64 (a 24-bit step times an index below 2^29), and so is its sum
+  // with start or end unless their exponents are ~29 apart: one fround of the float64 result is
+  // the float32 FMA.
+  const at = (i: number) => (i < half ? f32(s + step * i) : f32(e - step * (steps - i - 1)));
+  const lanes = 8;
+  const vectorised = steps - (steps % (2 * lanes));
+  let i = 0;
+  for (; i < vectorised; i += lanes) {
+    const base = at(i);
+    out[i] = base;
+    for (let k = 1; k < lanes; k++) out[i + k] = f32(base + f32(k * step));
+  }
+  for (; i < steps; i++) out[i] = at(i);
   return out;
 }
 
 /**
  * The "squaredcos_cap_v2" (Glide / improved DDPM, Nichol & Dhariwal 2021 eq. 17) schedule:
- * alpha_bar(t) = cos((t + 0.008) / 1.008 * pi / 2)^2, beta_i = min(1 - alpha_bar(t_{i+1}) / alpha_bar(t_i), 0.999).
+ * alpha_bar(t) = cos((t + 0.008) / 1.008 * pi / 2)^2, beta_i = min(1 - alpha_bar(t_{i+1}) / alpha_bar(t_i), 0.999),
+ * in float64 (diffusers uses Python floats) and then rounded to float32 as its torch.tensor does.
  */
 export function cosineBetas(numTrainTimesteps: number, maxBeta = 0.999): Float64Array {
   checkCount(numTrainTimesteps, 'numTrainTimesteps');
@@ -36,7 +68,7 @@ export function cosineBetas(numTrainTimesteps: number, maxBeta = 0.999): Float64
   for (let i = 0; i < numTrainTimesteps; i++) {
     const t1 = i / numTrainTimesteps;
     const t2 = (i + 1) / numTrainTimesteps;
-    betas[i] = Math.min(1 - alphaBar(t2) / alphaBar(t1), maxBeta);
+    betas[i] = f32(Math.min(1 - alphaBar(t2) / alphaBar(t1), maxBeta));
   }
   return betas;
 }
@@ -50,21 +82,22 @@ export interface BetaConfig {
   rescale_betas_zero_snr: boolean;
 }
 
-/** The betas diffusers' `DDIMScheduler.__init__` builds for a (validated) config. */
+/** The (float32) betas diffusers' `DDIMScheduler.__init__` builds for a (validated) config. */
 export function betasForConfig(config: BetaConfig): Float64Array {
   let betas: Float64Array;
   if (config.trained_betas !== null) {
-    betas = Float64Array.from(config.trained_betas);
+    betas = Float64Array.from(config.trained_betas, f32);
   } else if (config.beta_schedule === 'linear') {
     betas = torchLinspace(config.beta_start, config.beta_end, config.num_train_timesteps);
   } else if (config.beta_schedule === 'scaled_linear') {
-    // "very specific to the latent diffusion model": linear in sqrt(beta).
+    // "very specific to the latent diffusion model": linear in sqrt(beta) (Python float square
+    // roots), squared in float32.
     betas = torchLinspace(
       Math.sqrt(config.beta_start),
       Math.sqrt(config.beta_end),
       config.num_train_timesteps,
     );
-    for (let i = 0; i < betas.length; i++) betas[i] *= betas[i];
+    for (let i = 0; i < betas.length; i++) betas[i] = f32(betas[i] * betas[i]);
   } else {
     betas = cosineBetas(config.num_train_timesteps);
   }
@@ -74,44 +107,45 @@ export function betasForConfig(config: BetaConfig): Float64Array {
 /**
  * Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed", Algorithm 1:
  * shift sqrt(alpha_bar) so the last one is exactly 0 (zero terminal SNR), scale so the first is
- * unchanged, and convert back to betas. The last beta becomes exactly 1.
+ * unchanged, and convert back to betas. The last beta becomes exactly 1. Each step rounded to
+ * float32 as diffusers' tensor ops are.
  */
 export function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
   const n = betas.length;
-  const sqrtAb = new Float64Array(n);
-  let prod = 1;
-  for (let i = 0; i < n; i++) {
-    prod *= 1 - betas[i];
-    sqrtAb[i] = Math.sqrt(prod);
-  }
+  const sqrtAb = cumprod(alphasFromBetas(betas));
+  for (let i = 0; i < n; i++) sqrtAb[i] = f32(Math.sqrt(sqrtAb[i]));
   const first = sqrtAb[0];
   const last = sqrtAb[n - 1];
-  const scale = first / (first - last);
-  for (let i = 0; i < n; i++) sqrtAb[i] = (sqrtAb[i] - last) * scale;
+  const scale = f32(first / f32(first - last));
+  for (let i = 0; i < n; i++) sqrtAb[i] = f32(f32(sqrtAb[i] - last) * scale);
   const out = new Float64Array(n);
   let prevAb = 1;
   for (let i = 0; i < n; i++) {
-    const ab = sqrtAb[i] * sqrtAb[i];
+    const ab = f32(sqrtAb[i] * sqrtAb[i]);
     // alphas = [ab_0, ab_1/ab_0, ab_2/ab_1, ...]; betas = 1 - alphas.
-    out[i] = 1 - (i === 0 ? ab : ab / prevAb);
+    out[i] = f32(1 - (i === 0 ? ab : f32(ab / prevAb)));
     prevAb = ab;
   }
   return out;
 }
 
+/** alphas = 1 - betas, in float32. */
 export function alphasFromBetas(betas: Float64Array): Float64Array {
   const out = new Float64Array(betas.length);
-  for (let i = 0; i < betas.length; i++) out[i] = 1 - betas[i];
+  for (let i = 0; i < betas.length; i++) out[i] = f32(1 - betas[i]);
   return out;
 }
 
-/** alpha_bar_t = prod_{s <= t} alpha_s (DDPM eq. 4's cumulative product). */
+/**
+ * alpha_bar_t = prod_{s <= t} alpha_s (DDPM eq. 4's cumulative product), as torch.cumprod of a
+ * float32 tensor computes it on CPU: a float64 running product, each entry rounded to float32.
+ */
 export function cumprod(values: Float64Array): Float64Array {
   const out = new Float64Array(values.length);
   let prod = 1;
   for (let i = 0; i < values.length; i++) {
     prod *= values[i];
-    out[i] = prod;
+    out[i] = f32(prod);
   }
   return out;
 }
@@ -123,7 +157,9 @@ export function snr(alphaBar: number): number {
 
 /**
  * DDIM eq. 16: sigma_t(eta)^2 = (1 - alpha_bar_prev) / (1 - alpha_bar_t) * (1 - alpha_bar_t / alpha_bar_prev),
- * diffusers' `_get_variance`.
+ * diffusers' `_get_variance`: float32 alpha_bars, every operation rounded to float32 as torch's
+ * 0-dim float32 tensor ops are (for a cosine schedule at T - 1, alpha_bar_t << alpha_bar_prev,
+ * that rounding is visible in an eta > 0 step).
  */
 export function ddimVariance(alphaBarT: number, alphaBarPrev: number): number {
   // A step between equal levels is the identity, variance 0. The formula would give 0 * finite
@@ -131,7 +167,7 @@ export function ddimVariance(alphaBarT: number, alphaBarPrev: number): number {
   // scheduled timestep past the end, diffusers #10003), where alpha_bar_t / alpha_bar_prev is 0 / 0
   // and a NaN variance would turn even the eta = 0 step into NaN (0 * NaN).
   if (alphaBarT === alphaBarPrev) return 0;
-  return ((1 - alphaBarPrev) / (1 - alphaBarT)) * (1 - alphaBarT / alphaBarPrev);
+  return f32(f32(f32(1 - alphaBarPrev) / f32(1 - alphaBarT)) * f32(1 - f32(alphaBarT / alphaBarPrev)));
 }
 
 /**
@@ -201,7 +237,7 @@ export function checkCount(count: unknown, field: string): number {
 /**
  * What the step formulas need of alpha_bar: every value in (0, 1), strictly decreasing, except
  * that the last may be exactly 0 under zero terminal SNR (`rescale_betas_zero_snr`). Betas in
- * (0, 1) give that in exact arithmetic, but not in float64: betas below ~1e-16 leave alpha = 1
+ * (0, 1) give that in exact arithmetic, but not in float32: betas below ~6e-8 leave alpha = 1
  * (1 - alpha_bar = 0: the "sample" and v steps divide by it), and large betas over many
  * timesteps underflow alpha_bar to 0 (the epsilon step divides by it). diffusers accepts such
  * configs and produces Inf / NaN mid-run; we refuse them when the scheduler is built, naming the
@@ -242,12 +278,12 @@ export function checkAlphasCumprod(alphasCumprod: Float64Array, config: BetaConf
         ? `makes alpha_bar[${i}] = ${a} (${source} over ${n} timesteps: the cumulative product of 1 - beta ${Number.isNaN(a) ? 'is not a number' : 'underflows to 0'}), and steps divide by sqrt(alpha_bar)`
         : field === 'clampZeroTerminalSnr'
           ? `sets alpha_bar[${i}] = 2^-24, which is not below alpha_bar[${i - 1}] = ${prev}; alpha_bar must decrease strictly`
-          : `makes alpha_bar[${i}] = ${a}, not below ${i === 0 ? '1' : `alpha_bar[${i - 1}] = ${prev}`} (${source}: betas this small do not change 1 - beta in float64), and steps divide by sqrt(1 - alpha_bar)`,
+          : `makes alpha_bar[${i}] = ${a}, not below ${i === 0 ? '1' : `alpha_bar[${i - 1}] = ${prev}`} (${source}: betas this small do not change 1 - beta in float32), and steps divide by sqrt(1 - alpha_bar)`,
       fix: underflow
         ? 'use smaller betas or fewer training timesteps (Stable Diffusion: scaled_linear 0.00085 .. 0.012 over 1000).'
         : field === 'clampZeroTerminalSnr'
           ? 'leave clampZeroTerminalSnr off for this schedule, or use prediction_type "v_prediction".'
-          : 'use betas of at least ~1e-12 (Stable Diffusion starts at 0.00085).',
+          : 'use betas of at least ~1e-7 (Stable Diffusion starts at 0.00085).',
     });
   }
 }

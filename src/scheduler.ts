@@ -171,8 +171,8 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     this.alphasCumprod = options.clampZeroTerminalSnr
       ? clampZeroTerminalAlphaBar(alphasCumprod)
       : alphasCumprod;
-    // A config whose alpha_bar reaches 0 or stops decreasing in float64 would divide by zero
-    // mid-run: refused here, before the scheduler exists.
+    // A config whose alpha_bar reaches 0 or stops decreasing in float32 (the values diffusers
+    // steps with) would divide by zero mid-run: refused here, before the scheduler exists.
     checkAlphasCumprod(this.alphasCumprod, config, options.clampZeroTerminalSnr);
     this.cleanAlphaCumprod = config.set_alpha_to_one ? 1 : this.alphasCumprod[0];
     this.bound = x0BoundFor(config);

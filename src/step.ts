@@ -76,6 +76,15 @@ export interface StepCoefficients {
 /**
  * Coefficients of one DDIM step from alpha_bar_t to alpha_bar_prev.
  *
+ * The scalars diffusers' step computes from alpha_bar (beta_prod_t = 1 - alpha_prod_t, the
+ * square roots, std_dev_t = eta * variance ** 0.5, 1 - alpha_prod_t_prev - std_dev_t ** 2) are
+ * 0-dim float32 tensor ops, each rounded to float32 (a Python float such as eta is cast to float32
+ * first): near alpha_bar = 1, or for eta > 0 at a cosine schedule's last timestep, that rounding
+ * moves diffusers' result past the fixtures' tolerance, so it is reproduced here (Math.fround per
+ * op). `alphaProdT`, `alphaProdPrev` and `variance` are expected to be float32 values already
+ * (the scheduler's alphasCumprod, ddimVariance). The kernel's elementwise arithmetic, and the
+ * folding of these scalars into A..D below, stay in float64.
+ *
  * The direction weight is clamped at 0: with zero terminal SNR and eta = 1,
  * 1 - a_prev - sigma^2 is 0 in exact arithmetic but rounds to a tiny negative number, and diffusers'
  * `** 0.5` then returns NaN for the whole sample. Clamping is the exact-arithmetic answer.
@@ -88,8 +97,9 @@ export function stepCoefficients(
   variance: number,
   out?: StepCoefficients,
 ): StepCoefficients {
-  const sqrtA = Math.sqrt(alphaProdT);
-  const sqrtB = Math.sqrt(1 - alphaProdT);
+  const f32 = Math.fround;
+  const sqrtA = f32(Math.sqrt(alphaProdT));
+  const sqrtB = f32(Math.sqrt(f32(1 - alphaProdT)));
   let x0FromSample: number;
   let x0FromModel: number;
   let epsFromSample: number;
@@ -110,7 +120,7 @@ export function stepCoefficients(
     epsFromSample = sqrtB;
     epsFromModel = sqrtA;
   }
-  const sigma = eta * Math.sqrt(Math.max(0, variance));
+  const sigma = f32(f32(eta) * f32(Math.sqrt(Math.max(0, variance))));
   // `out` lets a scheduler reuse one object for every step instead of allocating one per step.
   const c = out ?? ({} as StepCoefficients);
   c.x0FromSample = x0FromSample;
@@ -119,8 +129,8 @@ export function stepCoefficients(
   c.epsFromModel = epsFromModel;
   c.sqrtAlphaProd = sqrtA;
   c.invSqrtBetaProd = 1 / sqrtB;
-  c.sqrtAlphaProdPrev = Math.sqrt(alphaProdPrev);
-  c.direction = Math.sqrt(Math.max(0, 1 - alphaProdPrev - sigma * sigma));
+  c.sqrtAlphaProdPrev = f32(Math.sqrt(alphaProdPrev));
+  c.direction = f32(Math.sqrt(Math.max(0, f32(f32(1 - alphaProdPrev) - f32(sigma * sigma)))));
   c.noiseScale = sigma;
   return c;
 }

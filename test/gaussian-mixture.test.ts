@@ -139,7 +139,8 @@ describe('deterministic DDIM on Gaussian data is affine, with the levels the rul
         x = scheduler.step({ data: gaussianEps(x.data, ab[t]), dims: [2] }, t, x).prevSample;
       }
       const gain = (x.data[1] - x.data[0]) / 3;
-      expect(Math.abs(gain - expected)).toBeLessThan(1e-12);
+      // (the closed form in float64; the step's scalars are float32, as diffusers' 0-dim tensors)
+      expect(Math.abs(gain - expected)).toBeLessThan(1e-7);
       if (rule === 'schedule') {
         // Cauchy-Schwarz: c(a, a')^2 <= v(a') / v(a) with v(a) = a s^2 + 1 - a, equality only
         // for a = a', so the gain is below s / sqrt(v(alpha_bar_999)) ~ s: few-step DDIM

@@ -221,9 +221,11 @@ describe('exact denoisers: prediction types', () => {
       for (const other of ['sample', 'v_prediction']) {
         const a = results[key];
         const b = results[`${other}@${t}`];
+        // Equal in exact arithmetic; each prediction type's step folds its own float32 scalars
+        // (diffusers' 0-dim tensors), so they agree to float32 rounding.
         for (let i = 0; i < 6; i++) {
-          expect(b.prev[i]).toBeCloseTo(a.prev[i], 9);
-          expect(b.x0[i]).toBeCloseTo(a.x0[i], 9);
+          expect(b.prev[i]).toBeCloseTo(a.prev[i], 6);
+          expect(b.x0[i]).toBeCloseTo(a.x0[i], 6);
         }
       }
     }

@@ -46,12 +46,14 @@ describe('scheduleView', () => {
       prod *= 1 - (0.0001 + ((0.02 - 0.0001) * i) / 999);
       ab.push(prod);
     }
+    // (the library holds diffusers' float32 schedule and variance: equal to float32 rounding)
     for (const r of v.rows) {
-      expect(r.alphaBar).toBeCloseTo(ab[r.t], 14);
+      expect(r.alphaBar).toBeCloseTo(ab[r.t], 7);
       const aPrev = r.prev >= 0 ? ab[r.prev] : 1; // set_alpha_to_one
-      expect(r.alphaBarPrev).toBeCloseTo(aPrev, 14);
-      expect(r.logSnr).toBeCloseTo(Math.log(ab[r.t] / (1 - ab[r.t])), 9);
-      expect(r.sigma).toBeCloseTo(0.5 * Math.sqrt(((1 - aPrev) / (1 - ab[r.t])) * (1 - ab[r.t] / aPrev)), 12);
+      expect(r.alphaBarPrev).toBeCloseTo(aPrev, 7);
+      // (at t = 0, 1 - alpha_bar = 1e-4 carries float32's 6e-8 ulp: log SNR moves by ~1e-4 there)
+      expect(r.logSnr).toBeCloseTo(Math.log(ab[r.t] / (1 - ab[r.t])), 3);
+      expect(r.sigma).toBeCloseTo(0.5 * Math.sqrt(((1 - aPrev) / (1 - ab[r.t])) * (1 - ab[r.t] / aPrev)), 6);
     }
   });
 

@@ -9,6 +9,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { f32 } from './helpers/fixtures.js';
+import { sqrt32, sqrtOneMinus32 } from './helpers/torch-scalars.js';
 
 const dims = [2, 3];
 const sample: Tensor = { data: f32([0.5, -1, 2, 0.1, 0.2, -0.3]), dims, type: 'float32' };
@@ -49,8 +50,9 @@ describe('previousTimestepRule (diffusers #11347, #12633; DDPM: #9261, #9384)', 
     const ddim = (aPrev: number) =>
       Array.from(sample.data, (v, i) => {
         const a = ab[888];
-        const x0 = (v - Math.sqrt(1 - a) * model.data[i]) / Math.sqrt(a);
-        return Math.sqrt(aPrev) * x0 + Math.sqrt(1 - aPrev) * model.data[i];
+        // diffusers' scalars are float32 0-dim tensors: sqrt(a), sqrt(1 - a) rounded to float32
+        const x0 = (v - sqrtOneMinus32(a) * model.data[i]) / sqrt32(a);
+        return sqrt32(aPrev) * x0 + sqrtOneMinus32(aPrev) * model.data[i];
       });
     const got = (s: DDIMScheduler) => Array.from(s.step(model, 888, sample).prevSample.data);
     const want = (aPrev: number) => ddim(aPrev).map((v) => Math.fround(v));

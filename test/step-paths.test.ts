@@ -18,6 +18,7 @@ import {
 } from '../src/index.js';
 import { gaussians } from './helpers/random.js';
 import { sortedQuantile } from './helpers/torch-quantile.js';
+import { sqrt32, sqrtOneMinus32, sub32 } from './helpers/torch-scalars.js';
 
 // Batch 2, 3600 values per batch element: more than one 2048-value float16 chunk per element.
 const dims = [2, 4, 30, 30];
@@ -45,7 +46,7 @@ interface Reference {
   s: number[];
 }
 
-/** diffusers' step, literally, in float64. */
+/** diffusers' step, literally: its scalars as float32 0-dim tensor ops, the elementwise math in float64. */
 function diffusersStep(
   cfg: Required<ReturnType<typeof configFor>>,
   aT: number,
@@ -58,21 +59,22 @@ function diffusersStep(
   noise: Float64Array | null,
   quantileInFloat32: boolean,
 ): Reference {
-  const betaT = 1 - aT;
+  const sqrtB = sqrtOneMinus32(aT);
+  const sqrtA = sqrt32(aT);
   const x0: number[] = [];
   const eps: number[] = [];
   for (let i = 0; i < N; i++) {
     const m = modelOutput[i];
     const x = sample[i];
     if (cfg.prediction_type === 'epsilon') {
-      x0.push((x - betaT ** 0.5 * m) / aT ** 0.5);
+      x0.push((x - sqrtB * m) / sqrtA);
       eps.push(m);
     } else if (cfg.prediction_type === 'sample') {
       x0.push(m);
-      eps.push((x - aT ** 0.5 * m) / betaT ** 0.5);
+      eps.push((x - sqrtA * m) / sqrtB);
     } else {
-      x0.push(aT ** 0.5 * x - betaT ** 0.5 * m);
-      eps.push(aT ** 0.5 * m + betaT ** 0.5 * x);
+      x0.push(sqrtA * x - sqrtB * m);
+      eps.push(sqrtA * m + sqrtB * x);
     }
   }
   const s: number[] = [];
@@ -94,12 +96,12 @@ function diffusersStep(
     for (let i = 0; i < N; i++)
       x0[i] = Math.min(Math.max(x0[i], -cfg.clip_sample_range), cfg.clip_sample_range);
   }
-  const stdDevT = eta * varianceValue ** 0.5;
-  if (useClipped) for (let i = 0; i < N; i++) eps[i] = (sample[i] - aT ** 0.5 * x0[i]) / betaT ** 0.5;
+  const stdDevT = Math.fround(Math.fround(eta) * sqrt32(varianceValue));
+  if (useClipped) for (let i = 0; i < N; i++) eps[i] = (sample[i] - sqrtA * x0[i]) / sqrtB;
   const prev: number[] = [];
   for (let i = 0; i < N; i++) {
-    const direction = Math.max(0, 1 - aPrev - stdDevT ** 2) ** 0.5 * eps[i];
-    let p = aPrev ** 0.5 * x0[i] + direction;
+    const direction = sqrt32(Math.max(0, sub32(sub32(1, aPrev), Math.fround(stdDevT ** 2)))) * eps[i];
+    let p = sqrt32(aPrev) * x0[i] + direction;
     if (eta > 0 && noise !== null) p += stdDevT * noise[i];
     prev.push(p);
   }
@@ -330,8 +332,8 @@ describe('lengths that are not a multiple of the unrolled loop width', () => {
         const model = { data: make(m), dims: [1, n] };
         const got = s.step(model, t, sample);
         for (let i = 0; i < n; i++) {
-          const x0 = (sample.data[i] - Math.sqrt(1 - aT) * model.data[i]) / Math.sqrt(aT);
-          const prev = Math.sqrt(aPrev) * x0 + Math.sqrt(1 - aPrev) * model.data[i];
+          const x0 = (sample.data[i] - sqrtOneMinus32(aT) * model.data[i]) / sqrt32(aT);
+          const prev = sqrt32(aPrev) * x0 + sqrtOneMinus32(aPrev) * model.data[i];
           const tol = dtype === 'float32' ? 2e-7 : 1e-13;
           expect(Math.abs(got.prevSample.data[i] - prev)).toBeLessThanOrEqual(
             tol * Math.max(1, Math.abs(prev)),
