@@ -379,13 +379,8 @@ export function halfBoxMullerTables(): HalfBoxMullerTables {
  * `* std + mean` with std 1, mean +0 changes nothing but turns -0 into +0 (torch never returns -0);
  * the store into the Half tensor rounds float -> half.
  */
-function halfBoxMullerBlock(
-  words: Int32Array,
-  i: number,
-  out: Uint16Array,
-  pos: number,
-  tables: HalfBoxMullerTables,
-): void {
+function halfBoxMullerBlock(words: Int32Array, i: number, out: Uint16Array, pos: number): void {
+  const tables = halfTables ?? halfBoxMullerTables();
   const radius = tables.radius;
   const cos = tables.cos;
   const sin = tables.sin;
@@ -531,7 +526,7 @@ export class Generator {
   fillRandn(out: Float32Array, offset = 0, length?: number): void {
     checkRange(out, offset, length, 'float32');
     const n = length ?? out.length - offset;
-    if (n >= 16) this.fillLarge(out, offset, n);
+    if (n >= 16) this.fillBlocks(out, offset, n, 16, boxMullerBlock);
     else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
   }
 
@@ -543,7 +538,7 @@ export class Generator {
   fillRandnFloat16(out: Uint16Array, offset = 0, length?: number): void {
     checkRange(out, offset, length, 'float16');
     const n = length ?? out.length - offset;
-    if (n >= 16) this.fillLargeHalf(out, offset, n);
+    if (n >= 16) this.fillBlocks(out, offset, n, 16, halfBoxMullerBlock);
     // static_cast<c10::Half>(double) goes through float: two roundings.
     else for (let i = 0; i < n; i++) out[offset + i] = numberToFloat16(Math.fround(this.normalDouble()));
   }
@@ -556,16 +551,24 @@ export class Generator {
   fillRandnFloat64(out: Float64Array, offset = 0, length?: number): void {
     checkRange(out, offset, length, 'float64');
     const n = length ?? out.length - offset;
-    if (n >= 16) this.fillLargeDouble(out, offset, n);
+    if (n >= 16) this.fillBlocks(out, offset, n, 32, doubleBoxMullerBlock);
     else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
   }
 
   /**
-   * `normal_fill` for 16 or more float32 elements. torch first fills all `length` uniforms, then
-   * transforms each block of 16 in place; since a block only reads its own 16 uniforms, drawing and
+   * torch's `normal_fill` for 16 or more elements, for every dtype: `words` engine words per block
+   * of 16 values (16: one 32-bit word per float32 / float16 uniform; 32: one random64() per float64
+   * uniform), turned into values by `block`. torch first fills all `length` uniforms, then
+   * transforms each block of 16 in place; since a block only reads its own uniforms, drawing and
    * transforming block by block is the same and keeps the data in cache.
    */
-  private fillLarge(out: Float32Array, offset: number, length: number): void {
+  private fillBlocks<T>(
+    out: T,
+    offset: number,
+    length: number,
+    words: 16 | 32,
+    block: (src: Int32Array, at: number, out: T, pos: number) => void,
+  ): void {
     const mt = this.mt;
     const end = offset + length;
     let i = this.mti;
@@ -574,31 +577,24 @@ export class Generator {
         twist(mt);
         i = 0;
       }
-      if (i <= N - 16) {
-        boxMullerBlock(mt, i, out, pos);
-        i += 16;
+      if (i <= N - words) {
+        block(mt, i, out, pos);
+        i += words;
       } else {
         // The block straddles a twist (at most once per 624 words).
         this.mti = i;
-        this.blockAcrossTwist(out, pos);
+        block(this.wordsIntoScratch(words), 0, out, pos);
         i = this.mti;
       }
     }
     this.mti = i;
     const rest = length % 16;
     if (rest !== 0) {
-      // The first pass drew `rest` more uniforms that no full block used; torch then overwrites the
-      // last 16 values from 16 fresh uniforms (overlapping the last full block).
-      for (let k = 0; k < rest; k++) this.nextRaw();
-      this.blockAcrossTwist(out, end - 16);
+      // The first pass drew the uniforms of `rest` more values that no full block used; torch then
+      // overwrites the last 16 values from fresh uniforms (overlapping the last full block).
+      for (let k = 0; k < (words / 16) * rest; k++) this.nextRaw();
+      block(this.wordsIntoScratch(words), 0, out, end - 16);
     }
-  }
-
-  /** One block of 16 from the next 16 words, twisting wherever needed. */
-  private blockAcrossTwist(out: Float32Array, pos: number): void {
-    const scratch = this.scratch;
-    for (let k = 0; k < 16; k++) scratch[k] = this.nextRaw();
-    boxMullerBlock(scratch, 0, out, pos);
   }
 
   /** The next `count` raw words into the scratch, twisting wherever needed. */
@@ -606,69 +602,6 @@ export class Generator {
     const scratch = this.scratch;
     for (let k = 0; k < count; k++) scratch[k] = this.nextRaw();
     return scratch;
-  }
-
-  /**
-   * `normal_fill<c10::Half>` for 16 or more elements: one word per uniform, so the same block walk
-   * as the float32 kernel's, with the half Box-Muller.
-   */
-  private fillLargeHalf(out: Uint16Array, offset: number, length: number): void {
-    const tables = halfBoxMullerTables();
-    const mt = this.mt;
-    const end = offset + length;
-    let i = this.mti;
-    for (let pos = offset; pos + 16 <= end; pos += 16) {
-      if (i >= N) {
-        twist(mt);
-        i = 0;
-      }
-      if (i <= N - 16) {
-        halfBoxMullerBlock(mt, i, out, pos, tables);
-        i += 16;
-      } else {
-        this.mti = i;
-        halfBoxMullerBlock(this.wordsIntoScratch(16), 0, out, pos, tables);
-        i = this.mti;
-      }
-    }
-    this.mti = i;
-    const rest = length % 16;
-    if (rest !== 0) {
-      // As for float32: the unused tail uniforms are drawn and lost, then 16 fresh uniforms
-      // recompute the last 16 elements.
-      for (let k = 0; k < rest; k++) this.nextRaw();
-      halfBoxMullerBlock(this.wordsIntoScratch(16), 0, out, end - 16, tables);
-    }
-  }
-
-  /**
-   * `normal_fill<double>` for 16 or more elements: two words (one `random64()`) per uniform, so a
-   * block of 16 reads 32 words and the lost tail of the first pass is 2 * (length % 16) words.
-   */
-  private fillLargeDouble(out: Float64Array, offset: number, length: number): void {
-    const mt = this.mt;
-    const end = offset + length;
-    let i = this.mti;
-    for (let pos = offset; pos + 16 <= end; pos += 16) {
-      if (i >= N) {
-        twist(mt);
-        i = 0;
-      }
-      if (i <= N - 32) {
-        doubleBoxMullerBlock(mt, i, out, pos);
-        i += 32;
-      } else {
-        this.mti = i;
-        doubleBoxMullerBlock(this.wordsIntoScratch(32), 0, out, pos);
-        i = this.mti;
-      }
-    }
-    this.mti = i;
-    const rest = length % 16;
-    if (rest !== 0) {
-      for (let k = 0; k < 2 * rest; k++) this.nextRaw();
-      doubleBoxMullerBlock(this.wordsIntoScratch(32), 0, out, end - 16);
-    }
   }
 
   /** The next untempered state word, twisting first when the block is used up. */
