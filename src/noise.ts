@@ -266,16 +266,8 @@ for (let k = 0; k <= SINCOS_N; k++) {
  */
 export function boxMullerBlock(words: Int32Array, i: number, out: Float32Array, pos: number): void {
   for (let k = 0; k < 8; k++) {
-    let a = words[i + k];
-    a ^= a >>> 11;
-    a ^= (a << 7) & 0x9d2c5680;
-    a ^= (a << 15) & TEMPER_C;
-    a ^= a >>> 18;
-    let b = words[i + k + 8];
-    b ^= b >>> 11;
-    b ^= (b << 7) & 0x9d2c5680;
-    b ^= (b << 15) & TEMPER_C;
-    b ^= b >>> 18;
+    const a = tempered(words[i + k]);
+    const b = tempered(words[i + k + 8]);
     // u1 = 1 - (a & 0xffffff) * 2^-24 is exact in float32 and lies in (0, 1]: never log(0).
     // -2 * log is exact scaling; sqrt of a float done in double then rounded is the correctly rounded
     // float sqrt (_mm256_sqrt_ps).
@@ -385,16 +377,8 @@ function halfBoxMullerBlock(words: Int32Array, i: number, out: Uint16Array, pos:
   const cos = tables.cos;
   const sin = tables.sin;
   for (let k = 0; k < 8; k++) {
-    let a = words[i + k];
-    a ^= a >>> 11;
-    a ^= (a << 7) & 0x9d2c5680;
-    a ^= (a << 15) & TEMPER_C;
-    a ^= a >>> 18;
-    let b = words[i + k + 8];
-    b ^= b >>> 11;
-    b ^= (b << 7) & 0x9d2c5680;
-    b ^= (b << 15) & TEMPER_C;
-    b ^= b >>> 18;
+    const a = tempered(words[i + k]);
+    const b = tempered(words[i + k + 8]);
     const r = radius[a & 2047];
     const j = b & 2047;
     out[pos + k] = numberToFloat16(Math.fround(r * cos[j]) + 0);
@@ -402,7 +386,7 @@ function halfBoxMullerBlock(words: Int32Array, i: number, out: Uint16Array, pos:
   }
 }
 
-/** A tempered engine word, as an unsigned number. */
+/** mt19937's tempering of one engine word, as an unsigned number (every draw goes through it). */
 function tempered(y: number): number {
   y ^= y >>> 11;
   y ^= (y << 7) & 0x9d2c5680;
@@ -511,12 +495,7 @@ export class Generator {
 
   /** One raw 32-bit engine output (torch's `random()`), in [0, 2^32 - 1]. */
   nextUint32(): number {
-    let y = this.nextRaw();
-    y ^= y >>> 11;
-    y ^= (y << 7) & 0x9d2c5680;
-    y ^= (y << 15) & TEMPER_C;
-    y ^= y >>> 18;
-    return y >>> 0;
+    return tempered(this.nextRaw());
   }
 
   /**

@@ -7,15 +7,7 @@ import {
   noiseInitLatents,
   type Tensor,
 } from '../src/index.js';
-import { loadFixture } from './helpers/fixtures.js';
-
-interface Img2ImgCase {
-  config_name: string;
-  config: Record<string, unknown>;
-  num_inference_steps: number;
-  strength: number;
-  timesteps: number[];
-}
+import { type Img2ImgCase, loadFixture } from './helpers/fixtures.js';
 
 describe('img2img_timesteps.json (diffusers get_timesteps)', () => {
   const { cases } = loadFixture<Img2ImgCase>('img2img_timesteps.json');

@@ -8,22 +8,8 @@ import {
   randnTensor,
   type Tensor,
 } from '../src/index.js';
-import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
+import { expectClose, f32, type GeneratorLoopCase, loadFixture } from './helpers/fixtures.js';
 import { toyModel } from './helpers/models.js';
-
-interface GeneratorLoopCase {
-  config_name: string;
-  config: Record<string, unknown>;
-  num_inference_steps: number;
-  eta: number;
-  generator_seed: number;
-  model: string;
-  shape: number[];
-  initial: number[];
-  final: number[];
-  diffusers_gives_nan?: boolean;
-  tol: number;
-}
 
 function runLoop(s: DDIMScheduler, initial: Tensor, eta: number, generator: Generator | null): Tensor {
   let x = initial;

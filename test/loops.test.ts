@@ -1,20 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DDIMInverseScheduler, DDIMScheduler } from '../src/index.js';
-import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
+import { expectClose, f32, type LoopCase, loadFixture } from './helpers/fixtures.js';
 import { toyLoop } from './helpers/models.js';
-
-interface LoopCase {
-  config_name: string;
-  config: Record<string, unknown>;
-  num_inference_steps: number;
-  model: string;
-  shape: number[];
-  initial: number[];
-  final: number[];
-  timesteps?: number[];
-  abs_sum?: number;
-  tol: number;
-}
 
 describe('loops.json (eta = 0 sampling loops)', () => {
   const { cases } = loadFixture<LoopCase>('loops.json');

@@ -15,28 +15,14 @@ import {
   sampleGuided,
   type Tensor,
 } from '../src/index.js';
-import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
+import {
+  expectClose,
+  f32,
+  type GeneratorLoopCase,
+  type Img2ImgCase,
+  loadFixture,
+} from './helpers/fixtures.js';
 import { toyModel } from './helpers/models.js';
-
-interface GeneratorLoopCase {
-  config_name: string;
-  config: Record<string, unknown>;
-  num_inference_steps: number;
-  eta: number;
-  generator_seed: number | string;
-  shape: number[];
-  initial: number[];
-  final: number[];
-  tol: number;
-}
-
-interface Img2ImgCase {
-  config_name: string;
-  config: Record<string, unknown>;
-  num_inference_steps: number;
-  strength: number;
-  timesteps: number[];
-}
 
 const seeded = (seed: number) => new Generator().manualSeed(seed);
 

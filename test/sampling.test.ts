@@ -22,20 +22,9 @@ import {
   type TensorLike,
   tensor,
 } from '../src/index.js';
-import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
+import { expectClose, f32, type LoopCase, loadFixture } from './helpers/fixtures.js';
 import { toyModel } from './helpers/models.js';
 import { uniformSource } from './helpers/random.js';
-
-interface LoopCase {
-  config_name: string;
-  config: Record<string, unknown>;
-  num_inference_steps: number;
-  shape: number[];
-  initial: number[];
-  final: number[];
-  timesteps?: number[];
-  tol: number;
-}
 
 const SD = SCHEDULER_PRESETS.sd.config;
 

@@ -14,21 +14,11 @@ import {
   toFloat64,
 } from '../src/index.js';
 import { expectClose, f32 } from './helpers/fixtures.js';
+import { fixtureText } from './helpers/hub-server.js';
 import { REF_DIMS, refModel, refSample } from './helpers/models.js';
 
-const sd15Pndm = {
-  _class_name: 'PNDMScheduler',
-  _diffusers_version: '0.6.0',
-  beta_end: 0.012,
-  beta_schedule: 'scaled_linear',
-  beta_start: 0.00085,
-  num_train_timesteps: 1000,
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-  clip_sample: false,
-};
+/** Stable Diffusion 1.5's scheduler_config.json, a PNDM config (the committed copy). */
+const sd15Pndm: unknown = JSON.parse(fixtureText('sd15-pndm.json'));
 
 describe('config', () => {
   it('fills diffusers defaults, freezes, and keeps snake_case keys', () => {

@@ -428,25 +428,15 @@ describe('the built playground', () => {
   });
 
   it('loads a scheduler_config.json from the file input, as DDIMScheduler.fromConfig reads it', async () => {
-    // Stable Diffusion 1.5's scheduler config is a PNDM config: DDIM ignores its PNDM-only keys.
-    const sd15 = {
-      _class_name: 'PNDMScheduler',
-      _diffusers_version: '0.6.0',
-      beta_end: 0.012,
-      beta_schedule: 'scaled_linear',
-      beta_start: 0.00085,
-      num_train_timesteps: 1000,
-      set_alpha_to_one: false,
-      skip_prk_steps: true,
-      steps_offset: 1,
-      trained_betas: null,
-      clip_sample: false,
-    };
+    // Stable Diffusion 1.5's scheduler config (the committed copy) is a PNDM config: DDIM ignores
+    // its PNDM-only keys.
+    const text = fixtureText('sd15-pndm.json');
+    const sd15: unknown = JSON.parse(text);
     const s = await edit(() =>
       page.setInputFiles('#config-file', {
         name: 'scheduler_config.json',
         mimeType: 'application/json',
-        buffer: Buffer.from(JSON.stringify(sd15)),
+        buffer: Buffer.from(text),
       }),
     );
     const lib = DDIMScheduler.fromConfig(sd15, undefined, { onWarning: () => {} }).setTimesteps(10);

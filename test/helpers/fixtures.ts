@@ -16,6 +16,36 @@ export interface FixtureFile<C> {
   cases: C[];
 }
 
+/** A case of loops.json or inverse_loops.json: a whole eta = 0 loop with the toy model. */
+export interface LoopCase {
+  config_name: string;
+  config: Record<string, unknown>;
+  num_inference_steps: number;
+  model: string;
+  shape: number[];
+  initial: number[];
+  final: number[];
+  timesteps?: number[];
+  abs_sum?: number;
+  tol: number;
+}
+
+/** A case of loops_generator.json: the same loop with eta > 0 noise from a seeded generator. */
+export interface GeneratorLoopCase extends LoopCase {
+  eta: number;
+  generator_seed: number | string;
+  diffusers_gives_nan?: boolean;
+}
+
+/** A case of img2img_timesteps.json: the timesteps an image-to-image run keeps for a strength. */
+export interface Img2ImgCase {
+  config_name: string;
+  config: Record<string, unknown>;
+  num_inference_steps: number;
+  strength: number;
+  timesteps: number[];
+}
+
 export function loadFixture<C>(name: string): FixtureFile<C> {
   return JSON.parse(readFileSync(join(fixtureDir, name), 'utf8')) as FixtureFile<C>;
 }
