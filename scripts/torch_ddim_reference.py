@@ -57,6 +57,17 @@ DEFAULTS = {
 INVERSE_KEYS = [k for k in DEFAULTS if k not in ("thresholding", "dynamic_thresholding_ratio", "sample_max_value")]
 
 
+
+def predict(kind, model_output, sample, a_t, b_t):
+    """DDIM eq. 12's x0 and epsilon from the model output, as both diffusers schedulers compute them."""
+    if kind == "epsilon":
+        return (sample - b_t ** (0.5) * model_output) / a_t ** (0.5), model_output
+    if kind == "sample":
+        return model_output, (sample - a_t ** (0.5) * model_output) / b_t ** (0.5)
+    if kind == "v_prediction":
+        return (a_t**0.5) * sample - (b_t**0.5) * model_output, (a_t**0.5) * model_output + (b_t**0.5) * sample
+    raise DiffusersError("ValueError", f"prediction_type {kind}")
+
 class DiffusersError(Exception):
     """What diffusers would raise (kind = the Python exception class name diffusers raises)."""
 
@@ -255,18 +266,7 @@ class RefDDIM:
         a_t = self.abar(timestep)
         a_prev = self.abar(prev_t) if prev_t >= 0 else self.final_alpha_cumprod
         b_t = 1 - a_t
-        kind = self.cfg["prediction_type"]
-        if kind == "epsilon":
-            x0 = (sample - b_t ** (0.5) * model_output) / a_t ** (0.5)
-            eps = model_output
-        elif kind == "sample":
-            x0 = model_output
-            eps = (sample - a_t ** (0.5) * x0) / b_t ** (0.5)
-        elif kind == "v_prediction":
-            x0 = (a_t**0.5) * sample - (b_t**0.5) * model_output
-            eps = (a_t**0.5) * model_output + (b_t**0.5) * sample
-        else:
-            raise DiffusersError("ValueError", f"prediction_type {kind}")
+        x0, eps = predict(self.cfg["prediction_type"], model_output, sample, a_t, b_t)
         if self.cfg["thresholding"]:
             x0 = self.threshold(x0)
         elif self.cfg["clip_sample"]:
@@ -352,18 +352,7 @@ class RefDDIMInverse:
         a_t = self.abar(start) if start >= 0 else self.initial_alpha_cumprod
         a_next = self.abar(target)
         b_t = 1 - a_t
-        kind = self.cfg["prediction_type"]
-        if kind == "epsilon":
-            x0 = (sample - b_t ** (0.5) * model_output) / a_t ** (0.5)
-            eps = model_output
-        elif kind == "sample":
-            x0 = model_output
-            eps = (sample - a_t ** (0.5) * x0) / b_t ** (0.5)
-        elif kind == "v_prediction":
-            x0 = (a_t**0.5) * sample - (b_t**0.5) * model_output
-            eps = (a_t**0.5) * model_output + (b_t**0.5) * sample
-        else:
-            raise DiffusersError("ValueError", f"prediction_type {kind}")
+        x0, eps = predict(self.cfg["prediction_type"], model_output, sample, a_t, b_t)
         if self.cfg["clip_sample"]:
             r = self.cfg["clip_sample_range"]
             x0 = x0.clamp(-r, r)
