@@ -6,9 +6,9 @@
  *
  * Node-only (it reads the CPU model for the report).
  */
-import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
 import { Generator, randnInto } from '../index.js';
+import { machine } from './machine.js';
 
 export const name = 'randn';
 
@@ -112,7 +112,8 @@ export async function run(options: RandnBenchOptions = {}): Promise<RandnBenchRe
     const ours = measured.find((m) => m.generator === 'ddim')?.samplesPerSecond ?? Number.NaN;
     for (const m of measured) rows.push({ shape: [...shape], ...m, ddimSpeedup: ours / m.samplesPerSecond });
   }
-  return { name, node: process.version, cpu: cpus()[0]?.model ?? 'unknown CPU', rows, notes };
+  const { node, cpu } = machine();
+  return { name, node, cpu, rows, notes };
 }
 
 function formatRate(samplesPerSecond: number): string {

@@ -6,7 +6,6 @@
  *
  * Node-only (os, child_process for the heap figures, see step-heap.ts).
  */
-import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
 import {
   DDIMScheduler,
@@ -20,6 +19,7 @@ import {
   stepCoefficients,
   toFloat64,
 } from '../index.js';
+import { machine } from './machine.js';
 import { type HeapReport, measureStepHeap } from './step-heap.js';
 import { limitLoop, sortQuantile, unfusedStep } from './unfused.js';
 
@@ -281,12 +281,9 @@ export async function run(options: StepBenchOptions = {}): Promise<StepBenchResu
   for (const c of CASES) steps.push(await benchCase(c, time));
   const quantile: QuantileRow[] = [];
   for (const n of [16384, 65536]) quantile.push(await benchQuantile(n, 0.995, time));
-  const cpuList = cpus();
   return {
     name,
-    node: process.version,
-    cpu: cpuList[0]?.model ?? 'unknown',
-    cores: cpuList.length,
+    ...machine(),
     steps,
     quantile,
     heap: [await measureStepHeap(10_000), await measureStepHeap(30_000)],

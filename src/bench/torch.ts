@@ -21,11 +21,12 @@
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DDIMScheduler, SCHEDULER_PRESETS, toFloat64 } from '../index.js';
+import { machine } from './machine.js';
 import { bufferSet, maxAbsDiff, STEPS, type StepCase, timingRound } from './step.js';
 
 /** The `npm run bench` step cases the issue names (ids shared with the Python script). */
@@ -248,12 +249,9 @@ export async function run(options: TorchBenchOptions = {}): Promise<TorchBenchRe
     const { ok: _ok, ...info } = await torch.request({ op: 'hello' });
     const rows: TorchRow[] = [];
     for (const c of CASES) rows.push(await benchCase(torch, c, time, rounds, dir));
-    const cpuList = cpus();
     return {
       rounds,
-      node: process.version,
-      cpu: cpuList[0]?.model ?? 'unknown',
-      cores: cpuList.length,
+      ...machine(),
       loadBefore,
       loadAfter: loadavg(),
       python: info,
