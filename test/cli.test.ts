@@ -519,13 +519,29 @@ describe('ddim experiment', () => {
     const row10 = md.split('\n').find((l) => l.startsWith('| 10 |'))!;
     expect(row10.match(/\(-?[\d.]+σ\)/g)?.length).toBe(4);
     // The previous-step rows (issue 9): linspace, both rules, S = 10 and 20.
-    expect(md).toContain('| S, previous step | η = 0 | η = 0.2 | η = 0.5 | η = 1 |');
+    expect(md).toContain(
+      '| S, previous step | η = 0 | η = 0.2 | η = 0.5 | η = 1 | η = 0: RMS distance from the 1000-step endpoint |',
+    );
+    const ruleJson = JSON.parse(readFileSync(join(dir, 'table1.json'), 'utf8')).ruleCells as {
+      steps: number;
+      rule: string;
+      eta: number;
+      endpointRms: number | null;
+    }[];
     for (const S of [10, 20]) {
-      expect(md).toContain(`| ${S}, stride t − T//n (diffusers) |`);
-      expect(md).toContain(`| ${S}, schedule-derived |`);
+      for (const [rule, label] of [
+        ['stride', 'stride t − T//n (diffusers)'],
+        ['schedule', 'schedule-derived'],
+      ]) {
+        const cells = ruleJson.filter((c) => c.steps === S && c.rule === rule);
+        expect(cells.map((c) => c.endpointRms === null)).toEqual([false, true, true, true]);
+        // The last column is the eta = 0 cell's endpoint distance, to 3 digits.
+        const row = md.split('\n').find((l) => l.startsWith(`| ${S}, ${label} |`))!;
+        expect(row.split('|').at(-2)!.trim()).toBe(Number(cells[0].endpointRms).toPrecision(3));
+      }
     }
     expect(r.stdout).toMatch(
-      /^S = 10, η = 0: the schedule-derived previous step (is|is NOT) at least as good as the stride/m,
+      /^S = 10, η = 0: the schedule-derived previous step (is|is NOT) at least as good as the stride .*; it lands (no farther from|farther from) the 1000-step endpoint than the stride \(/m,
     );
   });
 

@@ -150,3 +150,58 @@ describe('deterministic DDIM on Gaussian data is affine, with the levels the rul
     });
   }
 });
+
+describe('on Gaussian data the stride lands closer to the all-timesteps run, per sample (why table1 ranks it first)', () => {
+  // Deterministic DDIM with S steps approximates the run over all T training timesteps from the
+  // same x_T (the endpoint table1's last column measures against). For x0 ~ N(0, s^2) every run is
+  // x_T -> gain * x_T, so "closer per sample" is |gain_S - gain_T| for every x_T at once, and
+  // with DDPM's linear betas it holds for the stride at every data width. Each factor c(a, a') above
+  // is sqrt(v(a') / v(a)) times the cosine of the angle between (sqrt(a) s, sqrt(1 - a)) and
+  // (sqrt(a') s, sqrt(1 - a')). With the schedule rule the spread ratios telescope to the right
+  // total and the cosines contract; the stride's steps are shorter (100 timesteps, not linspace's
+  // 111), so its cosines contract less, and its ratios overshoot (each step keeps the spread of
+  // t - 100 while the next starts at t - 111), adding spread back. This is the closed-form reason the issue-9
+  // criterion "schedule-derived at least as good as the stride at S = 10, 20" fails on table1's
+  // problem; it is measured, and stays reported.
+  const gainOf = (scheduler: DDIMScheduler, s: number): number => {
+    const eps = (x: ArrayLike<number>, a: number) =>
+      Float64Array.from(x, (v) => {
+        const x0 = ((Math.sqrt(a) * s * s) / (a * s * s + 1 - a)) * v;
+        return (v - Math.sqrt(a) * x0) / Math.sqrt(1 - a);
+      });
+    let x: Tensor = { data: Float64Array.of(1), dims: [1], type: 'float64' };
+    const ab = scheduler.alphasCumprod;
+    for (const t of scheduler.timesteps) {
+      x = scheduler.step({ data: eps(x.data, ab[t]), dims: [1] }, t, x).prevSample;
+    }
+    return x.data[0];
+  };
+  const linspace = (steps: number, rule: PreviousTimestepRule) =>
+    DDIMScheduler.fromConfig(
+      DDPM_LINEAR,
+      { timestep_spacing: 'linspace' },
+      { previousTimestepRule: rule },
+    ).setTimesteps(steps);
+
+  for (const s of [0.1, 0.2, 0.5, 1]) {
+    it(`s = ${s}`, () => {
+      const full = gainOf(linspace(1000, 'schedule'), s);
+      // The all-timesteps run keeps the width (within 2 %): it is the target, not another estimate.
+      expect(Math.abs(full - s)).toBeLessThan(0.02 * s);
+      expect(gainOf(linspace(1000, 'stride'), s)).toBe(full);
+      for (const steps of [10, 20]) {
+        const stride = gainOf(linspace(steps, 'stride'), s);
+        const schedule = gainOf(linspace(steps, 'schedule'), s);
+        // Both contract (few-step DDIM under-disperses), the schedule rule more.
+        expect(schedule).toBeLessThan(stride);
+        expect(stride).toBeLessThan(full);
+      }
+    });
+  }
+
+  it('s = 0.2, S = 10: the gains, in closed form (0.0979 and 0.1507 against 0.1985)', () => {
+    expect(gainOf(linspace(10, 'schedule'), 0.2)).toBeCloseTo(0.0979, 3);
+    expect(gainOf(linspace(10, 'stride'), 0.2)).toBeCloseTo(0.1507, 3);
+    expect(gainOf(linspace(1000, 'schedule'), 0.2)).toBeCloseTo(0.1985, 3);
+  });
+});

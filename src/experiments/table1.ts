@@ -33,7 +33,8 @@ export interface Table1Options {
   config?: Partial<DDIMConfig>;
   /**
    * Steps S for the previous-step rows (issue 9): linspace spacing with diffusers' stride t - T // n
-   * against the schedule-derived previous step, every eta. Default [10, 20]; [] to skip.
+   * against the schedule-derived previous step, every eta; at eta = 0 also each rule's distance
+   * from the S = T endpoint (one more run). Default [10, 20]; [] to skip.
    */
   ruleSteps?: number[];
   /** Progress: cells done out of the total. */
@@ -42,6 +43,13 @@ export interface Table1Options {
 
 export interface Table1RuleCell extends Table1Cell {
   rule: PreviousTimestepRule;
+  /**
+   * eta = 0 only (null otherwise): the root-mean-square distance per sample from the endpoint of
+   * the deterministic run over every training timestep (S = T, where the two rules coincide) from
+   * the same x_T. That endpoint is what deterministic DDIM approximates with fewer steps, so this is
+   * the step rule's own discretisation error, measured per sample rather than over the distribution.
+   */
+  endpointRms: number | null;
 }
 
 export interface Table1Cell {
@@ -110,27 +118,39 @@ export async function runTable1(options: Table1Options = {}): Promise<Table1Resu
   const dim = mixture.means[0].length;
   const total = (steps.length + 2 * ruleSteps.length) * etas.length;
   let done = 0;
-  const run = async (s: DDIMScheduler, S: number, eta: number): Promise<Table1Cell> => {
+  const draw = async (s: DDIMScheduler, S: number, eta: number) => {
     const { latents } = await sample(s, gaussianMixtureDenoiser(s, mixture), {
       shape: [samples, dim],
       numInferenceSteps: S,
       eta,
       generator: new Generator().manualSeed(seed),
     });
-    const mmd2 = mmdToMixture(latents.data, mixture, bandwidth);
+    return latents.data;
+  };
+  const score = (x: ArrayLike<number>, S: number, eta: number): Table1Cell => {
+    const mmd2 = mmdToMixture(x, mixture, bandwidth);
     options.onCell?.(++done, total);
     return { steps: S, eta, mmd2, withinFloor: Math.abs(mmd2) <= 2 * floor };
   };
   const cells: Table1Cell[] = [];
-  for (const S of steps) for (const eta of etas) cells.push(await run(scheduler, S, eta));
+  for (const S of steps) for (const eta of etas) cells.push(score(await draw(scheduler, S, eta), S, eta));
   const ruleCells: Table1RuleCell[] = [];
-  for (const S of ruleSteps) {
-    for (const rule of PREVIOUS_TIMESTEP_RULES) {
-      const s = new DDIMScheduler(
-        { ...config, timestep_spacing: 'linspace' },
-        { previousTimestepRule: rule },
-      );
-      for (const eta of etas) ruleCells.push({ ...(await run(s, S, eta)), rule });
+  if (ruleSteps.length > 0) {
+    const linspace = { ...config, timestep_spacing: 'linspace' } as const;
+    // With S = T every training timestep is scheduled and t - T // S = t - 1 is the next one, so the
+    // reference is the same for both rules.
+    const endpoint = etas.includes(0)
+      ? await draw(new DDIMScheduler(linspace), scheduler.config.num_train_timesteps, 0)
+      : null;
+    for (const S of ruleSteps) {
+      for (const rule of PREVIOUS_TIMESTEP_RULES) {
+        const s = new DDIMScheduler(linspace, { previousTimestepRule: rule });
+        for (const eta of etas) {
+          const x = await draw(s, S, eta);
+          const endpointRms = eta === 0 && endpoint ? rmsDistance(x, endpoint, samples) : null;
+          ruleCells.push({ ...score(x, S, eta), rule, endpointRms });
+        }
+      }
     }
   }
   const exactDraws = mmdToMixture(
@@ -152,6 +172,13 @@ export async function runTable1(options: Table1Options = {}): Promise<Table1Resu
     ruleSteps,
     ruleCells,
   };
+}
+
+/** sqrt(mean over the n samples of |a_i - b_i|^2). */
+function rmsDistance(a: ArrayLike<number>, b: ArrayLike<number>, n: number): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += (a[i] - b[i]) ** 2;
+  return Math.sqrt(sum / n);
 }
 
 /** The cell for (S, eta). */
