@@ -103,6 +103,15 @@ describe('DDIM on a 2-D Gaussian mixture with the exact denoiser (energy distanc
   }
 });
 
+/** The exact epsilon for x0 ~ N(mu, s^2) per coordinate, at level a: eps = (x - sqrt(a) E[x0 | x]) / sqrt(1 - a). */
+function gaussianEpsilon(mu: number, s: number) {
+  return (x: ArrayLike<number>, a: number) =>
+    Float64Array.from(x, (v) => {
+      const x0 = mu + ((Math.sqrt(a) * s * s) / (a * s * s + 1 - a)) * (v - Math.sqrt(a) * mu);
+      return (v - Math.sqrt(a) * x0) / Math.sqrt(1 - a);
+    });
+}
+
 describe('deterministic DDIM on Gaussian data is affine, with the levels the rule picks', () => {
   // x0 ~ N(mu, s^2) per coordinate. With the exact denoiser a DDIM step from level a (what the
   // model is told) to level a' multiplies deviations by
@@ -110,11 +119,7 @@ describe('deterministic DDIM on Gaussian data is affine, with the levels the rul
   // so the whole run scales x_T - E[x_T] by the product of c over the (a, a') pairs the rule uses.
   const mu = 0.3;
   const s = 0.2;
-  const gaussianEps = (x: ArrayLike<number>, a: number) =>
-    Float64Array.from(x, (v) => {
-      const x0 = mu + ((Math.sqrt(a) * s * s) / (a * s * s + 1 - a)) * (v - Math.sqrt(a) * mu);
-      return (v - Math.sqrt(a) * x0) / Math.sqrt(1 - a);
-    });
+  const gaussianEps = gaussianEpsilon(mu, s);
   const c = (a: number, ap: number) =>
     (Math.sqrt(a * ap) * s * s + Math.sqrt((1 - a) * (1 - ap))) / (a * s * s + 1 - a);
 
@@ -164,11 +169,7 @@ describe('on Gaussian data the stride lands closer to the all-timesteps run, per
   // criterion "schedule-derived at least as good as the stride at S = 10, 20" fails on table1's
   // problem; it is measured, and stays reported.
   const gainOf = (scheduler: DDIMScheduler, s: number): number => {
-    const eps = (x: ArrayLike<number>, a: number) =>
-      Float64Array.from(x, (v) => {
-        const x0 = ((Math.sqrt(a) * s * s) / (a * s * s + 1 - a)) * v;
-        return (v - Math.sqrt(a) * x0) / Math.sqrt(1 - a);
-      });
+    const eps = gaussianEpsilon(0, s);
     let x: Tensor = { data: Float64Array.of(1), dims: [1], type: 'float64' };
     const ab = scheduler.alphasCumprod;
     for (const t of scheduler.timesteps) {
