@@ -726,6 +726,30 @@ def gen_step_case(rng, trng):
     return case
 
 
+def record_loop_outcome(case, n, scheduled, run):
+    """A loop case's expectations, forward or inverse: diffusers' final sample when it runs the n
+    steps it was asked for; otherwise how diffusers fails (an error, or a list with an extra
+    timestep, whose output is kept as diffusers_final) and, where the fixes make it run, their
+    result. `scheduled()` is diffusers' scheduler after set_timesteps(n); `run(fixes)` the loop."""
+    out, failure = attempt(lambda: run(NO_FIXES))
+    try:
+        case["timesteps"] = [int(v) for v in scheduled().timesteps]
+    except DiffusersError:
+        pass
+    extra = "timesteps" in case and len(case["timesteps"]) != n
+    if failure is None and not extra:
+        case["final"] = flat(out)
+        return case
+    if failure is None:
+        failure = {"status": "extra_timestep", "length": len(case["timesteps"])}
+        case["diffusers_final"] = flat(out)
+    case["diffusers"] = failure
+    fixed, f2 = attempt(lambda: run(Fixes.all()))
+    if f2 is None:
+        case["fixed"] = {"final": flat(fixed)}
+    return case
+
+
 def gen_loop_case(rng, trng):
     cfg = random_config(rng)
     T = full_config(cfg)["num_train_timesteps"]
@@ -743,26 +767,9 @@ def gen_loop_case(rng, trng):
     initial = t32(case["initial"], shape)
 
     def run(fixes):
-        s = RefDDIM(cfg, fixes).set_timesteps(n)
-        return run_loop(s, initial, eta=eta, generator=make_generators(seeds)), [int(v) for v in s.timesteps]
+        return run_loop(RefDDIM(cfg, fixes).set_timesteps(n), initial, eta=eta, generator=make_generators(seeds))
 
-    out, failure = attempt(lambda: run(NO_FIXES)[0])
-    try:
-        case["timesteps"] = [int(v) for v in RefDDIM(cfg).set_timesteps(n).timesteps]
-    except DiffusersError:
-        pass
-    extra = "timesteps" in case and len(case["timesteps"]) != n
-    if failure is None and not extra:
-        case["final"] = flat(out)
-    else:
-        if failure is None:
-            failure = {"status": "extra_timestep", "length": len(case["timesteps"])}
-            case["diffusers_final"] = flat(out)
-        case["diffusers"] = failure
-        fixed, f2 = attempt(lambda: run(Fixes.all())[0])
-        if f2 is None:
-            case["fixed"] = {"final": flat(fixed)}
-    return case
+    return record_loop_outcome(case, n, lambda: RefDDIM(cfg).set_timesteps(n), run)
 
 
 def gen_inverse_loop_case(rng, trng):
@@ -781,23 +788,7 @@ def gen_inverse_loop_case(rng, trng):
     def run(fixes):
         return run_loop(RefDDIMInverse(cfg, fixes).set_timesteps(n), initial)
 
-    out, failure = attempt(lambda: run(NO_FIXES))
-    try:
-        case["timesteps"] = [int(v) for v in RefDDIMInverse(cfg).set_timesteps(n).timesteps]
-    except DiffusersError:
-        pass
-    extra = "timesteps" in case and len(case["timesteps"]) != n
-    if failure is None and not extra:
-        case["final"] = flat(out)
-    else:
-        if failure is None:
-            failure = {"status": "extra_timestep", "length": len(case["timesteps"])}
-            case["diffusers_final"] = flat(out)
-        case["diffusers"] = failure
-        fixed, f2 = attempt(lambda: run(Fixes.all()))
-        if f2 is None:
-            case["fixed"] = {"final": flat(fixed)}
-    return case
+    return record_loop_outcome(case, n, lambda: RefDDIMInverse(cfg).set_timesteps(n), run)
 
 
 def gen_add_noise_case(rng, trng):
