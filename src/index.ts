@@ -33,6 +33,7 @@ export {
   gaussianMixtureDenoiser,
   type ScheduleLike,
 } from './models.js';
+export { type NearestResult, nearestNeighbours } from './nearest.js';
 export {
   DEFAULT_SEED,
   defaultGenerator,

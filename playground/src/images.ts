@@ -8,6 +8,7 @@ import {
   DDIMScheduler,
   datasetDenoiser,
   Generator,
+  nearestNeighbours,
   randnTensor,
   sample,
   shapesDataset,
@@ -26,25 +27,6 @@ export interface ImagesState extends RunState {
   pixels: number[];
   /** For each image, the RMS distance to the nearest training image. */
   nearestRms: number[];
-}
-
-/** RMS distance from each of `count` images to its nearest item of `data` (same item size). */
-export function nearestRms(images: Float32Array, count: number, data: Float32Array, items: number): number[] {
-  const D = images.length / count;
-  const out: number[] = [];
-  for (let i = 0; i < count; i++) {
-    let best = Number.POSITIVE_INFINITY;
-    for (let j = 0; j < items; j++) {
-      let sum = 0;
-      for (let p = 0; p < D && sum < best; p++) {
-        const d = images[i * D + p] - data[j * D + p];
-        sum += d * d;
-      }
-      if (sum < best) best = sum;
-    }
-    out.push(Math.sqrt(best / D));
-  }
-  return out;
 }
 
 const SIZE = 32;
@@ -118,7 +100,7 @@ export class ImagesPanel extends RunPanel<ImagesState> {
     if (signal.aborted) return;
     const pixels = result.latents.data as Float32Array;
     this.render(pixels, count);
-    const rms = nearestRms(pixels, count, this.data.data, TRAINING_IMAGES);
+    const rms = Array.from(nearestNeighbours(result.latents, this.data).rms);
     const mean = rms.reduce((a, b) => a + b, 0) / count;
     Object.assign(s, {
       status: 'done',
