@@ -1,13 +1,18 @@
-export * from './config.js';
-export * from './datasets.js';
-export { DIFFUSERS_VERSION, type DiffusersJsonOptions, toDiffusersJsonString } from './diffusers-json.js';
 export * from './errors.js';
-export { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './forward.js';
+export * from './exact/datasets.js';
 export {
-  batchStd,
-  classifierFreeGuidance,
-  rescaleNoiseCfg,
-} from './guidance.js';
+  datasetDenoiser,
+  type ExactDenoiser,
+  type GaussianMixture,
+  gaussianMixtureDenoiser,
+  type ScheduleLike,
+} from './exact/models.js';
+export { type NearestResult, nearestNeighbours } from './exact/nearest.js';
+export {
+  DIFFUSERS_VERSION,
+  type DiffusersJsonOptions,
+  toDiffusersJsonString,
+} from './loading/diffusers-json.js';
 export {
   CONFIG_NAME,
   type ConfigSource,
@@ -23,17 +28,7 @@ export {
   type ResolvedLoadOptions,
   registerConfigSource,
   saveSchedulerConfig,
-} from './hub.js';
-export { checkStrength, img2imgStartIndex, img2imgTimesteps, noiseInitLatents } from './img2img.js';
-export { DDIMInverseScheduler, type InverseStepOptions } from './inverse.js';
-export {
-  datasetDenoiser,
-  type ExactDenoiser,
-  type GaussianMixture,
-  gaussianMixtureDenoiser,
-  type ScheduleLike,
-} from './models.js';
-export { type NearestResult, nearestNeighbours } from './nearest.js';
+} from './loading/hub.js';
 export {
   DEFAULT_SEED,
   defaultGenerator,
@@ -46,9 +41,13 @@ export {
   randnInto,
   randnTensor,
   type Seed,
-} from './noise.js';
-export * from './presets.js';
-export * from './previous-timestep.js';
+} from './noise/noise.js';
+export {
+  batchStd,
+  classifierFreeGuidance,
+  rescaleNoiseCfg,
+} from './sampling/guidance.js';
+export { checkStrength, img2imgStartIndex, img2imgTimesteps, noiseInitLatents } from './sampling/img2img.js';
 export {
   type Denoiser,
   type GuidedDenoiser,
@@ -59,21 +58,26 @@ export {
   type StepInfo,
   sample,
   sampleGuided,
-} from './sampling.js';
-export * from './schedule.js';
+} from './sampling/loop.js';
+export * from './scheduler/config.js';
+export { DDIMInverseScheduler, type InverseStepOptions } from './scheduler/ddim-inverse.js';
+export { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './scheduler/forward.js';
+export {
+  type PretrainedOptions,
+  pretrainedSchedulerOptions,
+  resolveSchedulerOptions,
+  type SchedulerOptions,
+} from './scheduler/options.js';
+export * from './scheduler/presets.js';
+export * from './scheduler/previous-timestep.js';
+export * from './scheduler/schedule.js';
 export {
   DDIMScheduler,
   SchedulerBase,
   type StepOutput,
   type TimestepsChoice,
   zeroSnrEpsilonError,
-} from './scheduler.js';
-export {
-  type PretrainedOptions,
-  pretrainedSchedulerOptions,
-  resolveSchedulerOptions,
-  type SchedulerOptions,
-} from './scheduler-options.js';
+} from './scheduler/scheduler.js';
 export {
   ddimStepKernel,
   quantileInPlace,
@@ -82,7 +86,7 @@ export {
   selectKth,
   stepCoefficients,
   type X0Bound,
-} from './step.js';
-export type { StepOptions, StepOutBuffers } from './step-options.js';
-export * from './tensor.js';
-export * from './timesteps.js';
+} from './scheduler/step.js';
+export type { StepOptions, StepOutBuffers } from './scheduler/step-options.js';
+export * from './scheduler/timesteps.js';
+export * from './tensor/tensor.js';

@@ -3,17 +3,17 @@
  * the CLI reports (and the README's tables show at full size) must hold here too.
  */
 import { describe, expect, it } from 'vitest';
-import { brightnessStats, meanBrightness, runBrightness } from '../src/experiments/brightness.js';
+import { brightnessStats, meanBrightness, runBrightness } from '../src/exact/experiments/brightness.js';
 import {
   runTable1,
   sampleMixture,
   TABLE1_CONFIG,
   table1Cell,
   table1RuleCell,
-} from '../src/experiments/table1.js';
+} from '../src/exact/experiments/table1.js';
+import { circleMixture, mmdNullStd, mmdToMixture } from '../src/exact/mmd.js';
 import { DDIMScheduler, SCHEDULER_PRESETS } from '../src/index.js';
-import { circleMixture, mmdNullStd, mmdToMixture } from '../src/mmd.js';
-import { Generator } from '../src/noise.js';
+import { Generator } from '../src/noise/noise.js';
 
 describe('table1: DDIM paper, exact 2-D mixture denoiser', () => {
   it('eta = 0 beats eta = 1 at S = 10 and S = 20, by more than the noise floor', async () => {

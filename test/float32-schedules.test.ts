@@ -1,6 +1,6 @@
 /**
  * float32_schedules.json (scripts/float32-schedules.py, torch 1.13 CPU): the schedules diffusers
- * builds are float32 tensors, and the library reproduces them bit for bit (see src/schedule.ts),
+ * builds are float32 tensors, and the library reproduces them bit for bit (see src/scheduler/schedule.ts),
  * as well as `_get_variance`'s float32 arithmetic on them. Compared exactly, not under a tolerance.
  */
 import { Buffer } from 'node:buffer';

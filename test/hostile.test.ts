@@ -4,7 +4,6 @@
  * as they were. The random versions of these cases are in fuzz.test.ts.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { parseConfigText } from '../src/hub-internal.js';
 import {
   ArgumentError,
   ConfigError,
@@ -40,6 +39,7 @@ import {
   toDiffusersJsonString,
   torchLinspace,
 } from '../src/index.js';
+import { parseConfigText } from '../src/loading/hub-internal.js';
 import {
   expectTyped,
   expectUnchangedAfter,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { circleMixture, kernelMeanAt, mmdNullStd, mmdToMixture } from '../src/exact/mmd.js';
 import { ArgumentError, type GaussianMixture } from '../src/index.js';
-import { circleMixture, kernelMeanAt, mmdNullStd, mmdToMixture } from '../src/mmd.js';
 import { seededRandom } from './helpers/rng.js';
 
 function drawMixture(mixture: GaussianMixture, n: number, rng: ReturnType<typeof seededRandom>) {

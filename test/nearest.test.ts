@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { nearestNeighbours } from '../src/exact/nearest.js';
 import { ShapeError } from '../src/index.js';
-import { nearestNeighbours } from '../src/nearest.js';
 
 describe('nearestNeighbours', () => {
   it('finds each sample its nearest dataset item and the RMS distance to it', () => {

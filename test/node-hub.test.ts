@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { writeToHubCache } from '../src/node/hub.js';
+import { writeToHubCache } from '../src/loading/node/hub-cache.js';
 import {
   ConfigError,
   DDIM_DEFAULTS,

@@ -10,7 +10,7 @@ import {
   randnTensor,
   ShapeError,
 } from '../src/index.js';
-import { boxMullerBlock } from '../src/noise.js';
+import { boxMullerBlock } from '../src/noise/noise.js';
 
 interface TwoDrawCase {
   seed: string;

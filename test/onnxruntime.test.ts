@@ -30,7 +30,7 @@ import {
   createUnetDenoiser,
   type OrtSessionLike,
   type OrtTensorLike,
-} from '../src/onnxruntime.js';
+} from '../src/runtime/onnxruntime.js';
 import { expectClose, fixtureError } from './helpers/fixtures.js';
 import { GraphBuilder } from './helpers/onnx-graph.js';
 import { gaussianMixtureUnetModel, toyUnetModel, type UnetLayout } from './helpers/onnx-models.js';

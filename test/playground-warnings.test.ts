@@ -163,7 +163,7 @@ describe('configWarnings', () => {
   });
 
   it("notes the trailing step counts where diffusers' float arange adds a timestep -1", () => {
-    // The (T, n) pairs listed in src/timesteps.ts and the README.
+    // The (T, n) pairs listed in src/scheduler/timesteps.ts and the README.
     for (const n of [61, 103, 121])
       expect(ids({ timestep_spacing: 'trailing' }, n)).toContain('trailing-extra-timestep');
     for (const n of [50, 60, 62, 100]) {

@@ -4,8 +4,8 @@
  * core's config-source registry on import. Browsers get the core entry, which loads by URL and
  * Hub id over fetch only.
  */
-import { registerConfigSource } from '../hub.js';
-import { nodeConfigSource } from './hub.js';
+import { registerConfigSource } from '../loading/hub.js';
+import { nodeConfigSource } from '../loading/node/hub-cache.js';
 
 export * from '../index.js';
 

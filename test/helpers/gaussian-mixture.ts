@@ -3,7 +3,7 @@
  * perfect, so that everything measured is the sampler's own error.
  *
  * This is deliberately a second, plain implementation of what `gaussianMixtureDenoiser`
- * (src/models.ts) computes: models.test.ts checks the library's denoiser against it, and
+ * (src/exact/models.ts) computes: models.test.ts checks the library's denoiser against it, and
  * gaussian-mixture.test.ts uses it so that its question (which previous-timestep rule samples
  * better) measures the scheduler alone; a regression in the library's denoiser then fails the
  * denoiser's test, not the scheduler's.

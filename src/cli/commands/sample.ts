@@ -7,7 +7,7 @@
  * shape is the conditional prediction and the one of the whole set the unconditional one, combined
  * by classifier-free guidance (`--guidance-scale`, `--guidance-rescale`) as diffusers' pipelines do.
  */
-import { nearestNeighbours } from '../../nearest.js';
+import { nearestNeighbours } from '../../exact/nearest.js';
 import {
   datasetDenoiser,
   Generator,

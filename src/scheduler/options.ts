@@ -3,15 +3,16 @@
  * the zero-SNR clamp, where config warnings go), validated once when a scheduler is built, and
  * `fromPretrained`'s options split into those, the loading options and the config overrides.
  */
-import type { ConfigOptions, WarningHandler } from './config.js';
-import { ArgumentError } from './errors.js';
-import { guarded, unreadable } from './guard.js';
+
+import { ArgumentError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
 import {
   type FromPretrainedOptions,
   LOAD_OPTION_KEYS,
   type LoadConfigOptions,
   loadSchedulerConfig,
-} from './hub.js';
+} from '../loading/hub.js';
+import type { ConfigOptions, WarningHandler } from './config.js';
 import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './previous-timestep.js';
 
 /**

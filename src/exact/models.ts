@@ -31,11 +31,12 @@
  * every r_k = w_k, x0_hat is the prior mean, eps_hat = x_t, v = -x0_hat. a = 1 (no noise at all)
  * cannot come from a valid schedule (betas > 0) and is rejected.
  */
-import type { PredictionType } from './config.js';
-import { PREDICTION_TYPES } from './config.js';
-import { ArgumentError, ShapeError } from './errors.js';
-import { checkTrainTimestep } from './forward.js';
-import { guarded, unreadable } from './guard.js';
+
+import { ArgumentError, ShapeError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
+import type { PredictionType } from '../scheduler/config.js';
+import { PREDICTION_TYPES } from '../scheduler/config.js';
+import { checkTrainTimestep } from '../scheduler/forward.js';
 import {
   checkSameDims,
   checkTensor,
@@ -47,7 +48,7 @@ import {
   type Tensor,
   type TensorLike,
   toFloat64,
-} from './tensor.js';
+} from '../tensor/tensor.js';
 
 /** What an exact denoiser needs from a scheduler: alpha_bar per training timestep and the prediction type. */
 export interface ScheduleLike {

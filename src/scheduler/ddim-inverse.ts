@@ -10,18 +10,19 @@
  * forward scheduler's "next element" rule, so inverting with a list and sampling back with the
  * same list revisit the same noise levels.
  */
+
+import type { TensorLike } from '../tensor/tensor.js';
 import type { DDIMInverseConfig } from './config.js';
 import { resolveDDIMInverseConfig } from './config.js';
-import { scheduleInverseStartTimestep, strideInverseStartTimestep } from './previous-timestep.js';
-import { SchedulerBase, type StepOutput } from './scheduler.js';
 import {
   fromPretrainedWith,
   type PretrainedOptions,
   resolveSchedulerOptions,
   type SchedulerOptions,
-} from './scheduler-options.js';
+} from './options.js';
+import { scheduleInverseStartTimestep, strideInverseStartTimestep } from './previous-timestep.js';
+import { SchedulerBase, type StepOutput } from './scheduler.js';
 import { INVERSE_STEP_OPTION_KEYS, type StepOptions } from './step-options.js';
-import type { TensorLike } from './tensor.js';
 import { ddimInverseTimesteps } from './timesteps.js';
 
 /** Options of an inverse step: no eta (inversion is deterministic), no noise. */

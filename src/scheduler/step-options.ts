@@ -3,10 +3,10 @@
  * that a step allocates nothing here). Unknown keys are errors, so `{ etta: 1 }` or an inverse
  * step given `eta` fails instead of silently running without it.
  */
-import { ArgumentError } from './errors.js';
-import { checkOptionKeys, unreadable } from './guard.js';
-import { type Generator, type GeneratorOption, isGenerator } from './noise.js';
-import type { TensorLike } from './tensor.js';
+import { ArgumentError } from '../errors.js';
+import { checkOptionKeys, unreadable } from '../guard.js';
+import { type Generator, type GeneratorOption, isGenerator } from '../noise/noise.js';
+import type { TensorLike } from '../tensor/tensor.js';
 
 /** Buffers to write a step's results into, so a sampling loop allocates nothing per step. */
 export interface StepOutBuffers {

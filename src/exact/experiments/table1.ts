@@ -2,19 +2,19 @@
  * The DDIM paper's Table 1 (Song et al. 2021: sample quality against the number of steps S and
  * eta), asked of an exact denoiser for a 2-D Gaussian mixture instead of a trained network. With
  * the exact posterior mean, what remains is the sampler's own error; the distance to the true
- * mixture is the unbiased kernel MMD^2 with the mixture's side in closed form (src/mmd.ts), and
+ * mixture is the unbiased kernel MMD^2 with the mixture's side in closed form (src/exact/mmd.ts), and
  * every figure is reported beside its noise floor: the spread of the same statistic for N exact
  * draws from the mixture, whose mean is 0.
  */
 
-import type { DDIMConfig } from '../config.js';
-import { ArgumentError } from '../errors.js';
+import { ArgumentError } from '../../errors.js';
+import { Generator } from '../../noise/noise.js';
+import { sample } from '../../sampling/loop.js';
+import type { DDIMConfig } from '../../scheduler/config.js';
+import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from '../../scheduler/previous-timestep.js';
+import { DDIMScheduler } from '../../scheduler/scheduler.js';
 import { circleMixture, mmdNullStd, mmdToMixture } from '../mmd.js';
 import { type GaussianMixture, gaussianMixtureDenoiser } from '../models.js';
-import { Generator } from '../noise.js';
-import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from '../previous-timestep.js';
-import { sample } from '../sampling.js';
-import { DDIMScheduler } from '../scheduler.js';
 
 export interface Table1Options {
   /** Points sampled per cell (N). Default 2000. */

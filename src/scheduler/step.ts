@@ -47,10 +47,11 @@
  *   sum: a double returned from a call V8 does not inline is a heap allocation. (Why |.| and
  *   2^127, not isFinite of the plain sum: see RESULT_LIMIT.)
  */
+
+import { ArgumentError } from '../errors.js';
+import type { DType, TensorData } from '../tensor/tensor.js';
+import { float16Table, numberToFloat16 } from '../tensor/tensor.js';
 import type { PredictionType } from './config.js';
-import { ArgumentError } from './errors.js';
-import type { DType, TensorData } from './tensor.js';
-import { float16Table, numberToFloat16 } from './tensor.js';
 
 export type FloatData = Float32Array | Float64Array;
 

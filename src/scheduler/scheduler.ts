@@ -4,15 +4,25 @@
  * with `DDIMInverseScheduler` (inverse.ts): the schedule arrays, the timestep list and its rule,
  * the forward process, and the validated call of the fused step kernel.
  */
+
+import { ArgumentError, ConfigError, NumericError, StateError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
+import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
+import { saveSchedulerConfig } from '../loading/hub.js';
+import { GeneratorCheckpoint, randnInto } from '../noise/noise.js';
+import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
+import type { DType, Tensor, TensorData, TensorLike } from '../tensor/tensor.js';
+import { checkSameDims, checkTensor, emptyLike, memoryOverlap, readElement } from '../tensor/tensor.js';
 import type { DDIMConfig, DDIMInverseConfig } from './config.js';
 import { configToJSON, resolveDDIMConfig } from './config.js';
-import type { DiffusersJsonOptions } from './diffusers-json.js';
-import { ArgumentError, ConfigError, NumericError, StateError } from './errors.js';
 import { checkTrainTimestep, type ForwardOptions, forwardProcess, type Timesteps } from './forward.js';
-import { guarded, unreadable } from './guard.js';
-import { saveSchedulerConfig } from './hub.js';
-import { GeneratorCheckpoint, randnInto } from './noise.js';
-import { firstNonFinite, nonFiniteInputError } from './non-finite.js';
+import {
+  fromPretrainedWith,
+  type PretrainedOptions,
+  type ResolvedSchedulerOptions,
+  resolveSchedulerOptions,
+  type SchedulerOptions,
+} from './options.js';
 import {
   type PreviousTimestepRule,
   schedulePreviousTimestep,
@@ -27,13 +37,6 @@ import {
   cumprod,
   ddimVariance,
 } from './schedule.js';
-import {
-  fromPretrainedWith,
-  type PretrainedOptions,
-  type ResolvedSchedulerOptions,
-  resolveSchedulerOptions,
-  type SchedulerOptions,
-} from './scheduler-options.js';
 import {
   ddimStepKernel,
   type FloatData,
@@ -52,8 +55,6 @@ import {
   type StepOptions,
   type StepOutBuffers,
 } from './step-options.js';
-import type { DType, Tensor, TensorData, TensorLike } from './tensor.js';
-import { checkSameDims, checkTensor, emptyLike, memoryOverlap, readElement } from './tensor.js';
 import { checkCustomTimesteps, ddimTimesteps, type TimestepOrder } from './timesteps.js';
 
 // The step's option types are part of the scheduler's API (sampling.ts imports them from here).

@@ -6,8 +6,8 @@
  * `data` is a Float32Array, a Float64Array, or a Uint16Array holding IEEE float16 bit patterns
  * (then `type` must be `'float16'`, because a Uint16Array alone cannot say what it holds).
  */
-import { DdimError, ShapeError } from './errors.js';
-import { unreadable } from './guard.js';
+import { DdimError, ShapeError } from '../errors.js';
+import { unreadable } from '../guard.js';
 
 export type DType = 'float32' | 'float64' | 'float16';
 export type TensorData = Float32Array | Float64Array | Uint16Array;

@@ -23,7 +23,7 @@ import { promises as fs, type Stats } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LoadError } from '../errors.js';
+import { LoadError } from '../../errors.js';
 import type { ConfigSource, LoadedConfig, ResolvedLoadOptions } from '../hub.js';
 import {
   authHeaders,

@@ -23,14 +23,21 @@
  * StateError): `setTimesteps` changes what `step` does. Schedulers are cheap; make one per
  * concurrent run. An aborted or failed loop leaves the scheduler ready for the next one.
  */
-import { AbortError, ArgumentError, ShapeError, StateError } from './errors.js';
-import { guarded, unreadable } from './guard.js';
+import { AbortError, ArgumentError, ShapeError, StateError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
+import { checkGenerators, type Generator, randnTensor } from '../noise/noise.js';
+import type { DDIMInverseScheduler } from '../scheduler/ddim-inverse.js';
+import type { DDIMScheduler, StepOptions, StepOutBuffers, TimestepsChoice } from '../scheduler/scheduler.js';
+import {
+  checkTensor,
+  type DType,
+  emptyLike,
+  sizeOf,
+  type Tensor,
+  type TensorLike,
+} from '../tensor/tensor.js';
 import { classifierFreeGuidance, rescaleNoiseCfg } from './guidance.js';
 import { checkStrength, img2imgStartIndex } from './img2img.js';
-import type { DDIMInverseScheduler } from './inverse.js';
-import { checkGenerators, type Generator, randnTensor } from './noise.js';
-import type { DDIMScheduler, StepOptions, StepOutBuffers, TimestepsChoice } from './scheduler.js';
-import { checkTensor, type DType, emptyLike, sizeOf, type Tensor, type TensorLike } from './tensor.js';
 
 /**
  * A model: the prediction (of the scheduler's `prediction_type`) for `sample` at `timestep`.

@@ -12,7 +12,7 @@
  * every other axis, unbiased (divides by count - 1). Statistics are accumulated in float64; the
  * values written have the first argument's dtype.
  */
-import { ArgumentError } from './errors.js';
+import { ArgumentError } from '../errors.js';
 import {
   checkSameDims,
   checkTensor,
@@ -22,7 +22,7 @@ import {
   numberToFloat16,
   type Tensor,
   type TensorLike,
-} from './tensor.js';
+} from '../tensor/tensor.js';
 
 function checkScalar(value: unknown, field: string, fix: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {

@@ -21,8 +21,8 @@
  * reallocated when the shapes change or when the runtime took it (onnxruntime-web's proxy worker
  * transfers, i.e. detaches, input buffers).
  */
-import { ArgumentError, ShapeError, StateError } from './errors.js';
-import { checkOptionKeys, guarded, unreadable } from './guard.js';
+import { ArgumentError, ShapeError, StateError } from '../errors.js';
+import { checkOptionKeys, guarded, unreadable } from '../guard.js';
 import {
   checkTensor,
   type DType,
@@ -31,7 +31,7 @@ import {
   sizeOf,
   type TensorData,
   type TensorLike,
-} from './tensor.js';
+} from '../tensor/tensor.js';
 
 // ---------------------------------------------------------------------------------------------
 // The slice of onnxruntime's API this module uses, typed structurally so that both

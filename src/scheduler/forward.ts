@@ -7,10 +7,10 @@
  * `timesteps` is one number for the whole batch, or one per batch element (dims[0]), as diffusers
  * broadcasts `alphas_cumprod[timesteps]` over the non-batch axes.
  */
-import { ArgumentError, NumericError } from './errors.js';
-import { checkOptionKeys, guarded, unreadable } from './guard.js';
-import { firstNonFinite, nonFiniteInputError } from './non-finite.js';
-import type { DType, Tensor, TensorLike } from './tensor.js';
+import { ArgumentError, NumericError } from '../errors.js';
+import { checkOptionKeys, guarded, unreadable } from '../guard.js';
+import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
+import type { DType, Tensor, TensorLike } from '../tensor/tensor.js';
 import {
   checkSameDims,
   checkTensor,
@@ -18,7 +18,7 @@ import {
   float16Table,
   numberToFloat16,
   readElement,
-} from './tensor.js';
+} from '../tensor/tensor.js';
 
 export type Timesteps = number | bigint | ArrayLike<number> | ArrayLike<bigint>;
 

@@ -7,9 +7,10 @@
  * The spacings are Table 2 of Lin et al. 2023 ("Common Diffusion Noise Schedules and Sample
  * Steps are Flawed"): leading (DDIM/SD default), trailing (zero-SNR), linspace.
  */
+
+import { ArgumentError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
 import { MAX_TRAIN_TIMESTEPS, type TimestepSpacing } from './config.js';
-import { ArgumentError } from './errors.js';
-import { guarded, unreadable } from './guard.js';
 import { checkCount } from './schedule.js';
 
 /** numpy's `np.round` / `np.rint`: round half to even. */

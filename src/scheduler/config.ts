@@ -7,8 +7,8 @@
  * callback (console.warn by default). Keys starting with `_` (`_class_name`, `_diffusers_version`,
  * `_use_default_values`, ...) are metadata and ignored silently, as diffusers does.
  */
-import { ConfigError, DdimError, describeValue } from './errors.js';
-import { guarded, unreadable } from './guard.js';
+import { ConfigError, DdimError, describeValue } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type PredictionType = 'epsilon' | 'sample' | 'v_prediction';

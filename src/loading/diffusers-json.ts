@@ -16,9 +16,10 @@
  * what diffusers registers, so an integral value of one of them is written `1.0` as Python would.
  * Every other integral number is written as a Python int.
  */
-import { MAX_TRAIN_TIMESTEPS } from './config.js';
-import { ArgumentError } from './errors.js';
-import { guarded, unreadable } from './guard.js';
+
+import { ArgumentError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
+import { MAX_TRAIN_TIMESTEPS } from '../scheduler/config.js';
 
 /**
  * The `_diffusers_version` we write. diffusers writes its own `__version__` here and never reads

@@ -3,8 +3,8 @@
  * denoiser of a finite set samples that set (up to the sampler's errors), so the RMS distance from
  * a sample to its nearest dataset image measures how far the sampler lands from where it should.
  */
-import { ShapeError } from './errors.js';
-import { checkTensor, type TensorLike } from './tensor.js';
+import { ShapeError } from '../errors.js';
+import { checkTensor, type TensorLike } from '../tensor/tensor.js';
 
 export interface NearestResult {
   /** Index into the dataset of each sample's nearest image. */

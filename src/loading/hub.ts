@@ -15,10 +15,11 @@
  * an AbortError). Loads are bounded: `timeoutMs` covers the whole load, bodies stop at `maxBytes`
  * while streaming, and JSON holding `__proto__` / `constructor` / `prototype` keys is refused.
  */
-import { defaultWarningHandler } from './config.js';
+
+import { ArgumentError, DdimError, describeValue, LoadError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
+import { defaultWarningHandler } from '../scheduler/config.js';
 import { type DiffusersJsonOptions, toDiffusersJsonString } from './diffusers-json.js';
-import { ArgumentError, DdimError, describeValue, LoadError } from './errors.js';
-import { guarded, unreadable } from './guard.js';
 import {
   authHeaders,
   CONFIG_NAME,

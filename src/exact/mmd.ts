@@ -17,7 +17,7 @@
  * h(x, x') = k(x, x') - g(x) - g(x') + c (g(x) = E_y k(x, y), c = E_PP k), whose variance is
  * exactly 2 E[h^2] / (N (N - 1)) with E[h^2] = E[k^2] - 2 E[g^2] + c^2 (all three analytic below).
  */
-import { ArgumentError } from './errors.js';
+import { ArgumentError } from '../errors.js';
 import type { GaussianMixture } from './models.js';
 
 /** Check the mixture (finite, non-negative weights summing to 1; means of one dimension) and return that dimension. */

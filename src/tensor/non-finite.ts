@@ -6,7 +6,7 @@
  *
  * Internal: not exported from the package entry.
  */
-import { NumericError } from './errors.js';
+import { NumericError } from '../errors.js';
 import { type DType, readElement, type TensorData, type TensorLike } from './tensor.js';
 
 /** Index of the first NaN / Inf element (float16 read through its bits), or -1. */

@@ -15,10 +15,10 @@
  * `img2imgTimesteps` returns an empty list (the fixtures' answer) and `sample()` returns the init
  * latents unchanged: no noise is added and nothing is denoised, which is what "strength 0" means.
  */
-import { ArgumentError } from './errors.js';
-import type { Timesteps } from './forward.js';
-import type { DDIMScheduler } from './scheduler.js';
-import type { Tensor, TensorLike } from './tensor.js';
+import { ArgumentError } from '../errors.js';
+import type { Timesteps } from '../scheduler/forward.js';
+import type { DDIMScheduler } from '../scheduler/scheduler.js';
+import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
 /** Throw unless `strength` is a number in [0, 1] (diffusers raises ValueError outside). */
 export function checkStrength(strength: unknown, field = 'strength'): number {

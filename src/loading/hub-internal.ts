@@ -6,7 +6,7 @@
  *
  * Not exported from the package entry: these are building blocks, `hub.ts` is the API.
  */
-import { AbortError, DdimError, describeValue, LoadError } from './errors.js';
+import { AbortError, DdimError, describeValue, LoadError } from '../errors.js';
 
 export const CONFIG_NAME = 'scheduler_config.json';
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';

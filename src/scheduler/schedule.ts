@@ -13,8 +13,9 @@
  * whose float32 alpha_bar stops decreasing (betas below ~6e-8 round 1 - beta to 1) or underflows
  * is refused, where float64 would have carried on and diffusers would step into 0 / 0.
  */
+
+import { ArgumentError, ConfigError } from '../errors.js';
 import type { BetaSchedule } from './config.js';
-import { ArgumentError, ConfigError } from './errors.js';
 
 const f32 = Math.fround;
 

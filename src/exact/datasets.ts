@@ -10,9 +10,9 @@
  * Flawed": schedules whose last timestep keeps some signal cannot reach very dark or very bright
  * images).
  */
-import { ArgumentError } from './errors.js';
-import { guarded, unreadable } from './guard.js';
-import type { Float32Tensor } from './tensor.js';
+import { ArgumentError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
+import type { Float32Tensor } from '../tensor/tensor.js';
 
 export const SHAPE_KINDS = ['disc', 'square', 'ring', 'stripes', 'gradient', 'triangle'] as const;
 export type ShapeKind = (typeof SHAPE_KINDS)[number];

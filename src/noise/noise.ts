@@ -48,8 +48,8 @@
  * This module is core: no Node built-ins, no dependencies. Secure seeding uses Web Crypto
  * (`globalThis.crypto.getRandomValues`), present in browsers and Node 20.
  */
-import { ArgumentError, ShapeError, StateError } from './errors.js';
-import { checkOptionKeys, guarded, unreadable } from './guard.js';
+import { ArgumentError, ShapeError, StateError } from '../errors.js';
+import { checkOptionKeys, guarded, unreadable } from '../guard.js';
 import {
   type DType,
   float16Table,
@@ -58,7 +58,7 @@ import {
   sizeOf,
   type Tensor,
   type TensorData,
-} from './tensor.js';
+} from '../tensor/tensor.js';
 
 /** A seed as PyTorch takes it: an integer in [-2^63, 2^64 - 1], as number, bigint or decimal string. */
 export type Seed = number | bigint | string;

@@ -16,14 +16,15 @@
  * Measured: each sample's mean brightness (all pixels and channels, 0 = black, 1 = white), and the
  * spread (standard deviation) and range of those means, against the dataset's own.
  */
-import type { DDIMConfig } from '../config.js';
+
+import { Generator } from '../../noise/noise.js';
+import { sample } from '../../sampling/loop.js';
+import type { DDIMConfig } from '../../scheduler/config.js';
+import { SCHEDULER_PRESETS } from '../../scheduler/presets.js';
+import { DDIMScheduler } from '../../scheduler/scheduler.js';
+import type { Float32Tensor, TensorLike } from '../../tensor/tensor.js';
 import { shapesDataset } from '../datasets.js';
 import { datasetDenoiser } from '../models.js';
-import { Generator } from '../noise.js';
-import { SCHEDULER_PRESETS } from '../presets.js';
-import { sample } from '../sampling.js';
-import { DDIMScheduler } from '../scheduler.js';
-import type { Float32Tensor, TensorLike } from '../tensor.js';
 
 export interface BrightnessStats {
   mean: number;
