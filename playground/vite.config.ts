@@ -15,7 +15,14 @@ export default defineConfig({
   // Relative asset URLs: the built page works from any folder or sub-path of a static host.
   base: './',
   resolve: {
-    alias: { ddim: fileURLToPath(new URL('../src/index.ts', import.meta.url)) },
+    // Exact matches: 'ddim' must not also swallow 'ddim/exact' as a path prefix.
+    alias: [
+      { find: /^ddim$/, replacement: fileURLToPath(new URL('../src/index.ts', import.meta.url)) },
+      {
+        find: /^ddim\/exact$/,
+        replacement: fileURLToPath(new URL('../src/exact/index.ts', import.meta.url)),
+      },
+    ],
   },
   build: {
     outDir: fileURLToPath(new URL('./dist', import.meta.url)),

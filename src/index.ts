@@ -1,34 +1,45 @@
-export * from './errors.js';
-export * from './exact/datasets.js';
+/**
+ * `ddim`: diffusers' DDIM schedulers for JavaScript and TypeScript, with PyTorch-exact seeded
+ * noise, the sampling loop (guidance, image-to-image, inversion) and scheduler loading.
+ *
+ * This is the whole public API of the core entry, listed name by name: what is not here is
+ * internal and may change without notice (tests import internals from their modules). Other
+ * entries: `ddim/onnxruntime` (the ONNX Runtime UNet adapter), `ddim/exact` (closed-form
+ * denoisers, datasets and the experiments), and under Node `ddim` itself resolves to the Node
+ * entry (this API plus local folders and the Hugging Face cache). docs/architecture.md maps the
+ * modules behind it.
+ */
+
+// Errors: every error thrown on purpose is a DdimError naming the field, the value and the fix.
 export {
-  datasetDenoiser,
-  type ExactDenoiser,
-  type GaussianMixture,
-  gaussianMixtureDenoiser,
-  type ScheduleLike,
-} from './exact/models.js';
-export { type NearestResult, nearestNeighbours } from './exact/nearest.js';
+  AbortError,
+  ArgumentError,
+  ConfigError,
+  DdimError,
+  type ErrorDetails,
+  LoadError,
+  NumericError,
+  ShapeError,
+  StateError,
+} from './errors.js';
 export {
   DIFFUSERS_VERSION,
   type DiffusersJsonOptions,
   toDiffusersJsonString,
 } from './loading/diffusers-json.js';
+// Loading and saving scheduler configs.
 export {
   CONFIG_NAME,
-  type ConfigSource,
   DEFAULT_ENDPOINT,
   DEFAULT_MAX_BYTES,
   DEFAULT_TIMEOUT_MS,
   type FetchLike,
   type FromPretrainedOptions,
   type LoadConfigOptions,
-  type LoadContext,
   type LoadedConfig,
   loadSchedulerConfig,
-  type ResolvedLoadOptions,
-  registerConfigSource,
-  saveSchedulerConfig,
 } from './loading/hub.js';
+// Noise: PyTorch's CPU generator and torch.randn, bit for bit.
 export {
   DEFAULT_SEED,
   defaultGenerator,
@@ -36,18 +47,14 @@ export {
   type GeneratorOption,
   type GeneratorState,
   manualSeed,
-  parseSeed,
   type RandnOptions,
   randnInto,
   randnTensor,
   type Seed,
 } from './noise/noise.js';
-export {
-  batchStd,
-  classifierFreeGuidance,
-  rescaleNoiseCfg,
-} from './sampling/guidance.js';
-export { checkStrength, img2imgStartIndex, img2imgTimesteps, noiseInitLatents } from './sampling/img2img.js';
+export { classifierFreeGuidance, rescaleNoiseCfg } from './sampling/guidance.js';
+export { img2imgTimesteps, noiseInitLatents } from './sampling/img2img.js';
+// The sampling loop of diffusers' pipelines.
 export {
   type Denoiser,
   type GuidedDenoiser,
@@ -59,34 +66,57 @@ export {
   sample,
   sampleGuided,
 } from './sampling/loop.js';
-export * from './scheduler/config.js';
+// Scheduler configs: diffusers' keys, defaults, validation and presets.
+export {
+  BETA_SCHEDULES,
+  type BetaSchedule,
+  type ConfigOptions,
+  DDIM_DEFAULTS,
+  DDIM_INVERSE_DEFAULTS,
+  type DDIMConfig,
+  type DDIMInverseConfig,
+  PREDICTION_TYPES,
+  type PredictionType,
+  type ResolvedConfig,
+  resolveDDIMConfig,
+  resolveDDIMInverseConfig,
+  TIMESTEP_SPACINGS,
+  type TimestepSpacing,
+  type WarningHandler,
+} from './scheduler/config.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './scheduler/ddim-inverse.js';
-export { addNoise, checkTrainTimestep, getVelocity, type Timesteps } from './scheduler/forward.js';
+export type { PretrainedOptions, SchedulerOptions } from './scheduler/options.js';
 export {
-  type PretrainedOptions,
-  pretrainedSchedulerOptions,
-  resolveSchedulerOptions,
-  type SchedulerOptions,
-} from './scheduler/options.js';
-export * from './scheduler/presets.js';
-export * from './scheduler/previous-timestep.js';
-export * from './scheduler/schedule.js';
-export {
-  DDIMScheduler,
-  SchedulerBase,
-  type StepOutput,
-  type TimestepsChoice,
-  zeroSnrEpsilonError,
-} from './scheduler/scheduler.js';
-export {
-  ddimStepKernel,
-  quantileInPlace,
-  type StepCoefficients,
-  type StepKernelArgs,
-  selectKth,
-  stepCoefficients,
-  type X0Bound,
-} from './scheduler/step.js';
+  PRESET_NAMES,
+  type PresetName,
+  SCHEDULER_PRESETS,
+  type SchedulerPreset,
+} from './scheduler/presets.js';
+export { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './scheduler/previous-timestep.js';
+// Schedules and timesteps as free functions (what the schedulers compute, for plots and custom lists).
+export { betasForConfig, ddimVariance, rescaleZeroTerminalSnr, snr } from './scheduler/schedule.js';
+// The schedulers.
+export { DDIMScheduler, type StepOutput, type TimestepsChoice } from './scheduler/scheduler.js';
+// eq. 12's scalars and torch.quantile by selection, for custom kernels and the benchmarks.
+export { quantileInPlace, type StepCoefficients, stepCoefficients } from './scheduler/step.js';
 export type { StepOptions, StepOutBuffers } from './scheduler/step-options.js';
-export * from './scheduler/timesteps.js';
-export * from './tensor/tensor.js';
+export {
+  ddimInverseTimesteps,
+  ddimTimesteps,
+  leadingTimesteps,
+  linspaceTimesteps,
+  quadraticTimesteps,
+  trailingTimesteps,
+} from './scheduler/timesteps.js';
+// Tensors: onnxruntime-style { data, dims, type } objects.
+export {
+  type DType,
+  type Float32Tensor,
+  float16ToNumber,
+  numberToFloat16,
+  type Tensor,
+  type TensorData,
+  type TensorLike,
+  tensor,
+  toFloat64,
+} from './tensor/tensor.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ArgumentError, SHAPE_KINDS, shapesDataset } from '../src/index.js';
+import { SHAPE_KINDS, shapesDataset } from '../src/exact/datasets.js';
+import { ArgumentError } from '../src/index.js';
 
 function meanBrightness(data: Float32Array, index: number, per: number): number {
   let s = 0;

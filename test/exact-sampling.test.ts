@@ -2,11 +2,10 @@
  * Sampling and inversion with exact denoisers, where the right answer is known in closed form.
  */
 import { describe, expect, it } from 'vitest';
+import { datasetDenoiser, gaussianMixtureDenoiser } from '../src/exact/models.js';
 import {
   DDIMInverseScheduler,
   DDIMScheduler,
-  datasetDenoiser,
-  gaussianMixtureDenoiser,
   invert,
   type PredictionType,
   SCHEDULER_PRESETS,

@@ -16,40 +16,35 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { describeValue } from '../src/errors.js';
 import {
-  assertNoForbiddenKeys,
-  checkCustomTimesteps,
-  checkInferenceSteps,
-  checkSameDims,
-  checkTensor,
-  checkTrainTimestep,
-  configToJSON,
   DDIM_DEFAULTS,
   DDIMInverseScheduler,
   DDIMScheduler,
   DdimError,
   ddimInverseTimesteps,
   ddimTimesteps,
-  describeValue,
-  emptyLike,
   Generator,
   leadingTimesteps,
   linspaceTimesteps,
   loadSchedulerConfig,
   manualSeed,
-  parseSeed,
   quadraticTimesteps,
   randnInto,
   randnTensor,
-  registerConfigSource,
   resolveDDIMConfig,
-  resolveSchedulerOptions,
-  sizeOf,
   tensor,
   toDiffusersJsonString,
   toFloat64,
   trailingTimesteps,
 } from '../src/index.js';
+import { registerConfigSource } from '../src/loading/hub.js';
+import { parseSeed } from '../src/noise/noise.js';
+import { assertNoForbiddenKeys, configToJSON } from '../src/scheduler/config.js';
+import { checkTrainTimestep } from '../src/scheduler/forward.js';
+import { resolveSchedulerOptions } from '../src/scheduler/options.js';
+import { checkCustomTimesteps, checkInferenceSteps } from '../src/scheduler/timesteps.js';
+import { checkSameDims, checkTensor, emptyLike, sizeOf } from '../src/tensor/tensor.js';
 import { runs, validConfig } from './helpers/arbitraries.js';
 import { checkMessage, snapshot, throwingArray, throwingGetter, throwingProxy } from './helpers/hostile.js';
 import { guardNetwork } from './helpers/hub-server.js';

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   ArgumentError,
-  batchStd,
   classifierFreeGuidance,
-  float16Table,
   numberToFloat16,
   rescaleNoiseCfg,
   ShapeError,
   type Tensor,
 } from '../src/index.js';
+import { batchStd } from '../src/sampling/guidance.js';
+import { float16Table } from '../src/tensor/tensor.js';
 import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
 
 interface GuidanceCase {

@@ -4,42 +4,39 @@
  * as they were. The random versions of these cases are in fuzz.test.ts.
  */
 import { describe, expect, it, vi } from 'vitest';
+import { describeValue } from '../src/errors.js';
+import { shapesDataset } from '../src/exact/datasets.js';
+import { datasetDenoiser, gaussianMixtureDenoiser } from '../src/exact/models.js';
 import {
   ArgumentError,
   ConfigError,
-  cosineBetas,
   DDIMInverseScheduler,
   DDIMScheduler,
   type DdimError,
-  datasetDenoiser,
-  ddimStepKernel,
   ddimTimesteps,
-  describeValue,
   Generator,
-  gaussianMixtureDenoiser,
-  img2imgStartIndex,
   LoadError,
   loadSchedulerConfig,
   NumericError,
   numberToFloat16,
-  numpyArange,
-  numpyLinspace,
   randnTensor,
-  registerConfigSource,
   resolveDDIMConfig,
   resolveDDIMInverseConfig,
   ShapeError,
   StateError,
   sample,
-  shapesDataset,
-  sizeOf,
   stepCoefficients,
   type Tensor,
   tensor,
   toDiffusersJsonString,
-  torchLinspace,
 } from '../src/index.js';
+import { registerConfigSource } from '../src/loading/hub.js';
 import { parseConfigText } from '../src/loading/hub-internal.js';
+import { img2imgStartIndex } from '../src/sampling/img2img.js';
+import { cosineBetas, torchLinspace } from '../src/scheduler/schedule.js';
+import { ddimStepKernel } from '../src/scheduler/step.js';
+import { numpyArange, numpyLinspace } from '../src/scheduler/timesteps.js';
+import { sizeOf } from '../src/tensor/tensor.js';
 import {
   expectTyped,
   expectUnchangedAfter,

@@ -7,16 +7,14 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   AbortError,
   ConfigError,
-  type ConfigSource,
   DDIMInverseScheduler,
   DDIMScheduler,
   DEFAULT_MAX_BYTES,
   LoadError,
   loadSchedulerConfig,
-  registerConfigSource,
-  saveSchedulerConfig,
   toDiffusersJsonString,
 } from '../src/index.js';
+import { type ConfigSource, registerConfigSource, saveSchedulerConfig } from '../src/loading/hub.js';
 import {
   endlessBody,
   fixtureText,

@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import {
   ArgumentError,
   DDIMScheduler,
-  img2imgStartIndex,
   img2imgTimesteps,
   noiseInitLatents,
   type Tensor,
 } from '../src/index.js';
+import { img2imgStartIndex } from '../src/sampling/img2img.js';
 import { type Img2ImgCase, loadFixture } from './helpers/fixtures.js';
 
 describe('img2img_timesteps.json (diffusers get_timesteps)', () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { circleMixture, kernelMeanAt, mmdNullStd, mmdToMixture } from '../src/exact/mmd.js';
-import { ArgumentError, type GaussianMixture } from '../src/index.js';
+import type { GaussianMixture } from '../src/exact/models.js';
+import { ArgumentError } from '../src/index.js';
 import { seededRandom } from './helpers/rng.js';
 
 function drawMixture(mixture: GaussianMixture, n: number, rng: ReturnType<typeof seededRandom>) {

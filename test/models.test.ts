@@ -1,16 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { datasetDenoiser, gaussianMixtureDenoiser } from '../src/exact/models.js';
 import {
   ArgumentError,
   DDIMScheduler,
-  datasetDenoiser,
-  float16Table,
-  gaussianMixtureDenoiser,
   numberToFloat16,
   type PredictionType,
   ShapeError,
   type Tensor,
   tensor,
 } from '../src/index.js';
+import { float16Table } from '../src/tensor/tensor.js';
 import { exactEpsilon } from './helpers/gaussian-mixture.js';
 
 const f64 = (values: readonly number[], dims: number[]) => tensor(Float64Array.from(values), dims);

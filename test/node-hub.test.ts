@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { saveSchedulerConfig } from '../src/loading/hub.js';
 import { writeToHubCache } from '../src/loading/node/hub-cache.js';
 import {
   ConfigError,
@@ -16,7 +17,6 @@ import {
   DDIMInverseScheduler,
   DDIMScheduler,
   loadSchedulerConfig,
-  saveSchedulerConfig,
 } from '../src/node/index.js';
 import {
   fixtureText,

@@ -5,14 +5,11 @@
 import * as ort from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { describe, expect, it } from 'vitest';
+import { type GaussianMixture, gaussianMixtureDenoiser } from '../src/exact/models.js';
 import {
   ArgumentError,
   DDIMScheduler,
-  emptyLike,
-  float16Table,
-  type GaussianMixture,
   Generator,
-  gaussianMixtureDenoiser,
   numberToFloat16,
   type PredictionType,
   randnTensor,
@@ -31,6 +28,7 @@ import {
   type OrtSessionLike,
   type OrtTensorLike,
 } from '../src/runtime/onnxruntime.js';
+import { emptyLike, float16Table } from '../src/tensor/tensor.js';
 import { expectClose, fixtureError } from './helpers/fixtures.js';
 import { GraphBuilder } from './helpers/onnx-graph.js';
 import { gaussianMixtureUnetModel, toyUnetModel, type UnetLayout } from './helpers/onnx-models.js';

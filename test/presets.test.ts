@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DDIMScheduler, isPresetName, PRESET_NAMES, SCHEDULER_PRESETS } from '../src/index.js';
+import { DDIMScheduler, PRESET_NAMES, SCHEDULER_PRESETS } from '../src/index.js';
+import { isPresetName } from '../src/scheduler/presets.js';
 import { fixtureDir } from './helpers/fixtures.js';
 
 const shipped = (name: string): unknown =>

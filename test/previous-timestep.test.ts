@@ -4,10 +4,9 @@ import {
   DDIMInverseScheduler,
   DDIMScheduler,
   ddimTimesteps,
-  schedulePreviousTimestep,
-  stridePreviousTimestep,
   type Tensor,
 } from '../src/index.js';
+import { schedulePreviousTimestep, stridePreviousTimestep } from '../src/scheduler/previous-timestep.js';
 import { f32 } from './helpers/fixtures.js';
 import { sqrt32, sqrtOneMinus32 } from './helpers/torch-scalars.js';
 

@@ -22,8 +22,8 @@ import {
   type PredictionType,
   type Tensor,
   toDiffusersJsonString,
-  ZERO_SNR_ALPHA_BAR,
 } from '../src/index.js';
+import { ZERO_SNR_ALPHA_BAR } from '../src/scheduler/schedule.js';
 import { inverseConfigOf, real, ruleArb, runs, validConfig, values } from './helpers/arbitraries.js';
 import { sqrt32, sqrtOneMinus32 } from './helpers/torch-scalars.js';
 

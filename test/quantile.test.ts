@@ -3,7 +3,8 @@
  * linear interpolation (helpers/torch-quantile.ts).
  */
 import { describe, expect, it } from 'vitest';
-import { quantileInPlace, selectKth } from '../src/index.js';
+import { quantileInPlace } from '../src/index.js';
+import { selectKth } from '../src/scheduler/step.js';
 import { gaussians, uniformSource } from './helpers/random.js';
 import { sortedQuantile } from './helpers/torch-quantile.js';
 

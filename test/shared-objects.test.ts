@@ -6,12 +6,12 @@
  * that follows every path fails here at once (there is no timing in these tests).
  */
 import { describe, expect, it } from 'vitest';
+import { describeValue } from '../src/errors.js';
 import {
   ArgumentError,
   ConfigError,
   DDIMInverseScheduler,
   DDIMScheduler,
-  describeValue,
   toDiffusersJsonString,
 } from '../src/index.js';
 import { checkMessage, expectTyped, sharedDag, throwingProxy, thrown } from './helpers/hostile.js';

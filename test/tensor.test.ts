@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { float16ToNumber, numberToFloat16, ShapeError, sizeOf, tensor, toFloat64 } from '../src/index.js';
+import { float16ToNumber, numberToFloat16, ShapeError, tensor, toFloat64 } from '../src/index.js';
+import { sizeOf } from '../src/tensor/tensor.js';
 
 describe('float16', () => {
   it('decoding then encoding returns every non-NaN bit pattern unchanged', () => {

@@ -2,15 +2,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  ArgumentError,
-  DDIMInverseScheduler,
-  DDIMScheduler,
-  ddimTimesteps,
-  numpyArange,
-  numpyLinspace,
-  roundHalfEven,
-} from '../src/index.js';
+import { ArgumentError, DDIMInverseScheduler, DDIMScheduler, ddimTimesteps } from '../src/index.js';
+import { numpyArange, numpyLinspace, roundHalfEven } from '../src/scheduler/timesteps.js';
 import { loadFixture } from './helpers/fixtures.js';
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  ConfigError,
-  clampZeroTerminalAlphaBar,
-  DDIMInverseScheduler,
-  DDIMScheduler,
-  type Tensor,
-  ZERO_SNR_ALPHA_BAR,
-} from '../src/index.js';
+import { ConfigError, DDIMInverseScheduler, DDIMScheduler, type Tensor } from '../src/index.js';
+import { clampZeroTerminalAlphaBar, ZERO_SNR_ALPHA_BAR } from '../src/scheduler/schedule.js';
 import { f32 } from './helpers/fixtures.js';
 import { toyLoop as loop, REF_DIMS, refModel, refSample } from './helpers/models.js';
 

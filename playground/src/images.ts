@@ -3,16 +3,8 @@
  * data set is the denoiser a network trained to convergence on those images would be, so the
  * grid shows what the schedule and sampler do, with no model error mixed in.
  */
-import {
-  type DDIMConfig,
-  DDIMScheduler,
-  datasetDenoiser,
-  Generator,
-  nearestNeighbours,
-  randnTensor,
-  sample,
-  shapesDataset,
-} from 'ddim';
+import { type DDIMConfig, DDIMScheduler, Generator, randnTensor, sample } from 'ddim';
+import { datasetDenoiser, nearestNeighbours, shapesDataset } from 'ddim/exact';
 import { type RunInput, RunPanel, type RunState } from './run-panel.js';
 
 export interface ImagesState extends RunState {

@@ -4,14 +4,8 @@
  * what the particles do is the scheduler's doing alone. Every step is recorded through `onStep`
  * and can be animated or scrubbed.
  */
-import {
-  type DDIMConfig,
-  DDIMScheduler,
-  Generator,
-  gaussianMixtureDenoiser,
-  randnTensor,
-  sample,
-} from 'ddim';
+import { type DDIMConfig, DDIMScheduler, Generator, randnTensor, sample } from 'ddim';
+import { gaussianMixtureDenoiser } from 'ddim/exact';
 import { ticks } from './chart.js';
 import { type RunInput, RunPanel, type RunState } from './run-panel.js';
 

@@ -4,11 +4,10 @@
  * `window.__playground` so tests (and curious users, from the console) can read what is drawn.
  */
 import {
-  configToJSON,
   DDIM_DEFAULTS,
   type DDIMConfig,
   DdimError,
-  parseSeed,
+  Generator,
   resolveDDIMConfig,
   toDiffusersJsonString,
 } from 'ddim';
@@ -255,7 +254,7 @@ function renderWarnings(warnings: ConfigWarning[]): void {
 
 function renderConfigOut(config: Readonly<DDIMConfig>): void {
   // Byte for byte what diffusers' save_config writes (sorted keys, Python float reprs).
-  $('config-out').textContent = toDiffusersJsonString(configToJSON('DDIMScheduler', config));
+  $('config-out').textContent = toDiffusersJsonString({ _class_name: 'DDIMScheduler', ...config });
 }
 
 function downloadConfig(): void {
@@ -314,7 +313,7 @@ function readRunSettings(): { steps: number; eta: number; seed: string } {
     throw new FormError('eta', `eta must be a finite number >= 0 (got ${JSON.stringify(etaText)}).`);
   }
   const seed = $<HTMLInputElement>('seed').value.trim();
-  parseSeed(seed, 'seed'); // an ArgumentError naming the seed, shown at the field
+  new Generator().manualSeed(seed); // an ArgumentError naming the seed, shown at the field
   return { steps: stepsText === '' ? Number.NaN : Number(stepsText), eta, seed };
 }
 

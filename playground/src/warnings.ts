@@ -3,7 +3,6 @@
  * as data-warning="id"; tests look for it), a level, and a message saying what happens and what to
  * change. All of them follow from the schedule itself, so they are computed from a ScheduleView.
  */
-import { numpyArange } from 'ddim';
 import type { ScheduleView } from './schedule-view.js';
 
 export type WarningId =
@@ -93,7 +92,7 @@ export function configWarnings(view: ScheduleView): ConfigWarning[] {
 
   // numpy's float arange returns n + 1 values for some (T, n) (T = 1000: n = 61, 103, ...); diffusers
   // then steps through an extra timestep -1 read as alphas_cumprod[-1]. ddim keeps the n real ones.
-  if (c.timestep_spacing === 'trailing' && numpyArange(T, 0, -T / view.steps).length > view.steps) {
+  if (c.timestep_spacing === 'trailing' && numpyArangeLength(T, 0, -T / view.steps) > view.steps) {
     out.push({
       id: 'trailing-extra-timestep',
       level: 'info',
@@ -137,4 +136,9 @@ export function configWarnings(view: ScheduleView): ConfigWarning[] {
     });
   }
   return out;
+}
+
+/** The length numpy gives `np.arange(start, stop, step)` for floats: ceil((stop - start) / step). */
+function numpyArangeLength(start: number, stop: number, step: number): number {
+  return Math.max(0, Math.ceil((stop - start) / step));
 }

@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DDIMScheduler, Generator, randnTensor, SCHEDULER_PRESETS, sizeOf } from '../index.js';
+import { DDIMScheduler, Generator, randnTensor, SCHEDULER_PRESETS } from '../index.js';
 
 export interface HeapReport {
   steps: number;
@@ -30,7 +30,7 @@ const STEPS = 50;
 export async function heapOfSteps(steps: number): Promise<HeapReport> {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('run node with --expose-gc');
-  const n = sizeOf(DIMS);
+  const n = DIMS.reduce((a, b) => a * b, 1);
   const s = new DDIMScheduler(SCHEDULER_PRESETS.sd.config).setTimesteps(STEPS);
   const normals = (seed: number) => randnTensor(DIMS, { generator: new Generator().manualSeed(seed) }).data;
   const initial = normals(5);

@@ -15,7 +15,6 @@ import {
   randnInto,
   randnTensor,
   SCHEDULER_PRESETS,
-  sizeOf,
   stepCoefficients,
   toFloat64,
 } from '../index.js';
@@ -130,7 +129,7 @@ function stepInputs(n: number, alphaProd: number, pixels: boolean, seed: number)
 
 /** One set of buffers for each task; two alternate, as a sampling loop's ping-pong buffers do. */
 export function bufferSet(c: StepCase, alphaProd: number, seed: number) {
-  const n = sizeOf(c.dims);
+  const n = c.dims.reduce((a, b) => a * b, 1);
   const { sample, model, noise } = stepInputs(n, alphaProd, c.thresholding, seed);
   const tensorOf = (data: Float32Array) =>
     c.half

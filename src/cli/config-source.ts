@@ -8,11 +8,11 @@ import { resolve } from 'node:path';
 import {
   type DDIMConfig,
   DDIMScheduler,
-  isPresetName,
   LoadError,
   loadSchedulerConfig,
   PRESET_NAMES,
   type PredictionType,
+  type PresetName,
   type PreviousTimestepRule,
   SCHEDULER_PRESETS,
   type TimestepSpacing,
@@ -66,8 +66,12 @@ export async function loadConfigSource(
   source: string,
   options: SourceOptions,
 ): Promise<LoadedSchedulerConfig> {
-  if (isPresetName(source)) {
-    return { label: source, config: { ...SCHEDULER_PRESETS[source].config }, from: `preset ${source}` };
+  if ((PRESET_NAMES as readonly string[]).includes(source)) {
+    return {
+      label: source,
+      config: { ...SCHEDULER_PRESETS[source as PresetName].config },
+      from: `preset ${source}`,
+    };
   }
   if (/\.json$/i.test(source) && !/^[a-z]+:/i.test(source) && !existsSync(source)) {
     // Without this a missing "config.json" would be looked up as a Hub repo of that name.

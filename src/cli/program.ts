@@ -6,7 +6,8 @@
  * argument), reported by commander with a pointer to --help.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { DdimError, PRESET_NAMES, SHAPE_KINDS } from '../node/index.js';
+import { SHAPE_KINDS } from '../exact/index.js';
+import { DdimError, PRESET_NAMES } from '../node/index.js';
 import { benchCommand } from './commands/bench.js';
 import { brightnessCommand, table1Command } from './commands/experiment.js';
 import { plotCommand } from './commands/plot.js';

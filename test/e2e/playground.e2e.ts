@@ -12,15 +12,9 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FullState } from '../../playground/src/main.js';
-import {
-  ConfigError,
-  DDIMScheduler,
-  Generator,
-  gaussianMixtureDenoiser,
-  randnTensor,
-  sample,
-  shapesDataset,
-} from '../../src/index.js';
+import { shapesDataset } from '../../src/exact/datasets.js';
+import { gaussianMixtureDenoiser } from '../../src/exact/models.js';
+import { ConfigError, DDIMScheduler, Generator, randnTensor, sample } from '../../src/index.js';
 import { fixtureText, type HubServer, startHubServer } from '../helpers/hub-server.js';
 import { type Browser, launchChromium } from './browser.js';
 import { type StaticServer, serveStatic } from './static-server.js';

@@ -4,12 +4,12 @@
  * everything observable about a scheduler, to prove a failed call changed nothing.
  */
 import { expect } from 'vitest';
+import { describeValue } from '../../src/errors.js';
 import {
   AbortError,
   type DDIMInverseScheduler,
   type DDIMScheduler,
   DdimError,
-  describeValue,
   type Generator,
   StateError,
 } from '../../src/index.js';

@@ -5,7 +5,8 @@
  * float16 models take and return float16 and compute in float32 inside (Cast in, Cast out): the
  * tests are about the adapter's float16 handling, not about float16 arithmetic.
  */
-import type { GaussianMixture, PredictionType } from '../../src/index.js';
+import type { GaussianMixture } from '../../src/exact/index.js';
+import type { PredictionType } from '../../src/index.js';
 import { attr, type ElemType, GraphBuilder, type Shape } from './onnx-graph.js';
 
 export interface UnetLayout {

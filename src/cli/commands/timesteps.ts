@@ -3,7 +3,7 @@
  * previous timestep, alpha_bar at both, the SNR, and sigma_t for the given eta. Every number comes
  * from the scheduler's own API (previousTimestep, alphaBarAt, getVariance), none is recomputed here.
  */
-import { checkEtaFits, type DDIMScheduler, snr } from '../../node/index.js';
+import { type DDIMScheduler, snr } from '../../node/index.js';
 import type { ConfigOverrideFlags } from '../config-source.js';
 import { loadConfigSource, schedulerFor } from '../config-source.js';
 import type { CliContext } from '../context.js';
@@ -29,7 +29,7 @@ export function timestepRows(scheduler: DDIMScheduler, eta: number): TimestepRow
     const variance = scheduler.getVariance(t, prev);
     // The table shows the steps `step` would take: an eta that a step refuses (DDIM eq. 12 broken,
     // sigma^2 > 1 - alpha_bar_prev) is refused here too, with the same error, not tabulated.
-    if (eta > 1) checkEtaFits(eta, variance, alphaBarPrev, t, prev);
+    if (eta > 1) probeStep(scheduler, t, eta);
     return {
       index,
       t,
@@ -40,6 +40,15 @@ export function timestepRows(scheduler: DDIMScheduler, eta: number): TimestepRow
       sigma: eta * Math.sqrt(variance),
     };
   });
+}
+
+/**
+ * Run the scheduler's own step at `t` with `eta` on a one-element zero sample (and zero noise, so
+ * no generator is drawn from): it throws exactly the ArgumentError a sampling run would.
+ */
+function probeStep(scheduler: DDIMScheduler, t: number, eta: number): void {
+  const zero = { data: new Float32Array(1), dims: [1] };
+  scheduler.step(zero, t, zero, { eta, varianceNoise: zero });
 }
 
 /** One line saying which schedule this is. */
