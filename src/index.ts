@@ -108,12 +108,11 @@ export {
   quadraticTimesteps,
   trailingTimesteps,
 } from './scheduler/timesteps.js';
+export { convertInto, DTYPES, type DTypeMap, float16ToNumber, numberToFloat16 } from './tensor/dtype.js';
 // Tensors: onnxruntime-style { data, dims, type } objects.
 export {
   type DType,
   type Float32Tensor,
-  float16ToNumber,
-  numberToFloat16,
   type Tensor,
   type TensorData,
   type TensorLike,

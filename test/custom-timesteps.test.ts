@@ -191,7 +191,7 @@ describe('DDIMInverseScheduler.setTimesteps({ timesteps }): ascending, each step
     const inverse = new DDIMInverseScheduler(config).setTimesteps({ timesteps: [...list].reverse() });
     const x0: Tensor = { data: Float64Array.of(0.5, -0.25, 0.75, 0.1, -0.6, 0.3), dims, type: 'float64' };
     const eps: Tensor = { data: Float64Array.of(0.3, -1.1, 0.2, 0.9, -0.4, 1.3), dims, type: 'float64' };
-    let x = x0;
+    let x: Tensor = x0;
     for (const t of inverse.timesteps) x = inverse.step(eps, t, x).prevSample;
     for (const t of forward.timesteps) x = forward.step(eps, t, x).prevSample;
     expectNear(x.data, Array.from(x0.data), 1e-12);

@@ -21,7 +21,7 @@ const dims = [4, 3, 8, 8];
  * SchedulerCommonTest.dummy_sample_deter: arange(768).reshape(3, 8, 8, 4) / 768, permuted to
  * (4, 3, 8, 8); dummy_noise_deter is the same with the arange flipped.
  */
-function deterministic(flip: boolean): Tensor<Float32Array> {
+function deterministic(flip: boolean): Tensor<'float32'> {
   const n = 768;
   const data = new Float32Array(n);
   for (let b = 0; b < 4; b++)

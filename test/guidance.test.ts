@@ -8,7 +8,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { batchStd } from '../src/sampling/guidance.js';
-import { float16Table } from '../src/tensor/tensor.js';
+import { float16Table } from '../src/tensor/dtype.js';
 import { expectClose, f32, loadFixture } from './helpers/fixtures.js';
 
 interface GuidanceCase {

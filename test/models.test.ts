@@ -9,7 +9,7 @@ import {
   type Tensor,
   tensor,
 } from '../src/index.js';
-import { float16Table } from '../src/tensor/tensor.js';
+import { float16Table } from '../src/tensor/dtype.js';
 import { exactEpsilon } from './helpers/gaussian-mixture.js';
 
 const f64 = (values: readonly number[], dims: number[]) => tensor(Float64Array.from(values), dims);

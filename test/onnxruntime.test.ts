@@ -28,7 +28,8 @@ import {
   type OrtSessionLike,
   type OrtTensorLike,
 } from '../src/runtime/onnxruntime.js';
-import { emptyLike, float16Table } from '../src/tensor/tensor.js';
+import { float16Table } from '../src/tensor/dtype.js';
+import { emptyLike } from '../src/tensor/tensor.js';
 import { expectClose, fixtureError } from './helpers/fixtures.js';
 import { GraphBuilder } from './helpers/onnx-graph.js';
 import { gaussianMixtureUnetModel, toyUnetModel, type UnetLayout } from './helpers/onnx-models.js';

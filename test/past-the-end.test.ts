@@ -119,7 +119,7 @@ describe('DDIMInverseScheduler, 1000 steps with steps_offset 1', () => {
       expect(s.timesteps[0]).toBe(1);
       expect(s.timesteps[999]).toBe(1000);
       expect(s.previousTimestep(1000)).toBe(999);
-      let x = initial;
+      let x: Tensor = initial;
       let beforeLast: Tensor = initial;
       for (const t of s.timesteps) {
         beforeLast = x;

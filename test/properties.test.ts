@@ -30,7 +30,9 @@ import { sqrt32, sqrtOneMinus32 } from './helpers/torch-scalars.js';
 type Data = Float32Array | Float64Array;
 
 function tensorOf(data: Data, dims: number[]): Tensor {
-  return { data, dims, type: data instanceof Float64Array ? 'float64' : 'float32' };
+  return (
+    data instanceof Float64Array ? { data, dims, type: 'float64' } : { data, dims, type: 'float32' }
+  ) as Tensor;
 }
 
 /** Zero terminal SNR with an epsilon model: setTimesteps / step refuse it unless the clamp is on. */

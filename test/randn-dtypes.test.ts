@@ -110,7 +110,7 @@ function tensorOf(values: readonly number[], dims: number[], dtype: DType): Tens
       : dtype === 'float64'
         ? Float64Array.from(values)
         : Float32Array.from(values);
-  return { data, dims, type: dtype };
+  return { data, dims, type: dtype } as Tensor;
 }
 
 function numbers(t: Tensor): number[] {
@@ -386,7 +386,7 @@ describe('sample(): latents drawn in options.dtype, step noise in the model outp
   /** A denoiser of the loop's dtype that records (copies of) the samples it is given. */
   function recording(seen: Tensor[]) {
     return (x: Tensor) => {
-      seen.push({ data: x.data.slice(), dims: [...x.dims], type: x.type });
+      seen.push({ data: x.data.slice(), dims: [...x.dims], type: x.type } as Tensor);
       // eps = x / 2 in the sample's dtype.
       const data =
         x.type === 'float16'

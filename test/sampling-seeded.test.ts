@@ -249,9 +249,9 @@ describe('img2img: diffusers procedure step by step', () => {
   it('guided img2img with eta > 0 draws img2img noise first, then one draw per step', async () => {
     const c = kept[0];
     const dims = [1, 16];
-    const init: Tensor = { data: randnTensor(dims, { generator: seeded(8) }).data, dims, type: 'float32' };
+    const init: Tensor = randnTensor(dims, { generator: seeded(8) });
     const uncond = (x: Tensor): Tensor => ({
-      data: x.data.map((v) => 0.3 * v),
+      data: Float32Array.from(x.data, (v) => 0.3 * v),
       dims: x.dims,
       type: 'float32',
     });

@@ -21,7 +21,7 @@ import {
   type TensorLike,
   tensor,
 } from '../src/index.js';
-import { float16Table } from '../src/tensor/tensor.js';
+import { float16Table } from '../src/tensor/dtype.js';
 import { expectClose, f32, type LoopCase, loadFixture } from './helpers/fixtures.js';
 import { toyModel } from './helpers/models.js';
 import { uniformSource } from './helpers/random.js';

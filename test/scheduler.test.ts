@@ -188,7 +188,7 @@ describe('config', () => {
   });
 });
 
-function tensorOf(values: number[], dims: number[]): Tensor<Float32Array> {
+function tensorOf(values: number[], dims: number[]): Tensor<'float32'> {
   return { data: f32(values), dims, type: 'float32' };
 }
 

@@ -121,7 +121,7 @@ function emptyTensor(dtype: DType): Tensor {
       : dtype === 'float64'
         ? new Float64Array(N)
         : new Float32Array(N);
-  return { data, dims, type: dtype };
+  return { data, dims, type: dtype } as Tensor;
 }
 
 /** Largest |got - want| / max(1, |want|) over all elements (Infinity on NaN). */

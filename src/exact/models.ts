@@ -37,16 +37,16 @@ import { guarded, unreadable } from '../guard.js';
 import type { PredictionType } from '../scheduler/config.js';
 import { PREDICTION_TYPES } from '../scheduler/config.js';
 import { checkTrainTimestep } from '../scheduler/forward.js';
+import { convertInto, writeElement } from '../tensor/dtype.js';
 import {
   checkSameDims,
   checkTensor,
   type DType,
   emptyLike,
-  float16Table,
-  numberToFloat16,
   sizeOf,
   type Tensor,
   type TensorLike,
+  tensorOf,
   toFloat64,
 } from '../tensor/tensor.js';
 
@@ -317,10 +317,7 @@ function makeDenoiser(
     const src = sample.data;
     const X = xs;
     const XX = xx;
-    const table = type === 'float16' ? float16Table() : null;
-    const n = batch * D;
-    if (table === null) for (let i = 0; i < n; i++) X[i] = src[i];
-    else for (let i = 0; i < n; i++) X[i] = table[src[i]];
+    convertInto(src, type, X, 'float64', 0, batch * D);
     for (let b = 0; b < batch; b++) {
       let sum = 0;
       for (let i = b * D; i < (b + 1) * D; i++) sum += X[i] * X[i];
@@ -417,7 +414,6 @@ function makeDenoiser(
     const sqrtA = Math.sqrt(a);
     const sqrtB = Math.sqrt(1 - a);
     const dst = result.data;
-    const half = type === 'float16';
     for (let i = 0; i < batch * D; i++) {
       const x = xs[i];
       const x0 = acc[i] + xCoef[(i / D) | 0] * x;
@@ -427,7 +423,7 @@ function makeDenoiser(
         const eps = (x - sqrtA * x0) / sqrtB;
         value = what === 'epsilon' ? eps : sqrtA * eps - sqrtB * x0;
       }
-      dst[i] = half ? numberToFloat16(value) : value;
+      writeElement(dst, type, i, value);
     }
     return result;
   }
@@ -465,7 +461,7 @@ function outTensor(out: TensorLike | undefined, sample: TensorLike, type: DType)
       fix: `allocate out with dtype ${type}.`,
     });
   }
-  return { data: out.data, dims: [...out.dims], type };
+  return tensorOf(out.data, [...out.dims], type);
 }
 
 /**

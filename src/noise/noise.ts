@@ -51,14 +51,15 @@
 import { ArgumentError, ShapeError, StateError } from '../errors.js';
 import { checkOptionKeys, guarded, unreadable } from '../guard.js';
 import {
-  type DType,
+  allocate,
+  assertNever,
+  checkDType,
+  DTYPES,
   float16Table,
-  formatDims,
+  holds,
   numberToFloat16,
-  sizeOf,
-  type Tensor,
-  type TensorData,
-} from '../tensor/tensor.js';
+} from '../tensor/dtype.js';
+import { type DType, formatDims, sizeOf, type Tensor, type TensorData, tensorOf } from '../tensor/tensor.js';
 
 /** A seed as PyTorch takes it: an integer in [-2^63, 2^64 - 1], as number, bigint or decimal string. */
 export type Seed = number | bigint | string;
@@ -629,12 +630,7 @@ const ARRAY_FOR: Record<DType, string> = {
 
 function isArrayFor(out: unknown, dtype: DType): boolean {
   // isView first: it reads no property, so a Proxy cannot throw from a trap here.
-  if (!ArrayBuffer.isView(out)) return false;
-  return dtype === 'float32'
-    ? out instanceof Float32Array
-    : dtype === 'float64'
-      ? out instanceof Float64Array
-      : out instanceof Uint16Array;
+  return ArrayBuffer.isView(out) && holds(out, dtype);
 }
 
 function checkRange(out: TensorData, offset: number, length: number | undefined, dtype: DType): void {
@@ -837,20 +833,30 @@ export function checkGenerators(
   );
 }
 
-/** The dtype a noise buffer holds: Float32Array, Float64Array, or Uint16Array (float16 bits), else null. */
-function dtypeOfArray(out: unknown): DType | null {
+/**
+ * The dtype a raw noise buffer is drawn in: Float32Array, Float64Array, or a Uint16Array, which
+ * `randnInto` (given no `type`) fills with float16 bits; else null.
+ */
+function noiseDTypeOf(out: unknown): DType | null {
   if (!ArrayBuffer.isView(out)) return null;
-  if (out instanceof Float32Array) return 'float32';
-  if (out instanceof Float64Array) return 'float64';
-  if (out instanceof Uint16Array) return 'float16';
-  return null;
+  return DTYPES.find((dtype) => holds(out, dtype)) ?? null;
 }
 
 /** One torch.randn call of `length` elements in `dtype` from `g`, into out[offset ..). */
 function drawInto(g: Generator, out: TensorData, dtype: DType, offset: number, length: number): void {
-  if (dtype === 'float32') g.fillRandn(out as Float32Array, offset, length);
-  else if (dtype === 'float64') g.fillRandnFloat64(out as Float64Array, offset, length);
-  else g.fillRandnFloat16(out as Uint16Array, offset, length);
+  switch (dtype) {
+    case 'float32':
+      g.fillRandn(out as Float32Array, offset, length);
+      return;
+    case 'float64':
+      g.fillRandnFloat64(out as Float64Array, offset, length);
+      return;
+    case 'float16':
+      g.fillRandnFloat16(out as Uint16Array, offset, length);
+      return;
+    default:
+      assertNever(dtype, 'dtype');
+  }
 }
 
 function fillRandnChecked(
@@ -862,7 +868,7 @@ function fillRandnChecked(
   const n = sizeOf(shape, field);
   // Read the caller's array once; sizeOf has checked it holds n >= 0 elements' worth of integers.
   const dims = guarded(() => [...shape], unreadable(ShapeError, field, 'pass a plain array.'));
-  const dtype = dtypeOfArray(out);
+  const dtype = noiseDTypeOf(out);
   if (dtype === null || out.length !== n) {
     throw new ShapeError({
       field: 'out',
@@ -902,8 +908,6 @@ export interface RandnOptions<T extends DType = DType> {
   dtype?: T;
 }
 
-const DTYPES: readonly DType[] = ['float32', 'float64', 'float16'];
-
 /**
  * diffusers' `randn_tensor(shape, generator, dtype)` on the CPU: `torch.randn(shape, generator=g,
  * dtype=dtype)` for one generator (or none: the default generator), or one
@@ -916,12 +920,9 @@ const DTYPES: readonly DType[] = ['float32', 'float64', 'float16'];
  * 'float16' }`); float64 within a few ulps (libm's log / sin / cos against JavaScript's); float32
  * within 5e-7 (torch's AVX2 polynomials against ours). The generator ends where torch's ends.
  */
-export function randnTensor(
-  shape: readonly number[],
-  options?: RandnOptions<'float32'>,
-): Tensor<Float32Array>;
-export function randnTensor(shape: readonly number[], options: RandnOptions<'float64'>): Tensor<Float64Array>;
-export function randnTensor(shape: readonly number[], options: RandnOptions<'float16'>): Tensor<Uint16Array>;
+export function randnTensor(shape: readonly number[], options?: RandnOptions<'float32'>): Tensor<'float32'>;
+export function randnTensor(shape: readonly number[], options: RandnOptions<'float64'>): Tensor<'float64'>;
+export function randnTensor(shape: readonly number[], options: RandnOptions<'float16'>): Tensor<'float16'>;
 export function randnTensor(shape: readonly number[], options?: RandnOptions): Tensor;
 export function randnTensor(shape: readonly number[], options?: RandnOptions): Tensor {
   let generator: GeneratorOption;
@@ -936,21 +937,16 @@ export function randnTensor(shape: readonly number[], options?: RandnOptions): T
       unreadable(ArgumentError, 'options', 'pass a plain { generator, dtype } object.'),
     );
   }
-  if (!DTYPES.includes(dtype as DType)) {
-    throw new ArgumentError({
-      field: 'options.dtype',
-      value: dtype,
-      problem: "must be 'float32', 'float64' or 'float16'",
-      fix: "pass one of those (torch.float32, torch.float64, torch.float16), or omit it for 'float32'.",
-    });
-  }
-  const type = dtype as DType;
+  const type = checkDType(
+    dtype,
+    'options.dtype',
+    "pass one of those (torch.float32, torch.float64, torch.float16), or omit it for 'float32'.",
+  );
   const n = sizeOf(shape, 'shape');
   const dims = guarded(() => [...shape], unreadable(ShapeError, 'shape', 'pass a plain array.'));
-  const data =
-    type === 'float64' ? new Float64Array(n) : type === 'float16' ? new Uint16Array(n) : new Float32Array(n);
+  const data = allocate(type, n);
   fillRandnChecked(data, dims, generator, 'shape');
-  return { data, dims, type };
+  return tensorOf(data, dims, type);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,11 +23,11 @@
  */
 import { ArgumentError, ShapeError, StateError } from '../errors.js';
 import { checkOptionKeys, guarded, unreadable } from '../guard.js';
+import { assertNever, convertInto, numberToFloat16 } from '../tensor/dtype.js';
 import {
   checkTensor,
   type DType,
-  float16Table,
-  numberToFloat16,
+  sameDims,
   sizeOf,
   type TensorData,
   type TensorLike,
@@ -786,12 +786,6 @@ function checkAgainstModel(
   }
 }
 
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 function allocate(type: OrtElementType, length: number): InputArray {
   switch (type) {
     case 'float32':
@@ -804,6 +798,8 @@ function allocate(type: OrtElementType, length: number): InputArray {
       return new BigInt64Array(length);
     case 'int32':
       return new Int32Array(length);
+    default:
+      return assertNever(type, 'ONNX element type');
   }
 }
 
@@ -840,27 +836,4 @@ function convertFloats(t: FloatTensor, type: UnetSampleType): FloatArray {
   const out = allocate(type, t.data.length) as FloatArray;
   convertInto(t.data, t.type, out, type);
   return out;
-}
-
-/**
- * Convert `src` (of dtype `srcType`) into the first `src.length` elements of `dst` (of `dstType`).
- * Rounding is to nearest even throughout, as numpy's and torch's casts: float64 -> float16 is
- * rounded once, directly (not via float32, which would round twice).
- */
-function convertInto(src: TensorData, srcType: DType, dst: FloatArray, dstType: DType): void {
-  const n = src.length;
-  if (srcType === dstType) {
-    dst.set(src as never);
-    return;
-  }
-  if (dstType === 'float16') {
-    for (let i = 0; i < n; i++) dst[i] = numberToFloat16(src[i]);
-    return;
-  }
-  if (srcType === 'float16') {
-    const table = float16Table();
-    for (let i = 0; i < n; i++) dst[i] = table[src[i]];
-    return;
-  }
-  dst.set(src as never); // float32 <-> float64: the typed-array store rounds to nearest even
 }

@@ -13,15 +13,15 @@
  * values written have the first argument's dtype.
  */
 import { ArgumentError } from '../errors.js';
+import { readElement, writeElement } from '../tensor/dtype.js';
 import {
   checkSameDims,
   checkTensor,
   type DType,
   emptyLike,
-  float16Table,
-  numberToFloat16,
   type Tensor,
   type TensorLike,
+  tensorOf,
 } from '../tensor/tensor.js';
 
 function checkScalar(value: unknown, field: string, fix: string): number {
@@ -44,7 +44,7 @@ function outFor(out: TensorLike | undefined, like: TensorLike, likeName: string,
       fix: `allocate out with dtype ${dtype}.`,
     });
   }
-  return { data: out.data, dims: [...out.dims], type };
+  return tensorOf(out.data, [...out.dims], type);
 }
 
 /**
@@ -63,22 +63,13 @@ export function classifierFreeGuidance(
   checkScalar(scale, 'scale', 'pass the guidance scale, e.g. 7.5 (1 means no guidance).');
   const result = outFor(out, uncond, 'uncond', uType);
   const n = uncond.data.length;
-  const od = result.data;
-  if (uType !== 'float16' && tType !== 'float16') {
-    const u = uncond.data as Float32Array | Float64Array;
-    const t = text.data as Float32Array | Float64Array;
-    // Same association as diffusers (uncond + scale * (text - uncond)), so float32 results round alike.
-    for (let i = 0; i < n; i++) od[i] = u[i] + scale * (t[i] - u[i]);
-    return result;
-  }
-  const table = float16Table();
   const ud = uncond.data;
   const td = text.data;
+  const od = result.data;
   for (let i = 0; i < n; i++) {
-    const u = uType === 'float16' ? table[ud[i]] : ud[i];
-    const t = tType === 'float16' ? table[td[i]] : td[i];
-    const v = u + scale * (t - u);
-    od[i] = uType === 'float16' ? numberToFloat16(v) : v;
+    const u = readElement(ud, uType, i);
+    // Same association as diffusers (uncond + scale * (text - uncond)), so float32 results round alike.
+    writeElement(od, uType, i, u + scale * (readElement(td, tType, i) - u));
   }
   return result;
 }
@@ -91,8 +82,6 @@ export function batchStd(t: TensorLike, field = 'tensor'): Float64Array {
   const type = checkTensor(t, field);
   const batch = t.dims.length > 0 ? t.dims[0] : 1;
   const per = batch > 0 ? t.data.length / batch : 0;
-  // float16 is decoded through the 64k table (table[bits] is the value); other data are read as is.
-  const table = type === 'float16' ? float16Table() : null;
   const data = t.data;
   const result = new Float64Array(batch);
   // Two passes (mean, then squared deviations): exact enough to match torch within float32 rounding,
@@ -100,11 +89,11 @@ export function batchStd(t: TensorLike, field = 'tensor'): Float64Array {
   for (let b = 0; b < batch; b++) {
     const start = b * per;
     let sum = 0;
-    for (let k = start; k < start + per; k++) sum += table === null ? data[k] : table[data[k]];
+    for (let k = start; k < start + per; k++) sum += readElement(data, type, k);
     const mean = sum / per;
     let ss = 0;
     for (let k = start; k < start + per; k++) {
-      const d = (table === null ? data[k] : table[data[k]]) - mean;
+      const d = readElement(data, type, k) - mean;
       ss += d * d;
     }
     result[b] = per >= 2 ? Math.sqrt(ss / (per - 1)) : Number.NaN;
@@ -139,17 +128,12 @@ export function rescaleNoiseCfg(
   const per = batch > 0 ? noiseCfg.data.length / batch : 0;
   const src = noiseCfg.data;
   const od = result.data;
-  const table = cType === 'float16' ? float16Table() : null;
   for (let b = 0; b < batch; b++) {
     const ratio = stdCfg[b] > 0 && Number.isFinite(stdText[b]) ? stdText[b] / stdCfg[b] : 1;
     // phi * (x * ratio) + (1 - phi) * x, folded into one factor per batch element.
     const factor = guidanceRescale * ratio + (1 - guidanceRescale);
     const start = b * per;
-    if (table === null) {
-      for (let k = start; k < start + per; k++) od[k] = src[k] * factor;
-    } else {
-      for (let k = start; k < start + per; k++) od[k] = numberToFloat16(table[src[k]] * factor);
-    }
+    for (let k = start; k < start + per; k++) writeElement(od, cType, k, readElement(src, cType, k) * factor);
   }
   return result;
 }

@@ -28,13 +28,16 @@ import { guarded, unreadable } from '../guard.js';
 import { checkGenerators, type Generator, randnTensor } from '../noise/noise.js';
 import type { DDIMInverseScheduler } from '../scheduler/ddim-inverse.js';
 import type { DDIMScheduler, StepOptions, StepOutBuffers, TimestepsChoice } from '../scheduler/scheduler.js';
+import { checkDType } from '../tensor/dtype.js';
 import {
   checkTensor,
   type DType,
   emptyLike,
+  sameDims,
   sizeOf,
   type Tensor,
   type TensorLike,
+  tensorOf,
 } from '../tensor/tensor.js';
 import { classifierFreeGuidance, rescaleNoiseCfg } from './guidance.js';
 import { checkStrength, img2imgStartIndex } from './img2img.js';
@@ -258,12 +261,6 @@ function copyOf(t: TensorLike, type: DType): Tensor {
   return out;
 }
 
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 /** A run ready to loop: the scheduler's timesteps are set; `start` is a fresh buffer the loop may write. */
 interface Run {
   numInferenceSteps: number;
@@ -316,7 +313,7 @@ async function runLoop(
   }
   throwIfAborted(signal, 'after the last step');
   return {
-    latents: { data: current.data, dims: [...current.dims], type: current.type },
+    latents: tensorOf(current.data, [...current.dims], current.type),
     timesteps,
     steps: total,
   };
@@ -356,18 +353,6 @@ interface SamplingRun extends Run {
   eta: number;
   /** The checked generator option (a list copied). */
   generator: Generator | Generator[] | null;
-}
-
-function checkDType(value: unknown): DType {
-  if (value !== 'float32' && value !== 'float64' && value !== 'float16') {
-    throw new ArgumentError({
-      field: 'options.dtype',
-      value,
-      problem: "must be 'float32', 'float64' or 'float16'",
-      fix: "pass the pipeline's dtype (torch_dtype), or omit it for 'float32'.",
-    });
-  }
-  return value;
 }
 
 /** `setTimesteps`' argument from `numInferenceSteps` (default 50) or `timesteps`, not both. */
@@ -421,7 +406,14 @@ function prepare(scheduler: DDIMScheduler, options: SampleOptions): SamplingRun 
   }
   const given = img2img ? initLatents : latents;
   const givenName = img2img ? 'options.initLatents' : 'options.latents';
-  const dtype = options.dtype === undefined ? undefined : checkDType(options.dtype);
+  const dtype =
+    options.dtype === undefined
+      ? undefined
+      : checkDType(
+          options.dtype,
+          'options.dtype',
+          "pass the pipeline's dtype (torch_dtype), or omit it for 'float32'.",
+        );
   let dims: readonly number[];
   let givenType: DType | null = null;
   if (given !== undefined) {

@@ -9,16 +9,10 @@
  */
 import { ArgumentError, NumericError } from '../errors.js';
 import { checkOptionKeys, guarded, unreadable } from '../guard.js';
+import { readElement, writeElement } from '../tensor/dtype.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { DType, Tensor, TensorLike } from '../tensor/tensor.js';
-import {
-  checkSameDims,
-  checkTensor,
-  emptyLike,
-  float16Table,
-  numberToFloat16,
-  readElement,
-} from '../tensor/tensor.js';
+import { checkSameDims, checkTensor, emptyLike } from '../tensor/tensor.js';
 
 export type Timesteps = number | bigint | ArrayLike<number> | ArrayLike<bigint>;
 
@@ -125,7 +119,6 @@ function combine(
 ): number {
   const batch = a.dims.length > 0 ? a.dims[0] : 1;
   const per = batch > 0 ? a.data.length / batch : 0;
-  const table = aType === 'float16' || bType === 'float16' ? float16Table() : null;
   const ad = a.data;
   const bd = b.data;
   const od = out.data;
@@ -134,11 +127,8 @@ function combine(
     const [wa, wb] = weights(bi);
     const start = bi * per;
     for (let k = start; k < start + per; k++) {
-      const av = aType === 'float16' ? table![ad[k]] : ad[k];
-      const bv = bType === 'float16' ? table![bd[k]] : bd[k];
-      const v = wa * av + wb * bv;
-      od[k] = aType === 'float16' ? numberToFloat16(v) : v;
-      checksum += aType === 'float16' ? table![od[k]] : od[k];
+      writeElement(od, aType, k, wa * readElement(ad, aType, k) + wb * readElement(bd, bType, k));
+      checksum += readElement(od, aType, k);
     }
   }
   return checksum;

@@ -10,9 +10,10 @@ import { guarded, unreadable } from '../guard.js';
 import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
 import { saveSchedulerConfig } from '../loading/hub.js';
 import { GeneratorCheckpoint, randnInto } from '../noise/noise.js';
+import { readElement } from '../tensor/dtype.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { DType, Tensor, TensorData, TensorLike } from '../tensor/tensor.js';
-import { checkSameDims, checkTensor, emptyLike, memoryOverlap, readElement } from '../tensor/tensor.js';
+import { checkSameDims, checkTensor, emptyLike, memoryOverlap, tensorOf } from '../tensor/tensor.js';
 import type { DDIMConfig, DDIMInverseConfig } from './config.js';
 import { configToJSON, resolveDDIMConfig } from './config.js';
 import { checkTrainTimestep, type ForwardOptions, forwardProcess, type Timesteps } from './forward.js';
@@ -638,7 +639,7 @@ function checkOutBuffer(given: TensorLike, field: string, sample: TensorLike, sa
 }
 
 function viewOf(given: TensorLike, type: DType): Tensor {
-  return { data: given.data, dims: [...given.dims], type };
+  return tensorOf(given.data, [...given.dims], type);
 }
 
 /** Whether a result tensor we handed out still shows exactly the buffer `given` (same data, dims). */

@@ -49,8 +49,8 @@
  */
 
 import { ArgumentError } from '../errors.js';
+import { float16Table, numberToFloat16 } from '../tensor/dtype.js';
 import type { DType, TensorData } from '../tensor/tensor.js';
-import { float16Table, numberToFloat16 } from '../tensor/tensor.js';
 import type { PredictionType } from './config.js';
 
 export type FloatData = Float32Array | Float64Array;

@@ -7,7 +7,8 @@
  * Internal: not exported from the package entry.
  */
 import { NumericError } from '../errors.js';
-import { type DType, readElement, type TensorData, type TensorLike } from './tensor.js';
+import { readElement } from './dtype.js';
+import type { DType, TensorData, TensorLike } from './tensor.js';
 
 /** Index of the first NaN / Inf element (float16 read through its bits), or -1. */
 export function firstNonFinite(data: TensorData, dtype: DType): number {

@@ -8,9 +8,17 @@
  */
 import { DdimError, ShapeError } from '../errors.js';
 import { unreadable } from '../guard.js';
+import {
+  allocate,
+  checkDType,
+  convertInto,
+  type DType,
+  type DTypeMap,
+  dtypeOfArray,
+  type TensorData,
+} from './dtype.js';
 
-export type DType = 'float32' | 'float64' | 'float16';
-export type TensorData = Float32Array | Float64Array | Uint16Array;
+export type { DType, DTypeMap, TensorData };
 
 /** What the library accepts: anything with `data` and `dims` (and `type` for float16). */
 export interface TensorLike {
@@ -19,22 +27,27 @@ export interface TensorLike {
   readonly type?: string;
 }
 
-/** What the library returns. */
-export interface Tensor<D extends TensorData = TensorData> {
-  data: D;
-  dims: number[];
-  type: DType;
-}
+/**
+ * What the library returns. `type` names `data`'s array type (DTypeMap), so checking `t.type`
+ * narrows `t.data`: `Tensor` alone is the union of the three, `Tensor<'float16'>` one of them.
+ */
+export type Tensor<T extends DType = DType> = {
+  [K in T]: { data: DTypeMap[K]; dims: number[]; type: K };
+}[T];
 
-export type Float32Tensor = Tensor<Float32Array>;
+export type Float32Tensor = Tensor<'float32'>;
 
 /** Largest element count we will allocate for one tensor (2^31 - 1, the typed-array limit in browsers). */
 export const MAX_TENSOR_ELEMENTS = 2 ** 31 - 1;
 
 /** Build a tensor from data and dims, checking that they agree. */
-export function tensor<D extends TensorData>(data: D, dims: readonly number[], type?: DType): Tensor<D> {
+export function tensor(data: Float32Array, dims: readonly number[], type?: 'float32'): Tensor<'float32'>;
+export function tensor(data: Float64Array, dims: readonly number[], type?: 'float64'): Tensor<'float64'>;
+export function tensor(data: Uint16Array, dims: readonly number[], type: 'float16'): Tensor<'float16'>;
+export function tensor(data: TensorData, dims: readonly number[], type?: DType): Tensor;
+export function tensor(data: TensorData, dims: readonly number[], type?: DType): Tensor {
   sizeOf(dims, 'dims'); // before copying: dims may be anything
-  const t = { data, dims: [...dims], type: type ?? dtypeFromData(data, type, 'tensor') } as Tensor<D>;
+  const t = { data, dims: [...dims], type: type ?? dtypeFromData(data, type, 'tensor') } as Tensor;
   checkTensor(t, 'tensor');
   return t;
 }
@@ -43,8 +56,8 @@ function dtypeFromData(data: unknown, type: unknown, field: string): DType {
   // isView as well as instanceof: a Proxy of a Float32Array passes instanceof (its prototype is
   // forwarded) but every element read would go through its traps, which may throw mid-step.
   if (ArrayBuffer.isView(data)) {
-    if (data instanceof Float32Array) return 'float32';
-    if (data instanceof Float64Array) return 'float64';
+    const dtype = dtypeOfArray(data);
+    if (dtype !== null) return dtype;
     if (data instanceof Uint16Array) {
       throw new ShapeError({
         field: `${field}.type`,
@@ -223,9 +236,7 @@ export function checkSameDims(a: TensorLike, aName: string, b: TensorLike, bName
   } catch (error) {
     throw asShapeError(error, a === null || typeof a !== 'object' ? aName : bName);
   }
-  let same = da.length === db.length;
-  for (let i = 0; same && i < da.length; i++) same = da[i] === db[i];
-  if (!same) {
+  if (!sameDims(da, db)) {
     throw new ShapeError({
       field: bName,
       value: db.length > 8 ? formatDims(db) : [...db],
@@ -233,6 +244,13 @@ export function checkSameDims(a: TensorLike, aName: string, b: TensorLike, bName
       fix: `pass ${bName} with the same shape as ${aName}.`,
     });
   }
+}
+
+/** Whether two dims lists are equal, entry for entry. */
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
@@ -251,125 +269,25 @@ export function memoryOverlap(a: TensorData, b: TensorData): 'none' | 'same' | '
     : 'partial';
 }
 
+/**
+ * A tensor of `data` known to be of `type` (no checks: for data the library made or checked). The
+ * cast is the one place a (data, type) pair that TypeScript cannot correlate becomes a Tensor.
+ */
+export function tensorOf(data: TensorData, dims: number[], type: DType): Tensor {
+  return { data, dims, type } as Tensor;
+}
+
 /** A new zero tensor with the same dims and dtype as `t`. */
-export function emptyLike(t: TensorLike, dtype: DType): Tensor {
+export function emptyLike<T extends DType>(t: TensorLike, dtype: T): Tensor<T> {
   checkTensor(t, 'tensor');
-  if (dtype !== 'float32' && dtype !== 'float64' && dtype !== 'float16') {
-    throw new ShapeError({
-      field: 'dtype',
-      value: dtype,
-      problem: "must be 'float32', 'float64' or 'float16'",
-      fix: 'pass one of the dtypes the library computes in.',
-    });
-  }
-  const n = t.data.length;
-  const data =
-    dtype === 'float64'
-      ? new Float64Array(n)
-      : dtype === 'float16'
-        ? new Uint16Array(n)
-        : new Float32Array(n);
-  return { data, dims: [...t.dims], type: dtype };
-}
-
-// ---------------------------------------------------------------------------------------------
-// float16 <-> float32. Decoding uses a 64k-entry table (built once, on first use): one load per
-// element, which is what a fused kernel wants. Encoding rounds to nearest even, as numpy/torch do.
-
-let f16Table: Float32Array | null = null;
-
-function decodeHalfBits(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-
-/** Table mapping every float16 bit pattern to its value. */
-export function float16Table(): Float32Array {
-  if (f16Table === null) {
-    const table = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) table[h] = decodeHalfBits(h);
-    f16Table = table;
-  }
-  return f16Table;
-}
-
-export function float16ToNumber(bits: number): number {
-  return float16Table()[bits & 0xffff];
-}
-
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/**
- * Round a number (a float64) to the nearest float16, ties to even, and return its bit pattern.
- *
- * The fast route goes through float32 bits. Rounding twice (float64 -> float32 -> float16) is
- * wrong only when the float32 lands exactly halfway between two float16s although the float64 was
- * not: then the float64's side of the float32 decides, as a single rounding would.
- */
-export function numberToFloat16(value: number): number {
-  f32Scratch[0] = value;
-  const f = f32Scratch[0];
-  // Which way a float32 tie really goes: to even when the float32 is exact, else up when
-  // |value| > |float32(value)| and down when below. 0/1 flags, not branches (see below).
-  const exact = +(f === value);
-  const above = +(Math.abs(value) > Math.abs(f));
-  return float32BitsToFloat16(u32Scratch[0], exact, above);
-}
-
-/**
- * The float16 nearest to the float32 with bit pattern `x`; a float32 exactly halfway between two
- * float16s goes to the even one when `exact` is 1, else to the larger magnitude when `above` is 1
- * and to the smaller when it is 0.
- */
-function float32BitsToFloat16(x: number, exact: number, above: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const abs = x & 0x7fffffff;
-  if (abs >= 0x38800000 && abs < 0x47800000) {
-    // |value| in [2^-14, 2^16): a normal half, or 65520 and up, which round to Inf. Re-bias the
-    // exponent (127 -> 15) and round off 13 mantissa bits without a branch (a data-dependent
-    // branch here mispredicts half the time in fused kernels): adding 0xfff plus `up` carries into
-    // the kept bits exactly when the dropped bits are above half, or exactly half and `up` is 1
-    // (ties to even: the lowest kept bit; `above` is 0 when exact). A carry out of the mantissa
-    // correctly bumps the exponent.
-    const up = ((abs >>> 13) & 1 & exact) | above;
-    return sign | (((abs + 0x0fff + up) >>> 13) - ((127 - 15) << 10));
-  }
-  const exp = (x >>> 23) & 0xff;
-  let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
-  if (exp - 127 + 15 >= 31) return sign | 0x7c00; // overflow -> Inf
-  // Subnormal half (or zero): shift the mantissa, including the implicit 1, into place.
-  const e = exp - 127 + 15;
-  if (e < -10) return sign;
-  mant |= 0x800000;
-  const shift = 14 - e;
-  let half = mant >>> shift;
-  const rem = mant & ((1 << shift) - 1);
-  const mid = 1 << (shift - 1);
-  if (rem > mid || (rem === mid && (above === 1 || (exact === 1 && half & 1)))) half++;
-  return sign | half;
-}
-
-/** Read element i of any supported tensor data as a number. */
-export function readElement(data: TensorData, dtype: DType, i: number): number {
-  return dtype === 'float16' ? float16Table()[data[i]] : data[i];
+  checkDType(dtype, 'dtype', 'pass one of the dtypes the library computes in.');
+  return { data: allocate(dtype, t.data.length), dims: [...t.dims], type: dtype } as Tensor<T>;
 }
 
 /** Copy any tensor into a new Float64Array (for non-hot paths: tests, guidance statistics). */
 export function toFloat64(t: TensorLike): Float64Array {
   const dtype = checkTensor(t, 'tensor');
-  const n = t.data.length;
-  const out = new Float64Array(n);
-  if (dtype === 'float16') {
-    const table = float16Table();
-    for (let i = 0; i < n; i++) out[i] = table[t.data[i]];
-  } else {
-    for (let i = 0; i < n; i++) out[i] = t.data[i];
-  }
+  const out = new Float64Array(t.data.length);
+  convertInto(t.data, dtype, out, 'float64');
   return out;
 }

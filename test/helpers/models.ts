@@ -20,12 +20,12 @@ export function toyLoop(
 
 /** A small sample and model output (batch 2) for single-step tests; copy them before writing into them. */
 export const REF_DIMS = [2, 3];
-export const refSample: Tensor<Float32Array> = {
+export const refSample: Tensor<'float32'> = {
   data: Float32Array.of(0.5, -1, 2, 0.1, 0.2, -0.3),
   dims: REF_DIMS,
   type: 'float32',
 };
-export const refModel: Tensor<Float32Array> = {
+export const refModel: Tensor<'float32'> = {
   data: Float32Array.of(0.1, 0.2, -0.5, 1, -1, 0),
   dims: REF_DIMS,
   type: 'float32',
