@@ -68,24 +68,19 @@ export {
 } from './sampling/loop.js';
 // Scheduler configs: diffusers' keys, defaults, validation and presets.
 export {
-  BETA_SCHEDULES,
-  type BetaSchedule,
   type ConfigOptions,
   DDIM_DEFAULTS,
   DDIM_INVERSE_DEFAULTS,
   type DDIMConfig,
   type DDIMInverseConfig,
-  PREDICTION_TYPES,
-  type PredictionType,
   type ResolvedConfig,
   resolveDDIMConfig,
   resolveDDIMInverseConfig,
-  TIMESTEP_SPACINGS,
-  type TimestepSpacing,
   type WarningHandler,
 } from './scheduler/config.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './scheduler/ddim-inverse.js';
 export type { PretrainedOptions, SchedulerOptions } from './scheduler/options.js';
+export { PREDICTION_TYPES, type PredictionType } from './scheduler/prediction.js';
 export {
   PRESET_NAMES,
   type PresetName,
@@ -94,7 +89,14 @@ export {
 } from './scheduler/presets.js';
 export { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './scheduler/previous-timestep.js';
 // Schedules and timesteps as free functions (what the schedulers compute, for plots and custom lists).
-export { betasForConfig, ddimVariance, rescaleZeroTerminalSnr, snr } from './scheduler/schedule.js';
+export {
+  BETA_SCHEDULES,
+  type BetaSchedule,
+  betasForConfig,
+  ddimVariance,
+  rescaleZeroTerminalSnr,
+  snr,
+} from './scheduler/schedule.js';
 // The schedulers.
 export { DDIMScheduler, type StepOutput, type TimestepsChoice } from './scheduler/scheduler.js';
 // eq. 12's scalars and torch.quantile by selection, for custom kernels and the benchmarks.
@@ -103,9 +105,13 @@ export type { StepOptions, StepOutBuffers } from './scheduler/step-options.js';
 export {
   ddimInverseTimesteps,
   ddimTimesteps,
+  INVERSE_TIMESTEP_SPACINGS,
+  type InverseTimestepSpacing,
   leadingTimesteps,
   linspaceTimesteps,
   quadraticTimesteps,
+  TIMESTEP_SPACINGS,
+  type TimestepSpacing,
   trailingTimesteps,
 } from './scheduler/timesteps.js';
 export { convertInto, DTYPES, type DTypeMap, float16ToNumber, numberToFloat16 } from './tensor/dtype.js';

@@ -34,9 +34,8 @@
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import type { PredictionType } from '../scheduler/config.js';
-import { PREDICTION_TYPES } from '../scheduler/config.js';
 import { checkTrainTimestep } from '../scheduler/forward.js';
+import { PREDICTION_TYPES, PREDICTIONS, type PredictionType } from '../scheduler/prediction.js';
 import { convertInto, writeElement } from '../tensor/dtype.js';
 import {
   checkSameDims,
@@ -414,15 +413,12 @@ function makeDenoiser(
     const sqrtA = Math.sqrt(a);
     const sqrtB = Math.sqrt(1 - a);
     const dst = result.data;
+    // The posterior mean is x0 itself; a prediction type's output comes from its row of prediction.ts.
+    const output = what === 'posterior' ? null : PREDICTIONS[what].output;
     for (let i = 0; i < batch * D; i++) {
       const x = xs[i];
       const x0 = acc[i] + xCoef[(i / D) | 0] * x;
-      let value: number;
-      if (what === 'posterior' || what === 'sample') value = x0;
-      else {
-        const eps = (x - sqrtA * x0) / sqrtB;
-        value = what === 'epsilon' ? eps : sqrtA * eps - sqrtB * x0;
-      }
+      const value = output === null ? x0 : output(x, x0, sqrtA, sqrtB);
       writeElement(dst, type, i, value);
     }
     return result;

@@ -19,7 +19,7 @@
 
 import { ArgumentError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import { MAX_TRAIN_TIMESTEPS } from '../scheduler/config.js';
+import { MAX_TRAIN_TIMESTEPS } from '../scheduler/schedule.js';
 
 /**
  * The `_diffusers_version` we write. diffusers writes its own `__version__` here and never reads

@@ -9,14 +9,15 @@
  */
 import { ConfigError, DdimError, describeValue } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-
-export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
-export type PredictionType = 'epsilon' | 'sample' | 'v_prediction';
-export type TimestepSpacing = 'leading' | 'trailing' | 'linspace';
-
-export const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'scaled_linear', 'squaredcos_cap_v2'];
-export const PREDICTION_TYPES: readonly PredictionType[] = ['epsilon', 'sample', 'v_prediction'];
-export const TIMESTEP_SPACINGS: readonly TimestepSpacing[] = ['leading', 'trailing', 'linspace'];
+import { assertNever } from '../tensor/dtype.js';
+import { PREDICTION_TYPES, type PredictionType } from './prediction.js';
+import { BETA_SCHEDULES, type BetaSchedule, MAX_TRAIN_TIMESTEPS } from './schedule.js';
+import {
+  INVERSE_TIMESTEP_SPACINGS,
+  type InverseTimestepSpacing,
+  TIMESTEP_SPACINGS,
+  type TimestepSpacing,
+} from './timesteps.js';
 
 /** The 15 fields of diffusers' `DDIMScheduler.__init__`, with diffusers' names. */
 export interface DDIMConfig {
@@ -41,7 +42,7 @@ export interface DDIMConfig {
 export type DDIMInverseConfig = Omit<
   DDIMConfig,
   'thresholding' | 'dynamic_thresholding_ratio' | 'sample_max_value' | 'timestep_spacing'
-> & { timestep_spacing: 'leading' | 'trailing' };
+> & { timestep_spacing: InverseTimestepSpacing };
 
 /** diffusers' defaults for `DDIMScheduler` (scheduling_ddim.py). */
 export const DDIM_DEFAULTS: Readonly<DDIMConfig> = Object.freeze({
@@ -76,12 +77,6 @@ export const DDIM_INVERSE_DEFAULTS: Readonly<DDIMInverseConfig> = Object.freeze(
   ...SHARED_DEFAULTS,
   timestep_spacing: 'leading',
 });
-
-/**
- * Upper bound on `num_train_timesteps`. Real models use 1000 (some 4000); the bound exists so a
- * hostile or mistyped config (10^9) is refused before we allocate three arrays of that length.
- */
-export const MAX_TRAIN_TIMESTEPS = 1_000_000;
 
 export type WarningHandler = (message: string) => void;
 
@@ -335,6 +330,8 @@ function checkField(name: string, spec: FieldSpec, value: unknown, label = name)
       }
       return Object.freeze(betas as number[]);
     }
+    default:
+      return assertNever(spec.kind, 'config field kind');
   }
 }
 
@@ -550,7 +547,7 @@ const {
 
 const INVERSE_FIELDS: Record<keyof DDIMInverseConfig, FieldSpec> = {
   ...SHARED_FIELDS,
-  timestep_spacing: { kind: 'enum', values: ['leading', 'trailing'] },
+  timestep_spacing: { kind: 'enum', values: INVERSE_TIMESTEP_SPACINGS },
 };
 
 /** Deprecated config keys diffusers' DDIMInverseScheduler still reads, and the field each sets. */

@@ -15,7 +15,17 @@
  */
 
 import { ArgumentError, ConfigError } from '../errors.js';
-import type { BetaSchedule } from './config.js';
+import { assertNever } from '../tensor/dtype.js';
+
+/** diffusers' `beta_schedule` values (the trained_betas config key overrides all three). */
+export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const;
+export type BetaSchedule = (typeof BETA_SCHEDULES)[number];
+
+/**
+ * Upper bound on `num_train_timesteps`. Real models use 1000 (some 4000); the bound exists so a
+ * hostile or mistyped config (10^9) is refused before we allocate three arrays of that length.
+ */
+export const MAX_TRAIN_TIMESTEPS = 1_000_000;
 
 const f32 = Math.fround;
 
@@ -85,24 +95,33 @@ export interface BetaConfig {
 
 /** The (float32) betas diffusers' `DDIMScheduler.__init__` builds for a (validated) config. */
 export function betasForConfig(config: BetaConfig): Float64Array {
-  let betas: Float64Array;
-  if (config.trained_betas !== null) {
-    betas = Float64Array.from(config.trained_betas, f32);
-  } else if (config.beta_schedule === 'linear') {
-    betas = torchLinspace(config.beta_start, config.beta_end, config.num_train_timesteps);
-  } else if (config.beta_schedule === 'scaled_linear') {
-    // "very specific to the latent diffusion model": linear in sqrt(beta) (Python float square
-    // roots), squared in float32.
-    betas = torchLinspace(
-      Math.sqrt(config.beta_start),
-      Math.sqrt(config.beta_end),
-      config.num_train_timesteps,
-    );
-    for (let i = 0; i < betas.length; i++) betas[i] = f32(betas[i] * betas[i]);
-  } else {
-    betas = cosineBetas(config.num_train_timesteps);
-  }
+  const betas =
+    config.trained_betas !== null
+      ? Float64Array.from(config.trained_betas, f32)
+      : scheduleBetas(config.beta_schedule, config);
   return config.rescale_betas_zero_snr ? rescaleZeroTerminalSnr(betas) : betas;
+}
+
+function scheduleBetas(schedule: BetaSchedule, config: BetaConfig): Float64Array {
+  switch (schedule) {
+    case 'linear':
+      return torchLinspace(config.beta_start, config.beta_end, config.num_train_timesteps);
+    case 'scaled_linear': {
+      // "very specific to the latent diffusion model": linear in sqrt(beta) (Python float square
+      // roots), squared in float32.
+      const betas = torchLinspace(
+        Math.sqrt(config.beta_start),
+        Math.sqrt(config.beta_end),
+        config.num_train_timesteps,
+      );
+      for (let i = 0; i < betas.length; i++) betas[i] = f32(betas[i] * betas[i]);
+      return betas;
+    }
+    case 'squaredcos_cap_v2':
+      return cosineBetas(config.num_train_timesteps);
+    default:
+      return assertNever(schedule, 'beta_schedule');
+  }
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   resolveSchedulerOptions,
   type SchedulerOptions,
 } from './options.js';
+import { PREDICTIONS } from './prediction.js';
 import {
   type PreviousTimestepRule,
   schedulePreviousTimestep,
@@ -69,20 +70,6 @@ export interface StepOutput {
   prevSample: Tensor;
   /** The predicted x0 (after clipping / thresholding): a preview of the final result. */
   predOriginalSample: Tensor;
-}
-
-/**
- * diffusers #3851: with zero terminal SNR, alpha_bar = 0 at the last training timestep, and an
- * epsilon model's x0 = (x - sqrt(1 - a) eps) / sqrt(a) is Inf / NaN. diffusers returns that
- * silently; we refuse before any model call.
- */
-export function zeroSnrEpsilonError(timestep: number): ConfigError {
-  return new ConfigError({
-    field: 'prediction_type',
-    value: 'epsilon',
-    problem: `cannot step from timestep ${timestep}: alpha_bar is 0 there (zero terminal SNR, e.g. rescale_betas_zero_snr), and an epsilon prediction gives x0 = (x - sqrt(1 - alpha_bar) eps) / sqrt(alpha_bar), a division by zero (diffusers #3851)`,
-    fix: 'use a model trained with prediction_type "v_prediction" (as Lin et al. 2023 do for zero SNR), or pass { clampZeroTerminalSnr: true } in the scheduler options to set alpha_bar[T - 1] = 2^-24 as diffusers\' EulerDiscreteScheduler does, or use timestep_spacing "leading", which schedules the last timestep only in corner cases (e.g. n = T with steps_offset 0).',
-  });
 }
 
 /** Placeholder for the kernel's array arguments between steps. */
@@ -326,23 +313,13 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
 
   /**
    * Refuse a start level the prediction type cannot step from (before any model call when called
-   * from setTimesteps): epsilon at alpha_bar 0 (zero terminal SNR, diffusers #3851), and
-   * "sample" at alpha_bar 1 (only an inversion starts there, set_alpha_to_one), where
-   * eps = (x - sqrt(1) x0) / sqrt(1 - 1) is 0 / 0 (diffusers returns NaN for the whole first
-   * inversion step).
+   * from setTimesteps): where its recovery of x0 / eps divides by zero (prediction.ts: epsilon at
+   * alpha_bar 0, zero terminal SNR, diffusers #3851; "sample" at alpha_bar 1, where only an
+   * inversion starts, and diffusers returns NaN for the whole first step).
    */
   private checkStartLevel(from: number, alphaBar: number): void {
-    const prediction = this.config.prediction_type;
-    if (alphaBar === 0 && prediction === 'epsilon') throw zeroSnrEpsilonError(from);
-    if (alphaBar === 1 && prediction === 'sample') {
-      throw new ConfigError({
-        field: 'prediction_type',
-        value: 'sample',
-        problem:
-          'cannot start an inversion step from alpha_bar = 1 (set_alpha_to_one): a "sample" model gives x0, and eps = (x - x0) / sqrt(1 - alpha_bar) is 0 / 0 there',
-        fix: 'set set_alpha_to_one to false (the first step then starts from alpha_bar_0), or use an epsilon or v_prediction model.',
-      });
-    }
+    const singular = PREDICTIONS[this.config.prediction_type].singular;
+    if (singular !== null && alphaBar === singular.alphaBar) throw singular.error(from);
   }
 
   /**

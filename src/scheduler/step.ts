@@ -51,18 +51,16 @@
 import { ArgumentError } from '../errors.js';
 import { float16Table, numberToFloat16 } from '../tensor/dtype.js';
 import type { DType, TensorData } from '../tensor/tensor.js';
-import type { PredictionType } from './config.js';
+import { PREDICTIONS, type PredictionType, type Recovery } from './prediction.js';
 
 export type FloatData = Float32Array | Float64Array;
 
-/** Per-step scalars, computed once per step from alpha_bar at t and at the previous step. */
-export interface StepCoefficients {
-  /** x0 = a * x + b * m (before clipping). */
-  x0FromSample: number;
-  x0FromModel: number;
-  /** eps = c * x + d * m (from the unclipped x0). */
-  epsFromSample: number;
-  epsFromModel: number;
+/**
+ * Per-step scalars, computed once per step from alpha_bar at t and at the previous step: x0 and
+ * eps from (x, m) (`Recovery`: x0 = x0FromSample x + x0FromModel m before clipping, eps likewise
+ * from the unclipped x0), then eq. 12's weights.
+ */
+export interface StepCoefficients extends Recovery {
   /** sqrt(alpha_bar_t), 1 / sqrt(1 - alpha_bar_t): for eps re-derived from a clipped x0. */
   sqrtAlphaProd: number;
   invSqrtBetaProd: number;
@@ -101,33 +99,11 @@ export function stepCoefficients(
   const f32 = Math.fround;
   const sqrtA = f32(Math.sqrt(alphaProdT));
   const sqrtB = f32(Math.sqrt(f32(1 - alphaProdT)));
-  let x0FromSample: number;
-  let x0FromModel: number;
-  let epsFromSample: number;
-  let epsFromModel: number;
-  if (prediction === 'epsilon') {
-    x0FromSample = 1 / sqrtA;
-    x0FromModel = -sqrtB / sqrtA;
-    epsFromSample = 0;
-    epsFromModel = 1;
-  } else if (prediction === 'sample') {
-    x0FromSample = 0;
-    x0FromModel = 1;
-    epsFromSample = 1 / sqrtB;
-    epsFromModel = -sqrtA / sqrtB;
-  } else {
-    x0FromSample = sqrtA;
-    x0FromModel = -sqrtB;
-    epsFromSample = sqrtB;
-    epsFromModel = sqrtA;
-  }
   const sigma = f32(f32(eta) * f32(Math.sqrt(Math.max(0, variance))));
   // `out` lets a scheduler reuse one object for every step instead of allocating one per step.
   const c = out ?? ({} as StepCoefficients);
-  c.x0FromSample = x0FromSample;
-  c.x0FromModel = x0FromModel;
-  c.epsFromSample = epsFromSample;
-  c.epsFromModel = epsFromModel;
+  // x0 and eps from (x, m): the prediction type's row of prediction.ts.
+  PREDICTIONS[prediction].recover(sqrtA, sqrtB, c);
   c.sqrtAlphaProd = sqrtA;
   c.invSqrtBetaProd = 1 / sqrtB;
   c.sqrtAlphaProdPrev = f32(Math.sqrt(alphaProdPrev));

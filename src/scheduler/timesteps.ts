@@ -10,8 +10,18 @@
 
 import { ArgumentError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import { MAX_TRAIN_TIMESTEPS, type TimestepSpacing } from './config.js';
-import { checkCount } from './schedule.js';
+import { assertNever } from '../tensor/dtype.js';
+import { checkCount, MAX_TRAIN_TIMESTEPS } from './schedule.js';
+
+/** diffusers' `timestep_spacing` values for DDIMScheduler. */
+export const TIMESTEP_SPACINGS = ['leading', 'trailing', 'linspace'] as const;
+export type TimestepSpacing = (typeof TIMESTEP_SPACINGS)[number];
+/** DDIMInverseScheduler's: diffusers' inverse scheduler has no "linspace" (it raises ValueError). */
+export const INVERSE_TIMESTEP_SPACINGS = [
+  'leading',
+  'trailing',
+] as const satisfies readonly TimestepSpacing[];
+export type InverseTimestepSpacing = (typeof INVERSE_TIMESTEP_SPACINGS)[number];
 
 /** numpy's `np.round` / `np.rint`: round half to even. */
 export function roundHalfEven(x: number): number {
@@ -106,28 +116,32 @@ export function ddimTimesteps(
 ): Int32Array {
   const T = numTrainTimesteps;
   const n = checkInferenceSteps(numInferenceSteps, T);
-  checkSpacing(spacing, ['leading', 'trailing', 'linspace']);
+  checkSpacing(spacing, TIMESTEP_SPACINGS);
   checkStepsOffset(stepsOffset, T);
-  if (spacing === 'linspace') {
-    const values = numpyLinspace(0, T - 1, n);
-    const out = new Int32Array(n);
-    for (let i = 0; i < n; i++) out[i] = roundHalfEven(values[n - 1 - i]);
-    return out;
-  }
-  if (spacing === 'leading') {
-    const ratio = Math.floor(T / n);
-    const out = new Int32Array(n);
-    for (let i = 0; i < n; i++) out[i] = (n - 1 - i) * ratio + stepsOffset;
-    return out;
-  }
-  // trailing. numpy sizes a float arange as ceil((stop - start) / step), and for some n the
-  // quotient rounds just above n (T = 1000: n = 61, 103, 121, ...; T = 100: n = 29, 31, ...), so
-  // diffusers gets n + 1 timesteps, the extra one being round(~1e-13) - 1 = -1, which its step
-  // then reads as alphas_cumprod[-1] (the noisiest level). We keep the n real ones.
-  const values = numpyArange(T, 0, -T / n);
   const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = roundHalfEven(values[i]) - 1;
-  return out;
+  switch (spacing) {
+    case 'leading': {
+      const ratio = Math.floor(T / n);
+      for (let i = 0; i < n; i++) out[i] = (n - 1 - i) * ratio + stepsOffset;
+      return out;
+    }
+    case 'trailing': {
+      // numpy sizes a float arange as ceil((stop - start) / step), and for some n the quotient
+      // rounds just above n (T = 1000: n = 61, 103, 121, ...; T = 100: n = 29, 31, ...), so
+      // diffusers gets n + 1 timesteps, the extra one being round(~1e-13) - 1 = -1, which its step
+      // then reads as alphas_cumprod[-1] (the noisiest level). We keep the n real ones.
+      const values = numpyArange(T, 0, -T / n);
+      for (let i = 0; i < n; i++) out[i] = roundHalfEven(values[i]) - 1;
+      return out;
+    }
+    case 'linspace': {
+      const values = numpyLinspace(0, T - 1, n);
+      for (let i = 0; i < n; i++) out[i] = roundHalfEven(values[n - 1 - i]);
+      return out;
+    }
+    default:
+      return assertNever(spacing, 'timestep_spacing');
+  }
 }
 
 /**
@@ -138,10 +152,10 @@ export function ddimTimesteps(
 export function ddimInverseTimesteps(
   numTrainTimesteps: number,
   numInferenceSteps: number,
-  spacing: 'leading' | 'trailing',
+  spacing: InverseTimestepSpacing,
   stepsOffset: number,
 ): Int32Array {
-  checkSpacing(spacing, ['leading', 'trailing']);
+  checkSpacing(spacing, INVERSE_TIMESTEP_SPACINGS);
   const forward = ddimTimesteps(numTrainTimesteps, numInferenceSteps, spacing, stepsOffset);
   return forward.reverse();
 }
