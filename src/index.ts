@@ -78,8 +78,10 @@ export {
   resolveDDIMInverseConfig,
   type WarningHandler,
 } from './scheduler/config.js';
+// The schedulers.
+export { DDIMScheduler } from './scheduler/ddim.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './scheduler/ddim-inverse.js';
-export type { PretrainedOptions, SchedulerOptions } from './scheduler/options.js';
+export type { SchedulerOptions } from './scheduler/options.js';
 export { PREDICTION_TYPES, type PredictionType } from './scheduler/prediction.js';
 export {
   PRESET_NAMES,
@@ -87,7 +89,10 @@ export {
   SCHEDULER_PRESETS,
   type SchedulerPreset,
 } from './scheduler/presets.js';
+export type { PretrainedOptions } from './scheduler/pretrained.js';
 export { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './scheduler/previous-timestep.js';
+// eq. 12's scalars and torch.quantile by selection, for custom kernels and the benchmarks.
+export { quantileInPlace } from './scheduler/quantile.js';
 // Schedules and timesteps as free functions (what the schedulers compute, for plots and custom lists).
 export {
   BETA_SCHEDULES,
@@ -97,11 +102,9 @@ export {
   rescaleZeroTerminalSnr,
   snr,
 } from './scheduler/schedule.js';
-// The schedulers.
-export { DDIMScheduler, type StepOutput, type TimestepsChoice } from './scheduler/scheduler.js';
-// eq. 12's scalars and torch.quantile by selection, for custom kernels and the benchmarks.
-export { quantileInPlace, type StepCoefficients, stepCoefficients } from './scheduler/step.js';
-export type { StepOptions, StepOutBuffers } from './scheduler/step-options.js';
+export type { TimestepsChoice } from './scheduler/scheduler-base.js';
+export { type StepCoefficients, stepCoefficients } from './scheduler/step.js';
+export type { StepOptions, StepOutBuffers, StepOutput } from './scheduler/step-options.js';
 export {
   ddimInverseTimesteps,
   ddimTimesteps,

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { quantileInPlace } from '../src/index.js';
-import { selectKth } from '../src/scheduler/step.js';
+import { selectKth } from '../src/scheduler/quantile.js';
 import { gaussians, uniformSource } from './helpers/random.js';
 import { sortedQuantile } from './helpers/torch-quantile.js';
 

@@ -16,8 +16,8 @@
  * latents unchanged: no noise is added and nothing is denoised, which is what "strength 0" means.
  */
 import { ArgumentError } from '../errors.js';
+import type { DDIMScheduler } from '../scheduler/ddim.js';
 import type { Timesteps } from '../scheduler/forward.js';
-import type { DDIMScheduler } from '../scheduler/scheduler.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
 /** Throw unless `strength` is a number in [0, 1] (diffusers raises ValueError outside). */

@@ -26,8 +26,10 @@
 import { AbortError, ArgumentError, ShapeError, StateError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
 import { checkGenerators, type Generator, randnTensor } from '../noise/noise.js';
+import type { DDIMScheduler } from '../scheduler/ddim.js';
 import type { DDIMInverseScheduler } from '../scheduler/ddim-inverse.js';
-import type { DDIMScheduler, StepOptions, StepOutBuffers, TimestepsChoice } from '../scheduler/scheduler.js';
+import type { TimestepsChoice } from '../scheduler/scheduler-base.js';
+import type { StepOptions, StepOutBuffers } from '../scheduler/step-options.js';
 import { checkDType } from '../tensor/dtype.js';
 import {
   checkTensor,

@@ -425,6 +425,20 @@ export interface ResolvedConfig<C> {
  * `input` must be a plain object (`{}` for the defaults): null, undefined, arrays, strings and
  * numbers are ConfigErrors. `overrides` may be left out (undefined or null).
  */
+/**
+ * Configs this module resolved, by the class they were resolved for: a scheduler built from one
+ * (`fromConfig` resolves, then constructs) takes it as it is instead of resolving it again, so a
+ * config is validated, and its unused keys warned about, once on every path.
+ */
+const resolvedFor = new WeakMap<object, string>();
+
+/** `config` if this module resolved it for `className` (frozen, complete, valid), else null. */
+export function alreadyResolved<C extends object>(config: unknown, className: string): Readonly<C> | null {
+  return config !== null && typeof config === 'object' && resolvedFor.get(config) === className
+    ? (config as Readonly<C>)
+    : null;
+}
+
 function resolve<C extends object>(
   className: string,
   defaults: Readonly<C>,
@@ -480,7 +494,9 @@ function resolve<C extends object>(
         'but are not used by it and will be ignored.',
     );
   }
-  return { config: Object.freeze(config) as unknown as Readonly<C>, unusedKeys: unused };
+  const frozen = Object.freeze(config);
+  resolvedFor.set(frozen, className);
+  return { config: frozen as unknown as Readonly<C>, unusedKeys: unused };
 }
 
 function copyFields(

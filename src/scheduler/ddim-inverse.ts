@@ -12,17 +12,12 @@
  */
 
 import type { TensorLike } from '../tensor/tensor.js';
-import type { DDIMInverseConfig } from './config.js';
-import { resolveDDIMInverseConfig } from './config.js';
-import {
-  fromPretrainedWith,
-  type PretrainedOptions,
-  resolveSchedulerOptions,
-  type SchedulerOptions,
-} from './options.js';
+import { alreadyResolved, type DDIMInverseConfig, resolveDDIMInverseConfig } from './config.js';
+import { resolveSchedulerOptions, type SchedulerOptions } from './options.js';
+import { fromPretrainedWith, type PretrainedOptions } from './pretrained.js';
 import { scheduleInverseStartTimestep, strideInverseStartTimestep } from './previous-timestep.js';
-import { SchedulerBase, type StepOutput } from './scheduler.js';
-import { INVERSE_STEP_OPTION_KEYS, type StepOptions } from './step-options.js';
+import { SchedulerBase } from './scheduler-base.js';
+import { INVERSE_STEP_OPTION_KEYS, type StepOptions, type StepOutput } from './step-options.js';
 import { ddimInverseTimesteps } from './timesteps.js';
 
 /** Options of an inverse step: no eta (inversion is deterministic), no noise. */
@@ -31,8 +26,13 @@ export type InverseStepOptions = Pick<StepOptions, 'out' | 'allowNonFinite'>;
 export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
   /** Like `DDIMScheduler`'s: no argument means the defaults; `null` is a ConfigError. */
   constructor(config: Partial<DDIMInverseConfig> = {}, options?: SchedulerOptions) {
-    const resolvedOptions = resolveSchedulerOptions(options);
-    super(resolveDDIMInverseConfig(config, undefined, resolvedOptions).config, resolvedOptions, 'ascending');
+    const o = resolveSchedulerOptions(options);
+    super(
+      alreadyResolved<DDIMInverseConfig>(config, 'DDIMInverseScheduler') ??
+        resolveDDIMInverseConfig(config, undefined, o).config,
+      o,
+      'ascending',
+    );
   }
 
   /** Like `DDIMScheduler.fromConfig`: any diffusers scheduler config, unused keys warned. */
@@ -42,8 +42,10 @@ export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
     options?: SchedulerOptions,
   ): DDIMInverseScheduler {
     const o = resolveSchedulerOptions(options);
-    const { config: resolved } = resolveDDIMInverseConfig(config, overrides, o);
-    return new DDIMInverseScheduler(resolved as DDIMInverseConfig, { ...o, onWarning: () => {} });
+    return new DDIMInverseScheduler(
+      resolveDDIMInverseConfig(config, overrides, o).config as DDIMInverseConfig,
+      o,
+    );
   }
 
   /** Like `DDIMScheduler.fromPretrained`: a Hub repo id, a URL, or (Node) a local folder or file. */

@@ -1,17 +1,10 @@
 /**
  * Scheduler options: the behaviour that is not a diffusers config key (the previous-timestep rule,
- * the zero-SNR clamp, where config warnings go), validated once when a scheduler is built, and
- * `fromPretrained`'s options split into those, the loading options and the config overrides.
+ * the zero-SNR clamp, where config warnings go), validated once when a scheduler is built.
  */
 
 import { ArgumentError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import {
-  type FromPretrainedOptions,
-  LOAD_OPTION_KEYS,
-  type LoadConfigOptions,
-  loadSchedulerConfig,
-} from '../loading/hub.js';
 import type { ConfigOptions, WarningHandler } from './config.js';
 import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './previous-timestep.js';
 
@@ -43,10 +36,6 @@ export interface SchedulerOptions extends ConfigOptions {
    */
   clampZeroTerminalSnr?: boolean;
 }
-
-/** `fromPretrained` options: where to load from, config overrides, and the scheduler options. */
-export type PretrainedOptions<C> = FromPretrainedOptions<C> &
-  Pick<SchedulerOptions, 'previousTimestepRule' | 'clampZeroTerminalSnr'>;
 
 export interface ResolvedSchedulerOptions {
   previousTimestepRule: PreviousTimestepRule;
@@ -125,88 +114,4 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
   };
   if (o.onWarning !== undefined) resolved.onWarning = o.onWarning as WarningHandler;
   return resolved;
-}
-
-/**
- * The scheduler options carried by `fromPretrained`'s options, validated before anything is
- * loaded (a bad option fails fast, without a network round trip).
- */
-export function pretrainedSchedulerOptions(options: unknown): SchedulerOptions {
-  const picked = guarded(
-    () => {
-      const o = options !== null && typeof options === 'object' ? (options as SchedulerOptions) : {};
-      return {
-        previousTimestepRule: o.previousTimestepRule,
-        clampZeroTerminalSnr: o.clampZeroTerminalSnr,
-        onWarning: o.onWarning,
-      };
-    },
-    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
-  );
-  return resolveSchedulerOptions(picked);
-}
-
-const PRETRAINED_EXTRA_KEYS: ReadonlySet<string> = new Set([
-  'overrides',
-  'previousTimestepRule',
-  'clampZeroTerminalSnr',
-]);
-
-/**
- * Both schedulers' `fromPretrained`: the options are checked and split before anything is
- * loaded, then the loaded config goes through the scheduler's `fromConfig`.
- */
-export async function fromPretrainedWith<C, S>(
-  source: string,
-  options: unknown,
-  fromConfig: (config: unknown, overrides: Partial<C> | undefined, options: SchedulerOptions) => S,
-): Promise<S> {
-  const { schedulerOptions, load, overrides } = splitPretrainedOptions<C>(options);
-  const { config } = await loadSchedulerConfig(source, load);
-  return fromConfig(config, overrides, schedulerOptions);
-}
-
-/**
- * `fromPretrained`'s options, read once and split: the scheduler options (validated), the load
- * options for `loadSchedulerConfig`, and the config overrides. Unknown keys are ArgumentErrors,
- * before anything is loaded.
- */
-function splitPretrainedOptions<C>(options: unknown): {
-  schedulerOptions: SchedulerOptions;
-  load: LoadConfigOptions;
-  overrides: Partial<C> | undefined;
-} {
-  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
-    throw new ArgumentError({
-      field: 'options',
-      value: options,
-      problem: 'must be an options object',
-      fix: "pass e.g. { subfolder: 'scheduler' }, or nothing.",
-    });
-  }
-  const copy = guarded(
-    () => {
-      const c: Record<string, unknown> = {};
-      for (const key of Object.keys(options ?? {})) c[key] = (options as Record<string, unknown>)[key];
-      return c;
-    },
-    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
-  );
-  for (const key of Object.keys(copy)) {
-    if (!LOAD_OPTION_KEYS.has(key) && !PRETRAINED_EXTRA_KEYS.has(key)) {
-      throw new ArgumentError({
-        field: `options.${key}`,
-        value: copy[key],
-        problem: 'is not a fromPretrained option',
-        fix: `use only ${[...LOAD_OPTION_KEYS, ...PRETRAINED_EXTRA_KEYS].join(', ')}; config keys go in overrides.`,
-      });
-    }
-  }
-  const schedulerOptions = pretrainedSchedulerOptions(copy);
-  const { overrides, previousTimestepRule: _rule, clampZeroTerminalSnr: _clamp, ...load } = copy;
-  return {
-    schedulerOptions,
-    load: load as LoadConfigOptions,
-    overrides: overrides as Partial<C> | undefined,
-  };
 }

@@ -6,12 +6,20 @@
 import { ArgumentError } from '../errors.js';
 import { checkOptionKeys, unreadable } from '../guard.js';
 import { type Generator, type GeneratorOption, isGenerator } from '../noise/noise.js';
-import type { TensorLike } from '../tensor/tensor.js';
+import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
 /** Buffers to write a step's results into, so a sampling loop allocates nothing per step. */
 export interface StepOutBuffers {
   prevSample?: TensorLike;
   predOriginalSample?: TensorLike;
+}
+
+/** What a step returns: tensors of the sample's dtype and dims. */
+export interface StepOutput {
+  /** x_{t-1}: the next model input. */
+  prevSample: Tensor;
+  /** The predicted x0 (after clipping / thresholding): a preview of the final result. */
+  predOriginalSample: Tensor;
 }
 
 export interface StepOptions {

@@ -20,8 +20,8 @@
 import { Generator } from '../../noise/noise.js';
 import { sample } from '../../sampling/loop.js';
 import type { DDIMConfig } from '../../scheduler/config.js';
+import { DDIMScheduler } from '../../scheduler/ddim.js';
 import { SCHEDULER_PRESETS } from '../../scheduler/presets.js';
-import { DDIMScheduler } from '../../scheduler/scheduler.js';
 import type { Float32Tensor, TensorLike } from '../../tensor/tensor.js';
 import { shapesDataset } from '../datasets.js';
 import { datasetDenoiser } from '../models.js';

@@ -11,8 +11,8 @@ import { ArgumentError } from '../../errors.js';
 import { Generator } from '../../noise/noise.js';
 import { sample } from '../../sampling/loop.js';
 import type { DDIMConfig } from '../../scheduler/config.js';
+import { DDIMScheduler } from '../../scheduler/ddim.js';
 import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from '../../scheduler/previous-timestep.js';
-import { DDIMScheduler } from '../../scheduler/scheduler.js';
 import { circleMixture, mmdNullStd, mmdToMixture } from '../mmd.js';
 import { type GaussianMixture, gaussianMixtureDenoiser } from '../models.js';
 

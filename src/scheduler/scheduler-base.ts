@@ -1,14 +1,14 @@
 /**
- * `DDIMScheduler`: a thin stateful shell over the pure schedule, timestep and step functions,
- * with diffusers' names and behaviour (scheduling_ddim.py). `SchedulerBase` holds what it shares
- * with `DDIMInverseScheduler` (inverse.ts): the schedule arrays, the timestep list and its rule,
- * the forward process, and the validated call of the fused step kernel.
+ * `SchedulerBase`: what `DDIMScheduler` (ddim.ts) and `DDIMInverseScheduler` (ddim-inverse.ts)
+ * share, a thin stateful shell over the pure schedule, timestep and step functions with
+ * diffusers' names and behaviour (scheduling_ddim.py): the schedule arrays, the timestep list and
+ * its rule, the forward process, and the validated call of the fused step (step.ts). No I/O:
+ * loading and saving are pretrained.ts'.
  */
 
 import { ArgumentError, ConfigError, NumericError, StateError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
 import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
-import { saveSchedulerConfig } from '../loading/hub.js';
 import { GeneratorCheckpoint, randnInto } from '../noise/noise.js';
 import { readElement } from '../tensor/dtype.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
@@ -17,14 +17,9 @@ import { checkSameDims, checkTensor, emptyLike, memoryOverlap, tensorOf } from '
 import type { DDIMConfig, DDIMInverseConfig } from './config.js';
 import { configToJSON, resolveDDIMConfig } from './config.js';
 import { checkTrainTimestep, type ForwardOptions, forwardProcess, type Timesteps } from './forward.js';
-import {
-  fromPretrainedWith,
-  type PretrainedOptions,
-  type ResolvedSchedulerOptions,
-  resolveSchedulerOptions,
-  type SchedulerOptions,
-} from './options.js';
+import type { ResolvedSchedulerOptions } from './options.js';
 import { PREDICTIONS } from './prediction.js';
+import { savePretrained } from './pretrained.js';
 import {
   type PreviousTimestepRule,
   schedulePreviousTimestep,
@@ -42,6 +37,7 @@ import {
 import {
   ddimStepKernel,
   type FloatData,
+  newFoldedStep,
   type StepCoefficients,
   type StepKernelArgs,
   stepCoefficients,
@@ -49,28 +45,12 @@ import {
   type X0Bound,
   x0BoundFor,
 } from './step.js';
-import {
-  newStepSettings,
-  readStepOptions,
-  resetStepSettings,
-  STEP_OPTION_KEYS,
-  type StepOptions,
-  type StepOutBuffers,
-} from './step-options.js';
+import { checkOutOverlap, StepBuffers, stepNonFiniteError } from './step-buffers.js';
+import { newStepSettings, readStepOptions, resetStepSettings, type StepOutput } from './step-options.js';
 import { checkCustomTimesteps, ddimTimesteps, type TimestepOrder } from './timesteps.js';
-
-// The step's option types are part of the scheduler's API (sampling.ts imports them from here).
-export type { StepOptions, StepOutBuffers };
 
 /** `setTimesteps`' argument: a step count (diffusers' lists) or `{ timesteps }`, your own list. */
 export type TimestepsChoice = number | { timesteps: ArrayLike<number> | ArrayLike<bigint> };
-
-export interface StepOutput {
-  /** x_{t-1}: the next model input. */
-  prevSample: Tensor;
-  /** The predicted x0 (after clipping / thresholding): a preview of the final result. */
-  predOriginalSample: Tensor;
-}
 
 /** Placeholder for the kernel's array arguments between steps. */
 const NO_DATA = new Float32Array(0);
@@ -135,16 +115,10 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     predOriginalSample: NO_DATA,
     outType: 'float32',
     scratch: undefined,
+    folded: newFoldedStep(),
   };
-  private thresholdScratch: FloatData | null = null;
-  /** The drawn eta > 0 noise, in the model output's dtype (float16 as bits). */
-  private noiseScratch: Float32Array | Float64Array | Uint16Array | null = null;
+  private readonly buffers = new StepBuffers();
   private readonly stepSettings = newStepSettings();
-  /**
-   * The results handed back for the last two pairs of `out` buffers (see StepOptions.out): two,
-   * so that a loop alternating ping-pong buffers allocates nothing either.
-   */
-  private readonly outResults: (OutResult | null)[] = [null, null];
   /** Generator states saved before a step draws noise, restored if the step then throws. */
   private readonly generatorCheckpoint = new GeneratorCheckpoint();
 
@@ -378,7 +352,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
    * throws a LoadError pointing at `toJSON()`. Returns the path written.
    */
   savePretrained(dir: string, options?: DiffusersJsonOptions): Promise<string> {
-    return saveSchedulerConfig(dir, this.toJSON(), options);
+    return savePretrained(this.toJSON(), dir, options);
   }
 
   /**
@@ -476,7 +450,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
       noiseType = checkTensor(given, 'varianceNoise');
       checkSameDims(sample, 'sample', given, 'varianceNoise');
     }
-    const result = this.outputsFor(settings.out, sample, sampleType);
+    const result = this.buffers.outputs(settings.out, sample, sampleType);
     checkOutOverlap(result.prevSample, result.predOriginalSample, sample, modelOutput, given);
     const batch = sample.dims.length > 0 ? sample.dims[0] : 1;
     // Noise for eta > 0 (as diffusers, drawn even when this step's variance is 0). Drawn only now,
@@ -489,8 +463,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
       // diffusers: randn_tensor(model_output.shape, generator, dtype=model_output.dtype). In torch
       // each dtype is its own stream, so the noise is drawn in the model output's dtype (float16
       // model: torch's float16 numbers, not float32 ones rounded) and the kernel converts it.
-      const scratch = noiseBuffer(this.noiseScratch, modelType, sample.data.length);
-      this.noiseScratch = scratch;
+      const scratch = this.buffers.noiseFor(modelType, sample.data.length);
       // If the result turns out non-finite, the draw is undone: after the error the caller's
       // generators are where they were, and a retry draws the same noise.
       this.generatorCheckpoint.save(settings.generator);
@@ -513,7 +486,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     args.outType = sampleType;
     args.scratch =
       this.bound.kind === 'threshold'
-        ? this.scratchFor(
+        ? this.buffers.thresholdScratch(
             batch > 0 ? sample.data.length / batch : 0,
             thresholdPrecision(sampleType, modelType),
           )
@@ -524,7 +497,7 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     args.noise = null;
     if (!finite && !settings.allowNonFinite) {
       // The kernel's test is cheap and may be cautious (huge but finite values); this scan is exact.
-      const error = nonFiniteError(
+      const error = stepNonFiniteError(
         timestep,
         modelOutput,
         modelType,
@@ -544,290 +517,5 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     }
     if (draw) this.generatorCheckpoint.release();
     return result;
-  }
-
-  private scratchFor(length: number, precision: 'float32' | 'float64'): FloatData {
-    const s = this.thresholdScratch;
-    if (s !== null && s.length >= length && s instanceof Float64Array === (precision === 'float64')) return s;
-    const fresh = precision === 'float64' ? new Float64Array(length) : new Float32Array(length);
-    this.thresholdScratch = fresh;
-    return fresh;
-  }
-
-  /** The result tensors: the validated `out` buffers (last steps' results when they are the same), or new ones. */
-  private outputsFor(out: StepOutBuffers, sample: TensorLike, sampleType: DType): StepOutput {
-    const givenPrev = out.prevSample;
-    const givenX0 = out.predOriginalSample;
-    if (givenPrev !== undefined) checkOutBuffer(givenPrev, 'out.prevSample', sample, sampleType);
-    if (givenX0 !== undefined) checkOutBuffer(givenX0, 'out.predOriginalSample', sample, sampleType);
-    const cache = this.outResults;
-    for (let i = 0; i < cache.length; i++) {
-      const hit = cache[i];
-      if (
-        hit !== null &&
-        hit.prev === givenPrev &&
-        hit.x0 === givenX0 &&
-        sameView(hit.result.prevSample, givenPrev) &&
-        sameView(hit.result.predOriginalSample, givenX0)
-      ) {
-        return hit.result;
-      }
-    }
-    const result: StepOutput = {
-      prevSample: givenPrev === undefined ? emptyLike(sample, sampleType) : viewOf(givenPrev, sampleType),
-      predOriginalSample: givenX0 === undefined ? emptyLike(sample, sampleType) : viewOf(givenX0, sampleType),
-    };
-    if (givenPrev !== undefined && givenX0 !== undefined) {
-      cache[1] = cache[0];
-      cache[0] = { prev: givenPrev, x0: givenX0, result };
-    }
-    return result;
-  }
-}
-
-/** `current` if it is a buffer of `length` elements for `dtype`, else a new one. */
-function noiseBuffer(
-  current: Float32Array | Float64Array | Uint16Array | null,
-  dtype: DType,
-  length: number,
-): Float32Array | Float64Array | Uint16Array {
-  const ctor = dtype === 'float64' ? Float64Array : dtype === 'float16' ? Uint16Array : Float32Array;
-  if (current !== null && current.length === length && current instanceof ctor) return current;
-  return new ctor(length);
-}
-
-interface OutResult {
-  prev: TensorLike;
-  x0: TensorLike;
-  result: StepOutput;
-}
-
-function checkOutBuffer(given: TensorLike, field: string, sample: TensorLike, sampleType: DType): void {
-  const type = checkTensor(given, field);
-  checkSameDims(sample, 'sample', given, field);
-  if (type !== sampleType) {
-    throw new ArgumentError({
-      field,
-      value: type,
-      problem: `has dtype ${type} but sample has ${sampleType}; results have the sample's dtype`,
-      fix: `allocate ${field} with the same dtype as sample.`,
-    });
-  }
-}
-
-function viewOf(given: TensorLike, type: DType): Tensor {
-  return tensorOf(given.data, [...given.dims], type);
-}
-
-/** Whether a result tensor we handed out still shows exactly the buffer `given` (same data, dims). */
-function sameView(t: Tensor, given: TensorLike | undefined): boolean {
-  if (given === undefined || t.data !== given.data || t.dims.length !== given.dims.length) return false;
-  for (let i = 0; i < t.dims.length; i++) if (t.dims[i] !== given.dims[i]) return false;
-  return true;
-}
-
-/**
- * The fused pass reads element i of every input, then writes element i of both outputs. So an
- * output may be exactly an input's memory (in place), but the two outputs must not share memory
- * (the second write would overwrite the first), and no output may overlap an input at an offset
- * or with another element size (it would overwrite elements not read yet). Either is silent
- * garbage, so it is refused before the pass.
- */
-function checkOutOverlap(
-  prevSample: Tensor,
-  predOriginalSample: Tensor,
-  sample: TensorLike,
-  modelOutput: TensorLike,
-  varianceNoise: TensorLike | null,
-): void {
-  if (memoryOverlap(prevSample.data, predOriginalSample.data) !== 'none') {
-    throw new ArgumentError({
-      field: 'out.predOriginalSample',
-      problem: 'shares memory with out.prevSample; the step writes both, so one would overwrite the other',
-      fix: 'pass two separate buffers (or leave one out to have it allocated).',
-    });
-  }
-  checkOutAgainstInputs(prevSample.data, 'out.prevSample', sample, modelOutput, varianceNoise);
-  checkOutAgainstInputs(
-    predOriginalSample.data,
-    'out.predOriginalSample',
-    sample,
-    modelOutput,
-    varianceNoise,
-  );
-}
-
-function checkOutAgainstInputs(
-  out: TensorData,
-  outName: string,
-  sample: TensorLike,
-  modelOutput: TensorLike,
-  varianceNoise: TensorLike | null,
-): void {
-  const input =
-    memoryOverlap(out, sample.data) === 'partial'
-      ? 'sample'
-      : memoryOverlap(out, modelOutput.data) === 'partial'
-        ? 'modelOutput'
-        : varianceNoise !== null && memoryOverlap(out, varianceNoise.data) === 'partial'
-          ? 'varianceNoise'
-          : null;
-  if (input !== null) {
-    throw new ArgumentError({
-      field: outName,
-      problem: `overlaps ${input} without being exactly its memory (another offset or element size), so writing it would overwrite ${input} elements not read yet`,
-      fix: `write in place into ${input} itself (same array), or into a separate buffer.`,
-    });
-  }
-}
-
-/**
- * The NumericError for a non-finite step result, naming the culprit: the first NaN / Inf input
- * element (model output first: that is the usual cause), else the output element that overflowed
- * its dtype; null when all are finite (the kernel's cautious test, RESULT_LIMIT in step.ts, was a
- * false alarm on huge finite values).
- */
-function nonFiniteError(
-  timestep: number,
-  modelOutput: TensorLike,
-  modelType: DType,
-  sample: TensorLike,
-  sampleType: DType,
-  varianceNoise: TensorLike | null,
-  noiseType: DType,
-  result: StepOutput,
-): NumericError | null {
-  const anyway = 'pass allowNonFinite: true to step anyway.';
-  const inputs = [
-    {
-      name: 'modelOutput',
-      tensor: modelOutput,
-      dtype: modelType,
-      fix: `check the model (float16 overflow, bad weights, bad inputs); ${anyway}`,
-    },
-    {
-      name: 'sample',
-      tensor: sample,
-      dtype: sampleType,
-      fix: `check the previous step and the initial latents; ${anyway}`,
-    },
-  ];
-  if (varianceNoise !== null) {
-    inputs.push({
-      name: 'varianceNoise',
-      tensor: varianceNoise,
-      dtype: noiseType,
-      fix: `pass finite noise; ${anyway}`,
-    });
-  }
-  const inputError = nonFiniteInputError(inputs, `at timestep ${timestep}`);
-  if (inputError !== null) return inputError;
-  for (const [name, out] of [
-    ['prevSample', result.prevSample],
-    ['predOriginalSample', result.predOriginalSample],
-  ] as const) {
-    const i = firstNonFinite(out.data, out.type);
-    if (i >= 0) {
-      return new NumericError({
-        field: `${name}[${i}]`,
-        value: readElement(out.data, out.type, i),
-        problem:
-          out.type === 'float16'
-            ? `overflows float16 (which holds at most 65504) at timestep ${timestep} although the inputs are finite`
-            : `is not finite at timestep ${timestep} although the inputs are finite: the result is past the ${out.type} range, or the schedule divides by zero here`,
-        fix:
-          out.type === 'float16'
-            ? 'run the scheduler in float32 (pass a float32 sample and out buffers), or check the model output scale; pass allowNonFinite: true to step anyway.'
-            : 'check the model output scale (and zero terminal SNR needs prediction_type "v_prediction"), or pass allowNonFinite: true.',
-      });
-    }
-  }
-  return null;
-}
-
-export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
-  constructor(config: Partial<DDIMConfig> = {}, options?: SchedulerOptions) {
-    const resolvedOptions = resolveSchedulerOptions(options);
-    super(resolveDDIMConfig(config, undefined, resolvedOptions).config, resolvedOptions, 'descending');
-  }
-
-  /**
-   * Build a scheduler from any diffusers scheduler config (a parsed `scheduler_config.json`,
-   * possibly of another class), with `overrides` applied on top, like diffusers'
-   * `DDIMScheduler.from_config(config, **overrides)`.
-   */
-  static fromConfig(
-    config: unknown,
-    overrides?: Partial<DDIMConfig>,
-    options?: SchedulerOptions,
-  ): DDIMScheduler {
-    const o = resolveSchedulerOptions(options);
-    const { config: resolved } = resolveDDIMConfig(config, overrides, o);
-    return new DDIMScheduler(resolved as DDIMConfig, { ...o, onWarning: () => {} });
-  }
-
-  /**
-   * Load a scheduler the way diffusers' `DDIMScheduler.from_pretrained` does: from a Hub repo id
-   * (`'stabilityai/stable-diffusion-2-1'` with `{ subfolder: 'scheduler' }`), an http(s) URL, or
-   * under Node a local folder or file and the Hugging Face cache. Any scheduler's config loads;
-   * keys DDIM does not use go to `onWarning`. See `loadSchedulerConfig` for the loading options;
-   * `previousTimestepRule` and `clampZeroTerminalSnr` are the scheduler options (SchedulerOptions).
-   */
-  static fromPretrained(source: string, options: PretrainedOptions<DDIMConfig> = {}): Promise<DDIMScheduler> {
-    return fromPretrainedWith(source, options, DDIMScheduler.fromConfig);
-  }
-
-  get className(): string {
-    return 'DDIMScheduler';
-  }
-
-  /**
-   * alpha_bar used for the step after the last one (diffusers' `final_alpha_cumprod`): 1 when
-   * `set_alpha_to_one`, else alpha_bar_0 (Stable Diffusion's choice, with steps_offset 1).
-   */
-  get finalAlphaCumprod(): number {
-    return this.cleanAlphaCumprod;
-  }
-
-  protected timestepsFor(n: number): Int32Array {
-    const c = this.config;
-    return ddimTimesteps(c.num_train_timesteps, n, c.timestep_spacing, c.steps_offset);
-  }
-
-  protected previousIn(schedule: Int32Array, followsList: boolean, t: number): number {
-    return followsList
-      ? schedulePreviousTimestep(schedule, t)
-      : stridePreviousTimestep(t, this.config.num_train_timesteps, schedule.length);
-  }
-
-  /**
-   * DDIM eq. 16's variance sigma_t^2 / eta^2 between `timestep` and `prevTimestep` (diffusers'
-   * `_get_variance`). `prevTimestep` is -1 or a timestep no noisier than `timestep` (a step goes
-   * towards the data); the other way round the formula gives a negative "variance".
-   */
-  getVariance(timestep: number, prevTimestep: number): number {
-    const aT = this.alphaBarAt(timestep);
-    const aPrev = this.alphaBarAt(prevTimestep);
-    if (aPrev < aT) {
-      throw new ArgumentError({
-        field: 'prevTimestep',
-        value: prevTimestep,
-        problem: `is noisier than timestep ${timestep} (alpha_bar ${aPrev} < ${aT}); a DDIM step goes towards the data`,
-        fix: 'pass scheduler.previousTimestep(timestep), or -1 for the step past the end.',
-      });
-    }
-    return ddimVariance(aT, aPrev);
-  }
-
-  /**
-   * One reverse step from `timestep` (DDIM eq. 12): returns x_{t-1} and the predicted x0.
-   * Results have `sample`'s dtype and dims. Every argument is checked before anything is
-   * written or drawn, so when it throws the scheduler and the caller's generators are as they
-   * were and the next valid call works. A NumericError is found after the pass: out buffers then
-   * hold partial results (a step written in place over its input has consumed that input), but
-   * the generators are rolled back.
-   */
-  step(modelOutput: TensorLike, timestep: number, sample: TensorLike, options: StepOptions = {}): StepOutput {
-    return this.stepAt(modelOutput, timestep, sample, options, STEP_OPTION_KEYS);
   }
 }
