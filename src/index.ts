@@ -47,11 +47,9 @@ export {
   type GeneratorOption,
   type GeneratorState,
   manualSeed,
-  type RandnOptions,
-  randnInto,
-  randnTensor,
   type Seed,
-} from './noise/noise.js';
+} from './noise/generator.js';
+export { type RandnOptions, randnInto, randnTensor } from './noise/randn.js';
 export { classifierFreeGuidance, rescaleNoiseCfg } from './sampling/guidance.js';
 export { img2imgTimesteps, noiseInitLatents } from './sampling/img2img.js';
 // The sampling loop of diffusers' pipelines.

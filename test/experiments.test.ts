@@ -13,7 +13,7 @@ import {
 } from '../src/exact/experiments/table1.js';
 import { circleMixture, mmdNullStd, mmdToMixture } from '../src/exact/mmd.js';
 import { DDIMScheduler, SCHEDULER_PRESETS } from '../src/index.js';
-import { Generator } from '../src/noise/noise.js';
+import { Generator } from '../src/noise/generator.js';
 
 describe('table1: DDIM paper, exact 2-D mixture denoiser', () => {
   it('eta = 0 beats eta = 1 at S = 10 and S = 20, by more than the noise floor', async () => {

@@ -39,7 +39,7 @@ import {
   trailingTimesteps,
 } from '../src/index.js';
 import { registerConfigSource } from '../src/loading/hub.js';
-import { parseSeed } from '../src/noise/noise.js';
+import { parseSeed } from '../src/noise/generator.js';
 import { assertNoForbiddenKeys, configToJSON } from '../src/scheduler/config.js';
 import { checkTrainTimestep } from '../src/scheduler/forward.js';
 import { resolveSchedulerOptions } from '../src/scheduler/options.js';

@@ -10,7 +10,7 @@ import {
   randnTensor,
   ShapeError,
 } from '../src/index.js';
-import { boxMullerBlock } from '../src/noise/noise.js';
+import { boxMullerBlock } from '../src/noise/box-muller.js';
 
 interface TwoDrawCase {
   seed: string;

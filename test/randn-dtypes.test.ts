@@ -21,7 +21,7 @@ import {
   sample,
   type Tensor,
 } from '../src/index.js';
-import { halfBoxMullerTables } from '../src/noise/noise.js';
+import { halfBoxMullerTables } from '../src/noise/box-muller.js';
 import { expectClose, loadFixture } from './helpers/fixtures.js';
 
 interface Draw {

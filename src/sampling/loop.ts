@@ -25,7 +25,8 @@
  */
 import { AbortError, ArgumentError, ShapeError, StateError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import { checkGenerators, type Generator, randnTensor } from '../noise/noise.js';
+import { checkGenerators, type Generator } from '../noise/generator.js';
+import { randnTensor } from '../noise/randn.js';
 import type { DDIMScheduler } from '../scheduler/ddim.js';
 import type { DDIMInverseScheduler } from '../scheduler/ddim-inverse.js';
 import type { TimestepsChoice } from '../scheduler/scheduler-base.js';

@@ -9,7 +9,8 @@
 import { ArgumentError, ConfigError, NumericError, StateError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
 import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
-import { GeneratorCheckpoint, randnInto } from '../noise/noise.js';
+import { GeneratorCheckpoint } from '../noise/generator.js';
+import { randnInto } from '../noise/randn.js';
 import { readElement } from '../tensor/dtype.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { DType, Tensor, TensorData, TensorLike } from '../tensor/tensor.js';

@@ -5,7 +5,7 @@
  */
 import { ArgumentError } from '../errors.js';
 import { checkOptionKeys, unreadable } from '../guard.js';
-import { type Generator, type GeneratorOption, isGenerator } from '../noise/noise.js';
+import { type Generator, type GeneratorOption, isGenerator } from '../noise/generator.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
 /** Buffers to write a step's results into, so a sampling loop allocates nothing per step. */

@@ -17,7 +17,7 @@
  * spread (standard deviation) and range of those means, against the dataset's own.
  */
 
-import { Generator } from '../../noise/noise.js';
+import { Generator } from '../../noise/generator.js';
 import { sample } from '../../sampling/loop.js';
 import type { DDIMConfig } from '../../scheduler/config.js';
 import { DDIMScheduler } from '../../scheduler/ddim.js';

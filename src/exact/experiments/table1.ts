@@ -8,7 +8,7 @@
  */
 
 import { ArgumentError } from '../../errors.js';
-import { Generator } from '../../noise/noise.js';
+import { Generator } from '../../noise/generator.js';
 import { sample } from '../../sampling/loop.js';
 import type { DDIMConfig } from '../../scheduler/config.js';
 import { DDIMScheduler } from '../../scheduler/ddim.js';

@@ -47,19 +47,11 @@
  *
  * This module is core: no Node built-ins, no dependencies. Secure seeding uses Web Crypto
  * (`globalThis.crypto.getRandomValues`), present in browsers and Node 20.
- */
-import { ArgumentError, ShapeError, StateError } from '../errors.js';
-import { checkOptionKeys, guarded, unreadable } from '../guard.js';
-import {
-  allocate,
-  assertNever,
-  checkDType,
-  DTYPES,
-  float16Table,
-  holds,
-  numberToFloat16,
-} from '../tensor/dtype.js';
-import { type DType, formatDims, sizeOf, type Tensor, type TensorData, tensorOf } from '../tensor/tensor.js';
+ */ import { ArgumentError, ShapeError, StateError } from '../errors.js';
+import { guarded, unreadable } from '../guard.js';
+import { type DType, holds, numberToFloat16, type TensorData } from '../tensor/dtype.js';
+import { boxMullerBlock, doubleBoxMullerBlock, halfBoxMullerBlock, INV_2_53, TWO_PI } from './box-muller.js';
+import { initGenrand, N, tempered, twist, UPPER_MASK } from './mt19937.js';
 
 /** A seed as PyTorch takes it: an integer in [-2^63, 2^64 - 1], as number, bigint or decimal string. */
 export type Seed = number | bigint | string;
@@ -88,14 +80,9 @@ export interface GeneratorState {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Seeds
 
-const N = 624;
-const M = 397;
-const MATRIX_A = 0x9908b0df | 0;
-const UPPER_MASK = 0x80000000 | 0;
-const LOWER_MASK = 0x7fffffff;
-const TEMPER_C = 0xefc60000 | 0;
+// ---------------------------------------------------------------------------------------------
+// Seeds
 
 /** `default_rng_seed_val` in c10/core/GeneratorImpl.h: what `torch.Generator()` starts from. */
 export const DEFAULT_SEED = 67280421310721n;
@@ -180,242 +167,6 @@ function secureSeed(): bigint {
   return (BigInt(words[0]) << 32n) | BigInt(words[1]);
 }
 
-// ---------------------------------------------------------------------------------------------
-// The engine
-
-/** `init_genrand` of the reference MT19937 (torch's `init_with_uint32`). */
-function initGenrand(mt: Int32Array, seed32: number): void {
-  mt[0] = seed32;
-  for (let i = 1; i < N; i++) {
-    const prev = mt[i - 1];
-    mt[i] = (Math.imul(1812433253, prev ^ (prev >>> 30)) + i) | 0;
-  }
-}
-
-/** Regenerate all 624 words at once (torch's `next_state`, the reference `genrand` block update). */
-function twist(mt: Int32Array): void {
-  let k = 0;
-  for (; k < N - M; k++) {
-    const y = (mt[k] & UPPER_MASK) | (mt[k + 1] & LOWER_MASK);
-    mt[k] = mt[k + M] ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
-  }
-  for (; k < N - 1; k++) {
-    const y = (mt[k] & UPPER_MASK) | (mt[k + 1] & LOWER_MASK);
-    mt[k] = mt[k + M - N] ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
-  }
-  const y = (mt[N - 1] & UPPER_MASK) | (mt[0] & LOWER_MASK);
-  mt[N - 1] = mt[M - 1] ^ (y >>> 1) ^ (-(y & 1) & MATRIX_A);
-}
-
-/** 2^-24: `uniform_real_distribution<float>` scales the low 24 bits of one word by it. */
-const INV_2_24 = 1 / 16777216;
-/** 2^-53: `uniform_real_distribution<double>` scales the low 53 bits of `random64()` by it. */
-const INV_2_53 = 1 / 9007199254740992;
-/** `2.0f * c10::pi<double>` rounded to float, as the AVX2 kernel broadcasts it. */
-const TWO_PI_F32 = Math.fround(2 * Math.PI);
-const TWO_PI = 2 * Math.PI;
-const LN2 = Math.LN2;
-
-// Math.log, Math.sin and Math.cos are out-of-line library calls in V8: with them the 16-wide kernel
-// below runs at less than half the speed (about 2.5x slower, measured on the kernel alone). The
-// kernel rounds each of them to float32 (as torch's float kernel does), so double accuracy is far
-// more than it needs: small tables plus short series, accurate to ~1e-15, give the same float32
-// values as Math.log / Math.sin / Math.cos on every one of the 2^24 possible inputs of each --
-// test/noise.test.ts checks all of them through the kernel.
-
-/** log(1 + j/256), j = 0..256; LOG_TABLE[256] is exactly Math.LN2, so log(2^-k * 2) cancels exactly. */
-const LOG_TABLE = new Float64Array(257);
-/** 2^-31 / (1 + j/256): turns the 23-bit remainder below a table point into t = m / (1 + j/256) - 1. */
-const LOG_TSCALE = new Float64Array(257);
-for (let j = 0; j <= 256; j++) {
-  LOG_TABLE[j] = Math.log(1 + j / 256);
-  LOG_TSCALE[j] = 2 ** -31 / (1 + j / 256);
-}
-
-/**
- * log(w * 2^-24) for an integer w in [1, 2^24], i.e. log(u1) for u1 = 1 - u of the float kernel.
- * w = 2^e * m with m in [1, 2); m is split at the nearest table point 1 + j/256 (|t| <= 2^-9), and
- * log(1 + t) is its 5-term series (error below t^6/6 ~ 1e-17).
- */
-function logScaled24(w: number): number {
-  const sh = Math.clz32(w); // w < 2^(32 - sh): exponent e = 31 - sh, and e - 24 = 7 - sh
-  const frac = (w << sh) & 0x7fffffff; // the bits of m below its leading 1, as a 31-bit integer
-  const j = (frac + 0x400000) >>> 23; // nearest table point, 0..256
-  const t = (frac - j * 8388608) * LOG_TSCALE[j]; // j * 2^23, not j << 23: that overflows int32 at 256
-  const series = t * (1 + t * (-0.5 + t * (1 / 3 + t * (-0.25 + t * 0.2))));
-  // Table value and exponent first: they cancel exactly at j = 256, e = 23.
-  return LOG_TABLE[j] + (7 - sh) * LN2 + series;
-}
-
-/** Angles k * 2pi / 1024 (as the double k * SINCOS_STEP) and their sines and cosines. */
-const SINCOS_N = 1024;
-const SINCOS_STEP = TWO_PI / SINCOS_N;
-const SINCOS_INV_STEP = SINCOS_N / TWO_PI;
-const SIN_TABLE = new Float64Array(SINCOS_N + 1);
-const COS_TABLE = new Float64Array(SINCOS_N + 1);
-for (let k = 0; k <= SINCOS_N; k++) {
-  SIN_TABLE[k] = Math.sin(k * SINCOS_STEP);
-  COS_TABLE[k] = Math.cos(k * SINCOS_STEP);
-}
-
-/**
- * Box-Muller on one block of 16 engine words (raw, untempered, read from words[i .. i + 16)) into
- * out[pos .. pos + 16): `normal_fill_16_AVX2` applied to the block of 16 float uniforms those words
- * give. Word k (k < 8) gives u1 = 1 - u_k, word k + 8 gives u2; they become r cos(theta) and
- * r sin(theta) at k and k + 8. Each fround is one float32 rounding torch performs.
- * Internal: exported for the tests (not from the package entry).
- */
-export function boxMullerBlock(words: Int32Array, i: number, out: Float32Array, pos: number): void {
-  for (let k = 0; k < 8; k++) {
-    const a = tempered(words[i + k]);
-    const b = tempered(words[i + k + 8]);
-    // u1 = 1 - (a & 0xffffff) * 2^-24 is exact in float32 and lies in (0, 1]: never log(0).
-    // -2 * log is exact scaling; sqrt of a float done in double then rounded is the correctly rounded
-    // float sqrt (_mm256_sqrt_ps).
-    const radius = Math.fround(Math.sqrt(-2 * Math.fround(logScaled24(16777216 - (a & 0xffffff)))));
-    // A product of two floats is exact in double, so one fround is the float multiply.
-    const theta = Math.fround(TWO_PI_F32 * ((b & 0xffffff) * INV_2_24));
-    // sin/cos of theta = A + x, A the nearest table angle: theta - A is exact (Sterbenz) and
-    // |x| <= pi / 1024, where the series below are exact to ~1e-16.
-    const idx = (theta * SINCOS_INV_STEP + 0.5) | 0;
-    const x = theta - idx * SINCOS_STEP;
-    const x2 = x * x;
-    const sinX = x - x * x2 * (1 / 6 - x2 * (1 / 120));
-    const cosX = 1 - x2 * (0.5 - x2 * (1 / 24));
-    const sinA = SIN_TABLE[idx];
-    const cosA = COS_TABLE[idx];
-    // The Float32Array store rounds radius * cos (exact in double) like the float multiply; std = 1 and
-    // mean = 0 make torch's final fmadd exact.
-    out[pos + k] = radius * Math.fround(cosA * cosX - sinA * sinX);
-    out[pos + k + 8] = radius * Math.fround(sinA * cosX + cosA * sinX);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// float16 and float64: torch's scalar normal_fill<scalar_t>
-
-/**
- * Uniform words k (u2 = k / 2048) at which glibc's cosf / sinf -- the implementation every glibc
- * since 2.28 ships, which torch's `std::cos(float)` calls -- return the float on the other side of
- * the exact value (their error bound is 0.56 ulp, not 0.5): 27 + 26 of the 2048 angles. Found by
- * comparing with glibc 2.36 on every angle; test/fixtures/randn_dtypes.json holds glibc's values and
- * the tests check the whole table. (glibc's logf is off the same way at 11 of the 2048 u1, but the
- * radius is rounded to half, which absorbs all of them.)
- */
-const COSF_OTHER_SIDE = [
-  275, 292, 311, 325, 335, 416, 421, 568, 585, 587, 666, 674, 695, 702, 767, 1353, 1354, 1355, 1608, 1623,
-  1624, 1649, 1691, 1768, 1769, 1773, 1774,
-];
-const SINF_OTHER_SIDE = [
-  51, 88, 111, 126, 182, 197, 228, 270, 789, 806, 858, 935, 955, 968, 988, 1076, 1093, 1198, 1221, 1245, 1277,
-  1821, 1919, 1978, 1979, 2003,
-];
-
-/**
- * The float16 kernel's Box-Muller factors, indexed by the 11-bit uniform word k (u = k / 2048): a
- * float16 uniform has only 2048 values, so each factor has only 2048 values too.
- */
-export interface HalfBoxMullerTables {
-  /** radius(u1 = 1 - k / 2048) = half(sqrtf(-2 * logf(u1))), as a number. */
-  radius: Float64Array;
-  /** cosf / sinf of theta = half(2 pi * k / 2048), as numbers (float32 values). */
-  cos: Float64Array;
-  sin: Float64Array;
-}
-
-let halfTables: HalfBoxMullerTables | null = null;
-
-const stepF32 = new Float32Array(1);
-const stepI32 = new Int32Array(stepF32.buffer);
-
-/** The float32 next to `f` (nonzero) in the direction of `towards`. */
-function nextFloat32(f: number, towards: number): number {
-  stepF32[0] = f;
-  stepI32[0] += towards > f === f > 0 ? 1 : -1;
-  return stepF32[0];
-}
-
-/**
- * Build (once) the float16 tables, each step rounded as torch 1.13's `normal_fill_16<c10::Half>`
- * rounds it: `u1 = 1 - u` is exact; `std::log(u1)` converts the half to float and calls logf; `-2 *`
- * is exact; `std::sqrt` of a float is the correctly rounded float sqrt (double sqrt then fround
- * is the same); storing the radius in a Half rounds it. `theta = 2.0f * pi<double> * u2` is a double
- * product, stored in a Half through `c10::Half(float)`: double -> float -> half. Internal: exported
- * for the tests (not from the package entry).
- */
-export function halfBoxMullerTables(): HalfBoxMullerTables {
-  if (halfTables !== null) return halfTables;
-  const half = float16Table();
-  const radius = new Float64Array(2048);
-  const cos = new Float64Array(2048);
-  const sin = new Float64Array(2048);
-  const theta = new Float64Array(2048);
-  for (let k = 0; k < 2048; k++) {
-    const logU1 = Math.fround(Math.log((2048 - k) / 2048));
-    // k = 0: log(1) = 0 and sqrt(-2 * 0) = -0, a negative zero radius, as in torch.
-    radius[k] = half[numberToFloat16(Math.fround(Math.sqrt(-2 * logU1)))];
-    theta[k] = half[numberToFloat16(Math.fround(TWO_PI * (k / 2048)))];
-    cos[k] = Math.fround(Math.cos(theta[k]));
-    sin[k] = Math.fround(Math.sin(theta[k]));
-  }
-  // Each listed value is 1 ulp from the correctly rounded one, on the far side of the exact value.
-  for (const k of COSF_OTHER_SIDE) cos[k] = nextFloat32(cos[k], Math.cos(theta[k]));
-  for (const k of SINF_OTHER_SIDE) sin[k] = nextFloat32(sin[k], Math.sin(theta[k]));
-  halfTables = { radius, cos, sin };
-  return halfTables;
-}
-
-/**
- * `normal_fill_16<c10::Half>` on one block of 16 raw engine words (words[i .. i + 16)) into
- * out[pos .. pos + 16) as half bits: word k < 8 gives u1 (via its low 11 bits), word k + 8 gives u2.
- * `radius * cos(theta)` is a Half times a float, so a float multiply (exact in double, one fround);
- * `* std + mean` with std 1, mean +0 changes nothing but turns -0 into +0 (torch never returns -0);
- * the store into the Half tensor rounds float -> half.
- */
-function halfBoxMullerBlock(words: Int32Array, i: number, out: Uint16Array, pos: number): void {
-  const tables = halfTables ?? halfBoxMullerTables();
-  const radius = tables.radius;
-  const cos = tables.cos;
-  const sin = tables.sin;
-  for (let k = 0; k < 8; k++) {
-    const a = tempered(words[i + k]);
-    const b = tempered(words[i + k + 8]);
-    const r = radius[a & 2047];
-    const j = b & 2047;
-    out[pos + k] = numberToFloat16(Math.fround(r * cos[j]) + 0);
-    out[pos + k + 8] = numberToFloat16(Math.fround(r * sin[j]) + 0);
-  }
-}
-
-/** mt19937's tempering of one engine word, as an unsigned number (every draw goes through it). */
-function tempered(y: number): number {
-  y ^= y >>> 11;
-  y ^= (y << 7) & 0x9d2c5680;
-  y ^= (y << 15) & TEMPER_C;
-  y ^= y >>> 18;
-  return y >>> 0;
-}
-
-/**
- * `normal_fill_16<double>` on one block of 32 raw engine words (words[i .. i + 32)): uniform j of
- * the block is the low 53 bits of words 2j (high half) and 2j + 1, times 2^-53; uniform k < 8 gives
- * u1 = 1 - u (exact), uniform k + 8 gives u2. Math.log / cos / sin stand in for glibc's log / cos /
- * sin: both are within 1 ulp of the exact value, so results agree to a few ulps (most bit for bit).
- */
-function doubleBoxMullerBlock(words: Int32Array, i: number, out: Float64Array, pos: number): void {
-  for (let k = 0; k < 8; k++) {
-    const w1 = i + 2 * k;
-    const w2 = w1 + 16;
-    const u1 = ((tempered(words[w1]) & 0x1fffff) * 4294967296 + tempered(words[w1 + 1])) * INV_2_53;
-    const u2 = ((tempered(words[w2]) & 0x1fffff) * 4294967296 + tempered(words[w2 + 1])) * INV_2_53;
-    const radius = Math.sqrt(-2 * Math.log(1 - u1));
-    const theta = TWO_PI * u2;
-    // * std + mean (1 and +0): exact, except that -0 (radius -0 at u1 = 1) becomes +0.
-    out[pos + k] = radius * Math.cos(theta) + 0;
-    out[pos + k + 8] = radius * Math.sin(theta) + 0;
-  }
-}
-
 /**
  * A PyTorch CPU generator (`torch.Generator()`): same seeds, same streams, same `randn` values.
  *
@@ -492,6 +243,31 @@ export class Generator {
     this.hasNextNormal = checked.nextNormal !== null;
     this.nextNormal = checked.nextNormal ?? 0;
     return this;
+  }
+
+  /**
+   * Copy the engine state into `slot`, allocation-free (GeneratorCheckpoint, which saves it before
+   * a step draws and puts it back if the step then fails).
+   * @internal
+   */
+  saveEngineTo(slot: EngineState): void {
+    slot.mt.set(this.mt);
+    slot.mti = this.mti;
+    slot.initial = this.initial;
+    slot.hasNextNormal = this.hasNextNormal;
+    slot.nextNormal = this.nextNormal;
+  }
+
+  /**
+   * Put back an engine state saved by `saveEngineTo`.
+   * @internal
+   */
+  restoreEngineFrom(slot: EngineState): void {
+    this.mt.set(slot.mt);
+    this.mti = slot.mti;
+    this.initial = slot.initial;
+    this.hasNextNormal = slot.hasNextNormal;
+    this.nextNormal = slot.nextNormal;
   }
 
   /** One raw 32-bit engine output (torch's `random()`), in [0, 2^32 - 1]. */
@@ -743,7 +519,7 @@ function checkState(state: GeneratorState): {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The default generator and tensors
+// The default generator
 
 let defaultGen: Generator | null = null;
 
@@ -781,8 +557,6 @@ export function isGenerator(value: unknown): value is Generator {
     return false;
   }
 }
-
-const RANDN_OPTION_KEYS: ReadonlySet<string> = new Set(['generator', 'dtype']);
 
 function checkGenerator(g: unknown, field: string): Generator {
   if (!isGenerator(g)) {
@@ -833,132 +607,20 @@ export function checkGenerators(
   );
 }
 
-/**
- * The dtype a raw noise buffer is drawn in: Float32Array, Float64Array, or a Uint16Array, which
- * `randnInto` (given no `type`) fills with float16 bits; else null.
- */
-function noiseDTypeOf(out: unknown): DType | null {
-  if (!ArrayBuffer.isView(out)) return null;
-  return DTYPES.find((dtype) => holds(out, dtype)) ?? null;
-}
-
-/** One torch.randn call of `length` elements in `dtype` from `g`, into out[offset ..). */
-function drawInto(g: Generator, out: TensorData, dtype: DType, offset: number, length: number): void {
-  switch (dtype) {
-    case 'float32':
-      g.fillRandn(out as Float32Array, offset, length);
-      return;
-    case 'float64':
-      g.fillRandnFloat64(out as Float64Array, offset, length);
-      return;
-    case 'float16':
-      g.fillRandnFloat16(out as Uint16Array, offset, length);
-      return;
-    default:
-      assertNever(dtype, 'dtype');
-  }
-}
-
-function fillRandnChecked(
-  out: TensorData,
-  shape: readonly number[],
-  generator: GeneratorOption,
-  field: string,
-): void {
-  const n = sizeOf(shape, field);
-  // Read the caller's array once; sizeOf has checked it holds n >= 0 elements' worth of integers.
-  const dims = guarded(() => [...shape], unreadable(ShapeError, field, 'pass a plain array.'));
-  const dtype = noiseDTypeOf(out);
-  if (dtype === null || out.length !== n) {
-    throw new ShapeError({
-      field: 'out',
-      value: out,
-      problem: `must be a Float32Array, Float64Array or Uint16Array (float16 bits) of ${n} elements, the size of ${formatDims(dims)}`,
-      fix: 'allocate e.g. new Float32Array(size) for the shape.',
-    });
-  }
-  const gens = checkGenerators(generator, dims.length > 0 ? dims[0] : undefined);
-  if (gens === null) drawInto(defaultGenerator(), out, dtype, 0, n);
-  else if (!Array.isArray(gens)) drawInto(gens, out, dtype, 0, n);
-  else {
-    // Each generator draws torch.randn((1, *shape[1:])) -- one call per batch element -- concatenated.
-    const per = n / gens.length;
-    for (let i = 0; i < gens.length; i++) drawInto(gens[i], out, dtype, i * per, per);
-  }
-}
-
-/**
- * Allocation-free `randnTensor`: fill `out` (length = product of `dims`) exactly as
- * `randnTensor(dims, { generator, dtype })` would, the dtype being the array's: a Float32Array
- * gets float32 noise, a Float64Array float64, a Uint16Array float16 bits.
- */
-export function randnInto(
-  out: Float32Array | Float64Array | Uint16Array,
-  dims: readonly number[],
-  generator?: GeneratorOption,
-): void {
-  fillRandnChecked(out, dims, generator, 'dims');
-}
-
-/** Options of `randnTensor`. */
-export interface RandnOptions<T extends DType = DType> {
-  /** One Generator, one per batch element, or none (the default generator). */
-  generator?: GeneratorOption;
-  /** The dtype drawn in, as torch's `dtype=` (default 'float32'). Each dtype is its own stream. */
-  dtype?: T;
-}
-
-/**
- * diffusers' `randn_tensor(shape, generator, dtype)` on the CPU: `torch.randn(shape, generator=g,
- * dtype=dtype)` for one generator (or none: the default generator), or one
- * `torch.randn((1, *shape[1:]), dtype=dtype)` per batch element for a list of generators.
- *
- * `dtype` (default 'float32') is drawn in, not converted to: as in torch, float16 and float64 are
- * different streams from float32 (other uniforms, other arithmetic), so a Python pipeline in float16
- * (`randn_tensor(..., dtype=torch.float16)`) is matched only with `dtype: 'float16'`. Agreement with
- * torch 1.13 on Linux x86-64: float16 bit for bit (`{ data: Uint16Array of half bits, type:
- * 'float16' }`); float64 within a few ulps (libm's log / sin / cos against JavaScript's); float32
- * within 5e-7 (torch's AVX2 polynomials against ours). The generator ends where torch's ends.
- */
-export function randnTensor(shape: readonly number[], options?: RandnOptions<'float32'>): Tensor<'float32'>;
-export function randnTensor(shape: readonly number[], options: RandnOptions<'float64'>): Tensor<'float64'>;
-export function randnTensor(shape: readonly number[], options: RandnOptions<'float16'>): Tensor<'float16'>;
-export function randnTensor(shape: readonly number[], options?: RandnOptions): Tensor;
-export function randnTensor(shape: readonly number[], options?: RandnOptions): Tensor {
-  let generator: GeneratorOption;
-  let dtype: unknown = 'float32';
-  if (checkOptionKeys(options, RANDN_OPTION_KEYS, 'options', '{ generator, dtype }')) {
-    const o = options;
-    guarded(
-      () => {
-        generator = o.generator as GeneratorOption;
-        if (o.dtype !== undefined) dtype = o.dtype;
-      },
-      unreadable(ArgumentError, 'options', 'pass a plain { generator, dtype } object.'),
-    );
-  }
-  const type = checkDType(
-    dtype,
-    'options.dtype',
-    "pass one of those (torch.float32, torch.float64, torch.float16), or omit it for 'float32'.",
-  );
-  const n = sizeOf(shape, 'shape');
-  const dims = guarded(() => [...shape], unreadable(ShapeError, 'shape', 'pass a plain array.'));
-  const data = allocate(type, n);
-  fillRandnChecked(data, dims, generator, 'shape');
-  return tensorOf(data, dims, type);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Checkpoints (internal: not exported from the package entry)
 
-interface SavedState {
-  generator: Generator | null;
+/** A generator's engine state, as `saveEngineTo` copies it. @internal */
+export interface EngineState {
   mt: Int32Array;
   mti: number;
   initial: bigint;
   hasNextNormal: boolean;
   nextNormal: number;
+}
+
+interface SavedState extends EngineState {
+  generator: Generator | null;
 }
 
 /**
@@ -983,13 +645,7 @@ export class GeneratorCheckpoint {
   restore(): void {
     for (let i = 0; i < this.count; i++) {
       const s = this.slots[i];
-      const g = s.generator;
-      if (g === null) continue;
-      g['mt'].set(s.mt);
-      g['mti'] = s.mti;
-      g['initial'] = s.initial;
-      g['hasNextNormal'] = s.hasNextNormal;
-      g['nextNormal'] = s.nextNormal;
+      s.generator?.restoreEngineFrom(s);
     }
   }
 
@@ -1012,10 +668,6 @@ export class GeneratorCheckpoint {
     }
     const s = this.slots[this.count++];
     s.generator = g;
-    s.mt.set(g['mt']);
-    s.mti = g['mti'];
-    s.initial = g['initial'];
-    s.hasNextNormal = g['hasNextNormal'];
-    s.nextNormal = g['nextNormal'];
+    g.saveEngineTo(s);
   }
 }
