@@ -17,6 +17,7 @@
 import fc from 'fast-check';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { describeValue } from '../src/errors.js';
+import { assertNoForbiddenKeys } from '../src/guard.js';
 import {
   DDIM_DEFAULTS,
   DDIMInverseScheduler,
@@ -40,7 +41,7 @@ import {
 } from '../src/index.js';
 import { registerConfigSource } from '../src/loading/hub.js';
 import { parseSeed } from '../src/noise/generator.js';
-import { assertNoForbiddenKeys, configToJSON } from '../src/scheduler/config.js';
+import { configToJSON } from '../src/scheduler/config.js';
 import { checkTrainTimestep } from '../src/scheduler/forward.js';
 import { resolveSchedulerOptions } from '../src/scheduler/options.js';
 import { checkCustomTimesteps, checkInferenceSteps } from '../src/scheduler/timesteps.js';

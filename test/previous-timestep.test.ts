@@ -176,7 +176,7 @@ describe('scheduler options are not config: toJSON keeps diffusers keys', () => 
       ArgumentError,
     );
     expect(() => new DDIMInverseScheduler({}, 'schedule' as unknown as object)).toThrow(
-      /options must be an object/,
+      /options must be an options object/,
     );
     expect(() => new DDIMScheduler({}, { onWarning: 'log' } as object)).toThrow(/options.onWarning/);
   });

@@ -11,7 +11,7 @@
  * images).
  */
 import { ArgumentError } from '../errors.js';
-import { guarded, unreadable } from '../guard.js';
+import { checkNumber, guarded, unreadable } from '../guard.js';
 import type { Float32Tensor } from '../tensor/tensor.js';
 
 export const SHAPE_KINDS = ['disc', 'square', 'ring', 'stripes', 'gradient', 'triangle'] as const;
@@ -130,13 +130,6 @@ function coverage(d: Design, u: number, v: number): number {
   }
 }
 
-function checkInt(field: string, value: unknown, min: number, max: number, fix: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new ArgumentError({ field, value, problem: `must be an integer from ${min} to ${max}`, fix });
-  }
-  return value;
-}
-
 /**
  * Generate the shapes image set: `count` RGB images of `size` x `size` pixels, values in [-1, 1],
  * laid out [count, 3, size, size] (NCHW, as diffusion models take them). Deterministic: the same
@@ -155,8 +148,18 @@ export function shapesDataset(options: ShapesDatasetOptions = {}): ShapesDataset
     () => [options.size, options.count],
     unreadable(ArgumentError, 'options', 'pass a plain { size, count } object.'),
   );
-  const size = checkInt('size', rawSize ?? 32, 4, 256, 'use an image size such as 32.');
-  const count = checkInt('count', rawCount ?? 48, 1, 4096, 'use a count such as 48.');
+  const size = checkNumber(
+    rawSize ?? 32,
+    'size',
+    { integer: true, min: 4, max: 256 },
+    'use an image size such as 32.',
+  );
+  const count = checkNumber(
+    rawCount ?? 48,
+    'count',
+    { integer: true, min: 1, max: 4096 },
+    'use a count such as 48.',
+  );
   const plane = size * size;
   const data = new Float32Array(count * 3 * plane);
   const kinds: ShapeKind[] = [];

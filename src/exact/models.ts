@@ -33,7 +33,7 @@
  */
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { guarded, unreadable } from '../guard.js';
+import { checkNumber, guarded, unreadable } from '../guard.js';
 import { checkTrainTimestep } from '../scheduler/forward.js';
 import { PREDICTION_TYPES, PREDICTIONS, type PredictionType } from '../scheduler/prediction.js';
 import { convertInto, writeElement } from '../tensor/dtype.js';
@@ -99,18 +99,6 @@ interface MixtureCore {
   variances: Float64Array;
 }
 
-function checkFinite(value: unknown, field: string, min: number | null, fix: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || (min !== null && value < min)) {
-    throw new ArgumentError({
-      field,
-      value,
-      problem: min === null ? 'must be a finite number' : `must be a finite number >= ${min}`,
-      fix,
-    });
-  }
-  return value;
-}
-
 function checkSchedule(scheduler: ScheduleLike): void {
   const ac = scheduler?.alphasCumprod;
   if (ac === undefined || ac === null || typeof ac.length !== 'number' || ac.length < 1) {
@@ -172,8 +160,13 @@ function mixtureCore(mixture: GaussianMixture): MixtureCore {
   const vars = new Float64Array(K);
   let total = 0;
   for (let k = 0; k < K; k++) {
-    total += checkFinite(weights[k], `mixture.weights[${k}]`, 0, 'weights must be non-negative.');
-    vars[k] = checkFinite(variances[k], `mixture.variances[${k}]`, 0, 'variances must be non-negative.');
+    total += checkNumber(weights[k], `mixture.weights[${k}]`, { min: 0 }, 'weights must be non-negative.');
+    vars[k] = checkNumber(
+      variances[k],
+      `mixture.variances[${k}]`,
+      { min: 0 },
+      'variances must be non-negative.',
+    );
     const m = means[k];
     if (!Array.isArray(m) || m.length !== D) {
       throw new ArgumentError({
@@ -185,7 +178,7 @@ function mixtureCore(mixture: GaussianMixture): MixtureCore {
     }
     let sq = 0;
     for (let i = 0; i < D; i++) {
-      const v = checkFinite(m[i], `mixture.means[${k}][${i}]`, null, 'means must be finite.');
+      const v = checkNumber(m[i], `mixture.means[${k}][${i}]`, {}, 'means must be finite.');
       flat[k * D + i] = v;
       sq += v * v;
     }

@@ -7,6 +7,7 @@
  * Not exported from the package entry: these are building blocks, `hub.ts` is the API.
  */
 import { AbortError, DdimError, describeValue, LoadError } from '../errors.js';
+import { assertNoForbiddenKeys, isPlainObject } from '../guard.js';
 
 export const CONFIG_NAME = 'scheduler_config.json';
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
@@ -19,7 +20,6 @@ export const DEFAULT_MAX_BYTES = 1024 * 1024;
 export const MAX_REDIRECTS = 10;
 /** Nesting deeper than this is not a scheduler config; refusing it keeps the key walk bounded. */
 const MAX_JSON_DEPTH = 64;
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
 
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
@@ -389,12 +389,6 @@ async function readBody(
 // ---------------------------------------------------------------------------------------------
 // JSON
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
 function jsonKind(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -448,41 +442,8 @@ export function parseConfigText(text: string, where: string): Record<string, unk
       fix: `a ${CONFIG_NAME} is an object such as {"_class_name": "DDIMScheduler", "beta_end": 0.012, ...}.`,
     });
   }
-  assertSafeJson(value, where);
+  assertNoForbiddenKeys(value, 'config', { error: LoadError, where, maxDepth: MAX_JSON_DEPTH });
   return value;
-}
-
-function assertSafeJson(root: Record<string, unknown>, where: string): void {
-  // Iterative, so a hostile nesting depth cannot overflow the stack.
-  const stack: [unknown, string, number][] = [[root, 'config', 0]];
-  while (stack.length > 0) {
-    const [node, path, depth] = stack.pop()!;
-    if (node === null || typeof node !== 'object') continue;
-    if (depth > MAX_JSON_DEPTH) {
-      throw new LoadError({
-        field: path,
-        value: node,
-        problem: `nests deeper than ${MAX_JSON_DEPTH} levels in ${where}`,
-        fix: 'a scheduler config is flat; check the file.',
-      });
-    }
-    if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) stack.push([node[i], `${path}[${i}]`, depth + 1]);
-      continue;
-    }
-    for (const key of Object.keys(node)) {
-      if (FORBIDDEN_KEYS.has(key)) {
-        throw new LoadError({
-          field: `${path}.${key}`,
-          // From the descriptor: reading node.__proto__ would give the prototype, not the value.
-          value: Object.getOwnPropertyDescriptor(node, key)?.value,
-          problem: `is a forbidden key in ${where} (it could pollute object prototypes)`,
-          fix: 'remove it: no diffusers config has it, and a file that does is corrupt or hostile.',
-        });
-      }
-      stack.push([(node as Record<string, unknown>)[key], `${path}.${key}`, depth + 1]);
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * dtype torch would draw in.
  */
 import { ArgumentError, ShapeError } from '../errors.js';
-import { checkOptionKeys, guarded, unreadable } from '../guard.js';
+import { guarded, readOptions, unreadable } from '../guard.js';
 import { allocate, assertNever, checkDType, DTYPES, type DType, holds } from '../tensor/dtype.js';
 import { formatDims, sizeOf, type Tensor, type TensorData, tensorOf } from '../tensor/tensor.js';
 import { checkGenerators, defaultGenerator, type Generator, type GeneratorOption } from './generator.js';
@@ -103,20 +103,14 @@ export function randnTensor(shape: readonly number[], options: RandnOptions<'flo
 export function randnTensor(shape: readonly number[], options: RandnOptions<'float16'>): Tensor<'float16'>;
 export function randnTensor(shape: readonly number[], options?: RandnOptions): Tensor;
 export function randnTensor(shape: readonly number[], options?: RandnOptions): Tensor {
-  let generator: GeneratorOption;
-  let dtype: unknown = 'float32';
-  if (checkOptionKeys(options, RANDN_OPTION_KEYS, 'options', '{ generator, dtype }')) {
-    const o = options;
-    guarded(
-      () => {
-        generator = o.generator as GeneratorOption;
-        if (o.dtype !== undefined) dtype = o.dtype;
-      },
-      unreadable(ArgumentError, 'options', 'pass a plain { generator, dtype } object.'),
-    );
-  }
+  const o = readOptions(options, {
+    allowed: RANDN_OPTION_KEYS,
+    field: 'options',
+    example: '{ generator, dtype }',
+  });
+  const generator = o?.generator as GeneratorOption;
   const type = checkDType(
-    dtype,
+    o === null || o.dtype === undefined ? 'float32' : o.dtype,
     'options.dtype',
     "pass one of those (torch.float32, torch.float64, torch.float16), or omit it for 'float32'.",
   );

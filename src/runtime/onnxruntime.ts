@@ -22,7 +22,7 @@
  * transfers, i.e. detaches, input buffers).
  */
 import { ArgumentError, ShapeError, StateError } from '../errors.js';
-import { checkOptionKeys, guarded, unreadable } from '../guard.js';
+import { guarded, readOptions, unreadable } from '../guard.js';
 import { assertNever, convertInto, numberToFloat16 } from '../tensor/dtype.js';
 import {
   checkTensor,
@@ -255,23 +255,20 @@ class UnetRunner {
   private ehsSlot: Slot | null = null;
   private busy = false;
 
-  constructor(session: OrtSessionLike, options: UnetDenoiserOptions, guided: boolean) {
-    if (options === null || typeof options !== 'object') {
-      throw new ArgumentError({
-        field: 'options',
-        value: options,
-        problem: 'must be an object with at least { ort }',
-        fix: "pass { ort, encoderHiddenStates } with ort = await import('onnxruntime-node') (or 'onnxruntime-web').",
-      });
-    }
-    // A misspelt option (timestepShap) or input name is an error, never silently a default.
-    checkOptionKeys(
-      options,
-      guided ? GUIDED_OPTION_KEYS : OPTION_KEYS,
-      'options',
-      '{ ort, encoderHiddenStates }',
-    );
-    checkOptionKeys(options.inputNames, INPUT_NAME_KEYS, 'options.inputNames', "{ sample: 'latents' }");
+  constructor(session: OrtSessionLike, given: UnetDenoiserOptions, guided: boolean) {
+    // Read once; a misspelt option (timestepShap) or input name is an error, never silently a default.
+    const options = readOptions(given, {
+      allowed: guided ? GUIDED_OPTION_KEYS : OPTION_KEYS,
+      field: 'options',
+      example:
+        "{ ort, encoderHiddenStates } with ort = await import('onnxruntime-node') (or 'onnxruntime-web')",
+      required: true,
+    }) as unknown as UnetDenoiserOptions & Partial<GuidedUnetDenoiserOptions>;
+    const inputNames = (readOptions(options.inputNames, {
+      allowed: INPUT_NAME_KEYS,
+      field: 'options.inputNames',
+      example: "{ sample: 'latents' }",
+    }) ?? {}) as UnetInputNames;
     checkSession(session);
     const ort = options.ort;
     if (ort === null || typeof ort !== 'object' || typeof ort.Tensor !== 'function') {
@@ -287,7 +284,6 @@ class UnetRunner {
     this.factor = guided ? 2 : 1;
     this.runOptions = options.runOptions;
 
-    const inputNames = options.inputNames ?? {};
     const sampleName = inputNames.sample ?? 'sample';
     const timestepName = inputNames.timestep ?? 'timestep';
     const ehsName = inputNames.encoderHiddenStates ?? 'encoder_hidden_states';

@@ -13,6 +13,7 @@
  * values written have the first argument's dtype.
  */
 import { ArgumentError } from '../errors.js';
+import { checkNumber } from '../guard.js';
 import { readElement, writeElement } from '../tensor/dtype.js';
 import {
   checkSameDims,
@@ -23,13 +24,6 @@ import {
   type TensorLike,
   tensorOf,
 } from '../tensor/tensor.js';
-
-function checkScalar(value: unknown, field: string, fix: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value)) {
-    throw new ArgumentError({ field, value, problem: 'must be a finite number', fix });
-  }
-  return value;
-}
 
 /** Validate `out` (same dims and dtype as `like`), or allocate it. */
 function outFor(out: TensorLike | undefined, like: TensorLike, likeName: string, dtype: DType): Tensor {
@@ -60,7 +54,7 @@ export function classifierFreeGuidance(
   const uType = checkTensor(uncond, 'uncond');
   const tType = checkTensor(text, 'text');
   checkSameDims(uncond, 'uncond', text, 'text');
-  checkScalar(scale, 'scale', 'pass the guidance scale, e.g. 7.5 (1 means no guidance).');
+  checkNumber(scale, 'scale', {}, 'pass the guidance scale, e.g. 7.5 (1 means no guidance).');
   const result = outFor(out, uncond, 'uncond', uType);
   const n = uncond.data.length;
   const ud = uncond.data;
@@ -120,7 +114,7 @@ export function rescaleNoiseCfg(
   const cType = checkTensor(noiseCfg, 'noiseCfg');
   checkTensor(noiseText, 'noiseText');
   checkSameDims(noiseCfg, 'noiseCfg', noiseText, 'noiseText');
-  checkScalar(guidanceRescale, 'guidanceRescale', 'pass a number in [0, 1], e.g. 0.7 (0 disables it).');
+  checkNumber(guidanceRescale, 'guidanceRescale', {}, 'pass a number in [0, 1], e.g. 0.7 (0 disables it).');
   const result = outFor(out, noiseCfg, 'noiseCfg', cType);
   const stdText = batchStd(noiseText, 'noiseText');
   const stdCfg = batchStd(noiseCfg, 'noiseCfg');

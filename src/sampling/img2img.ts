@@ -16,21 +16,19 @@
  * latents unchanged: no noise is added and nothing is denoised, which is what "strength 0" means.
  */
 import { ArgumentError } from '../errors.js';
+import { checkNumber } from '../guard.js';
 import type { DDIMScheduler } from '../scheduler/ddim.js';
 import type { Timesteps } from '../scheduler/forward.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
 /** Throw unless `strength` is a number in [0, 1] (diffusers raises ValueError outside). */
 export function checkStrength(strength: unknown, field = 'strength'): number {
-  if (typeof strength !== 'number' || !(strength >= 0 && strength <= 1)) {
-    throw new ArgumentError({
-      field,
-      value: strength,
-      problem: 'must be a number in [0, 1]',
-      fix: 'pass how much of the schedule to run: 1 = all of it (init latents fully noised), 0.3 = the last 30%.',
-    });
-  }
-  return strength;
+  return checkNumber(
+    strength,
+    field,
+    { min: 0, max: 1 },
+    'pass how much of the schedule to run: 1 = all of it (init latents fully noised), 0.3 = the last 30%.',
+  );
 }
 
 /**

@@ -24,7 +24,7 @@
  * concurrent run. An aborted or failed loop leaves the scheduler ready for the next one.
  */
 import { AbortError, ArgumentError, ShapeError, StateError } from '../errors.js';
-import { guarded, unreadable } from '../guard.js';
+import { checkNumber, guarded, readOptions, unreadable } from '../guard.js';
 import { checkGenerators, type Generator } from '../noise/generator.js';
 import { randnTensor } from '../noise/randn.js';
 import type { DDIMScheduler } from '../scheduler/ddim.js';
@@ -163,49 +163,22 @@ const busy = new WeakSet<object>();
 type AnyScheduler = DDIMScheduler | DDIMInverseScheduler;
 
 /**
- * Check the options object and return a plain copy of it, read once: the loop then never reads the
- * caller's object again (a Proxy or getter that throws is an ArgumentError here, not an engine
- * error in the middle of a run).
+ * Read the options object once (guard.ts' reader): the loop then never reads the caller's object
+ * again (a Proxy or getter that throws is an ArgumentError here, not an engine error in the middle
+ * of a run).
  */
-function checkOptions<O>(options: O, allowed: readonly string[], fn: string): O {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new ArgumentError({
-      field: 'options',
-      value: options,
-      problem: 'must be an object',
-      fix: `pass { ${allowed.join(', ')} } (all optional), or nothing.`,
-    });
-  }
-  const copy = guarded(
-    () => {
-      const c: Record<string, unknown> = {};
-      for (const key of Object.keys(options)) c[key] = (options as Record<string, unknown>)[key];
-      return c;
-    },
-    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
-  );
-  for (const key of Object.keys(copy)) {
-    if (!allowed.includes(key)) {
-      const hint =
-        (key === 'guidanceScale' || key === 'guidanceRescale') && fn === 'sample'
-          ? ' use sampleGuided with a GuidedDenoiser for guidance.'
-          : ` ${fn} takes ${allowed.join(', ')}.`;
-      throw new ArgumentError({
-        field: `options.${key}`,
-        value: copy[key],
-        problem: `is not an option of ${fn}`,
-        fix: `remove it or fix its spelling;${hint}`,
-      });
-    }
-  }
-  return copy as O;
-}
-
-function checkNumber(value: unknown, field: string, min: number, fix: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-    throw new ArgumentError({ field, value, problem: `must be a finite number >= ${min}`, fix });
-  }
-  return value;
+function readLoopOptions<O>(options: O, allowed: readonly string[], fn: string): O {
+  return readOptions(options, {
+    allowed: new Set(allowed),
+    field: 'options',
+    example: `{ ${allowed.join(', ')} } (all optional)`,
+    kind: `an option of ${fn}`,
+    required: true,
+    hint: (key) =>
+      (key === 'guidanceScale' || key === 'guidanceRescale') && fn === 'sample'
+        ? 'use sampleGuided with a GuidedDenoiser for guidance.'
+        : `${fn} takes ${allowed.join(', ')}.`,
+  }) as O;
 }
 
 function checkFunction<F>(value: unknown, field: string, fix: string): F {
@@ -384,7 +357,12 @@ function timestepsChoice(options: Pick<SampleOptions, 'numInferenceSteps' | 'tim
 /** Validate the options, set the timesteps and draw (or copy) the starting latents. */
 function prepare(scheduler: DDIMScheduler, options: SampleOptions): SamplingRun {
   const choice = timestepsChoice(options);
-  const eta = checkNumber(options.eta ?? 0, 'options.eta', 0, 'use 0 for DDIM, 1 for DDPM-like sampling.');
+  const eta = checkNumber(
+    options.eta ?? 0,
+    'options.eta',
+    { min: 0 },
+    'use 0 for DDIM, 1 for DDPM-like sampling.',
+  );
   const onStep =
     options.onStep === undefined
       ? undefined
@@ -523,7 +501,7 @@ export function sample(
   options: SampleOptions = {},
 ): Promise<SampleResult> {
   return Promise.resolve().then(() => {
-    options = checkOptions(options, SAMPLE_KEYS, 'sample');
+    options = readLoopOptions(options, SAMPLE_KEYS, 'sample');
     const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
     return runSampling(scheduler, options, model);
   });
@@ -542,25 +520,22 @@ export function sampleGuided(
   options: SampleOptions = {},
 ): Promise<SampleResult> {
   return Promise.resolve().then(() => {
-    options = checkOptions(options, GUIDED_KEYS, 'sampleGuided');
+    options = readLoopOptions(options, GUIDED_KEYS, 'sampleGuided');
     const model = checkFunction<GuidedDenoiser>(
       denoiser,
       'denoiser',
       'pass (sample, timestep) => ({ cond, uncond }).',
     );
-    const scale = options.guidanceScale ?? 7.5;
-    if (typeof scale !== 'number' || !Number.isFinite(scale)) {
-      throw new ArgumentError({
-        field: 'options.guidanceScale',
-        value: scale,
-        problem: 'must be a finite number',
-        fix: 'pass e.g. 7.5 (values <= 1 disable guidance, as in diffusers).',
-      });
-    }
+    const scale = checkNumber(
+      options.guidanceScale ?? 7.5,
+      'options.guidanceScale',
+      {},
+      'pass e.g. 7.5 (values <= 1 disable guidance, as in diffusers).',
+    );
     const rescale = checkNumber(
       options.guidanceRescale ?? 0,
       'options.guidanceRescale',
-      0,
+      { min: 0 },
       'pass a number in [0, 1], e.g. 0.7 for zero-SNR models (0 disables it).',
     );
     let guided: Tensor | null = null;
@@ -602,7 +577,7 @@ export function invert(
   options: Pick<SampleOptions, 'numInferenceSteps' | 'timesteps' | 'onStep' | 'signal'> = {},
 ): Promise<SampleResult> {
   return Promise.resolve().then(() => {
-    options = checkOptions(options, INVERT_KEYS, 'invert');
+    options = readLoopOptions(options, INVERT_KEYS, 'invert');
     const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
     const type = checkTensor(x0, 'x0');
     if (x0.dims.length < 1) {

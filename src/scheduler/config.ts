@@ -8,7 +8,7 @@
  * `_use_default_values`, ...) are metadata and ignored silently, as diffusers does.
  */
 import { ConfigError, DdimError, describeValue } from '../errors.js';
-import { guarded, unreadable } from '../guard.js';
+import { assertNoForbiddenKeys, guarded, isPlainObject, unreadable } from '../guard.js';
 import { assertNever } from '../tensor/dtype.js';
 import { PREDICTION_TYPES, type PredictionType } from './prediction.js';
 import { BETA_SCHEDULES, type BetaSchedule, MAX_TRAIN_TIMESTEPS } from './schedule.js';
@@ -89,9 +89,6 @@ export const defaultWarningHandler: WarningHandler = (message) => {
   console.warn(`[ddim] ${message}`);
 };
 
-/** Keys that must never be read from an untrusted object (prototype pollution). */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-
 type FieldKind = 'int' | 'number' | 'boolean' | 'enum' | 'betas';
 
 interface FieldSpec {
@@ -116,133 +113,6 @@ const DDIM_FIELDS: Record<keyof DDIMConfig, FieldSpec> = {
   timestep_spacing: { kind: 'enum', values: TIMESTEP_SPACINGS },
   rescale_betas_zero_snr: { kind: 'boolean' },
 };
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value)) {
-    return false;
-  }
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/**
- * Arrays up to this length are walked index by index: a plain loop, no key strings, so a
- * trained_betas of MAX_TRAIN_TIMESTEPS numbers costs a few milliseconds. Longer arrays are walked
- * through Object.keys, which lists only the entries that exist: a sparse `new Array(1e9)` costs
- * what the caller really stored, not 10^9 reads of holes, and a dense array of 10^7 objects is
- * still walked (its cost is linear in what the caller allocated). Refusing long arrays instead
- * would refuse configs diffusers reads (it ignores keys it does not use, however long).
- */
-const INDEX_WALK_LIMIT = MAX_TRAIN_TIMESTEPS;
-
-/** The most path segments an error names in full; deeper paths keep their first and last ones. */
-const PATH_SEGMENTS_SHOWN = 16;
-
-/** An object waiting to be walked, and how it was reached (to name its path in an error). */
-interface WalkNode {
-  value: object;
-  parent: WalkNode | null;
-  key: string | number;
-}
-
-/**
- * Throw if `value` holds, at any depth, an own enumerable key `__proto__`, `constructor` or
- * `prototype`: merged into an object by a deep merge, such a key could pollute a prototype.
- *
- * The walk is iterative (no depth limit, no stack overflow) and visits each object once (a
- * WeakSet of the objects seen), so a cycle ends and a DAG of shared objects costs its number of
- * objects, not its number of paths (2^40 for 40 nested `[o, o]`). Arrays are walked by index up
- * to INDEX_WALK_LIMIT entries and through Object.keys beyond; the own named properties of an
- * array or typed array (which JSON cannot express and the library never reads: trained_betas is
- * copied index by index) are checked for the three names too, though not walked into.
- * Elements of typed arrays are numbers and are not read. Functions are not walked (their own
- * enumerable keys are never read by the library either).
- */
-export function assertNoForbiddenKeys(value: unknown, path = 'config'): void {
-  if (value === null || typeof value !== 'object') return;
-  const seen = new WeakSet<object>([value]);
-  const stack: WalkNode[] = [{ value, parent: null, key: '' }];
-  // Where the walk is, so that a read that throws (a Proxy trap, a getter) names its path.
-  let at: WalkNode | null = null;
-  let key: string | number | undefined;
-  const visit = (child: unknown, parent: WalkNode, childKey: string | number): void => {
-    if (child !== null && typeof child === 'object' && !seen.has(child)) {
-      seen.add(child);
-      stack.push({ value: child, parent, key: childKey });
-    }
-  };
-  try {
-    while (stack.length > 0) {
-      const node = stack.pop()!;
-      at = node;
-      key = undefined;
-      const object = node.value;
-      const isArray = Array.isArray(object);
-      if (isArray || ArrayBuffer.isView(object)) {
-        for (const name of FORBIDDEN_KEYS) {
-          key = name;
-          if (Object.prototype.propertyIsEnumerable.call(object, name))
-            forbiddenKey(object, name, node, path);
-        }
-        key = undefined;
-        if (!isArray) continue;
-        const array = object as unknown[];
-        const length = array.length;
-        if (length <= INDEX_WALK_LIMIT) {
-          for (let i = 0; i < length; i++) {
-            key = i;
-            visit(array[i], node, i);
-          }
-          continue;
-        }
-      }
-      const keys = Object.keys(object);
-      for (const name of keys) {
-        key = isArray && /^(0|[1-9]\d*)$/.test(name) ? Number(name) : name;
-        if (FORBIDDEN_KEYS.has(name)) forbiddenKey(object, name, node, path);
-        visit((object as Record<string, unknown>)[name], node, key);
-      }
-    }
-  } catch (error) {
-    if (error instanceof DdimError) throw error;
-    throw unreadable(
-      ConfigError,
-      pathOf(at, key, path),
-      'pass plain data, e.g. JSON.parse of scheduler_config.json.',
-    )(error);
-  }
-}
-
-function forbiddenKey(object: object, name: string, node: WalkNode, root: string): never {
-  // The value under the key, read from its descriptor: `object.__proto__` would be the prototype.
-  const descriptor = Object.getOwnPropertyDescriptor(object, name);
-  throw new ConfigError({
-    field: pathOf(node, name, root),
-    ...(descriptor !== undefined && 'value' in descriptor ? { value: descriptor.value } : {}),
-    problem: 'is a forbidden key (it could pollute object prototypes)',
-    fix: 'remove it from the config; no diffusers config contains it.',
-  });
-}
-
-/** `config.foo[0].bar`, for the node reached by the walk and an optional key below it. */
-function pathOf(node: WalkNode | null, last: string | number | undefined, root: string): string {
-  const segments: string[] = [];
-  if (last !== undefined) segments.push(pathSegment(last));
-  for (let n = node; n !== null && n.parent !== null; n = n.parent) segments.push(pathSegment(n.key));
-  segments.reverse();
-  if (segments.length > PATH_SEGMENTS_SHOWN) {
-    const head = segments.slice(0, PATH_SEGMENTS_SHOWN / 2);
-    const tail = segments.slice(segments.length - PATH_SEGMENTS_SHOWN / 2);
-    const hidden = segments.length - PATH_SEGMENTS_SHOWN;
-    return `${root}${head.join('')}...(${hidden} more levels)...${tail.join('')}`;
-  }
-  return root + segments.join('');
-}
-
-function pathSegment(key: string | number): string {
-  if (typeof key === 'number') return `[${key}]`;
-  return `.${key.length > 40 ? `${key.slice(0, 37)}...` : key}`;
-}
 
 /**
  * Check one field. `name` is the field; `label` the key the caller wrote it as (a deprecated

@@ -8,7 +8,7 @@
  * broadcasts `alphas_cumprod[timesteps]` over the non-batch axes.
  */
 import { ArgumentError, NumericError } from '../errors.js';
-import { checkOptionKeys, guarded, unreadable } from '../guard.js';
+import { checkFlag, guarded, readOptions, unreadable } from '../guard.js';
 import { readElement, writeElement } from '../tensor/dtype.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { DType, Tensor, TensorLike } from '../tensor/tensor.js';
@@ -135,22 +135,12 @@ function combine(
 }
 
 function allowNonFinite(options: unknown, method: string): boolean {
-  if (!checkOptionKeys(options, FORWARD_OPTION_KEYS, 'options', `${method}(..., { allowNonFinite: true })`)) {
-    return false;
-  }
-  const allow = guarded(
-    () => options.allowNonFinite,
-    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
-  );
-  if (allow !== undefined && typeof allow !== 'boolean') {
-    throw new ArgumentError({
-      field: 'options.allowNonFinite',
-      value: allow,
-      problem: 'must be a boolean',
-      fix: 'pass true or false.',
-    });
-  }
-  return allow === true;
+  const o = readOptions(options, {
+    allowed: FORWARD_OPTION_KEYS,
+    field: 'options',
+    example: `${method}(..., { allowNonFinite: true })`,
+  });
+  return checkFlag(o?.allowNonFinite, 'options.allowNonFinite');
 }
 
 /**

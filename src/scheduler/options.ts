@@ -4,7 +4,7 @@
  */
 
 import { ArgumentError } from '../errors.js';
-import { guarded, unreadable } from '../guard.js';
+import { checkFlag, readOptions } from '../guard.js';
 import type { ConfigOptions, WarningHandler } from './config.js';
 import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './previous-timestep.js';
 
@@ -52,36 +52,16 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
 
 /** Validate scheduler options; unknown keys are errors, so a misspelt fix is never silently off. */
 export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOptions {
-  if (options === undefined || options === null) {
-    return { previousTimestepRule: 'stride', clampZeroTerminalSnr: false };
-  }
-  if (typeof options !== 'object' || Array.isArray(options)) {
-    throw new ArgumentError({
-      field: 'options',
-      value: options,
-      problem: 'must be an object',
-      fix: "pass e.g. { previousTimestepRule: 'schedule' }, or nothing.",
-    });
-  }
-  // Copy the caller's object once (a Proxy or getter may throw, or answer differently each time).
-  const o = guarded(
-    () => {
-      const copy: Record<string, unknown> = Object.create(null);
-      for (const key of Object.keys(options)) copy[key] = (options as Record<string, unknown>)[key];
-      return copy;
-    },
-    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
-  );
-  for (const key of Object.keys(o)) {
-    if (!OPTION_KEYS.has(key)) {
-      throw new ArgumentError({
-        field: `options.${key}`,
-        value: o[key],
-        problem: 'is not a scheduler option',
-        fix: `use one of ${[...OPTION_KEYS].join(', ')}; diffusers config keys go in the config (or overrides).`,
-      });
-    }
-  }
+  // Read once (a Proxy or getter may throw, or answer differently each time).
+  const o = readOptions(options, {
+    allowed: OPTION_KEYS,
+    field: 'options',
+    example: "{ previousTimestepRule: 'schedule' }",
+    kind: 'a scheduler option',
+    hint: () =>
+      `use one of ${[...OPTION_KEYS].join(', ')}; diffusers config keys go in the config (or overrides).`,
+  });
+  if (o === null) return { previousTimestepRule: 'stride', clampZeroTerminalSnr: false };
   const rule = o.previousTimestepRule ?? 'stride';
   if (!PREVIOUS_TIMESTEP_RULES.includes(rule as PreviousTimestepRule)) {
     throw new ArgumentError({
@@ -91,15 +71,7 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
       fix: '"stride" gives diffusers\' results; "schedule" lands each step on the next scheduled timestep.',
     });
   }
-  const clamp = o.clampZeroTerminalSnr ?? false;
-  if (typeof clamp !== 'boolean') {
-    throw new ArgumentError({
-      field: 'options.clampZeroTerminalSnr',
-      value: clamp,
-      problem: 'must be a boolean',
-      fix: 'pass true or false.',
-    });
-  }
+  const clamp = checkFlag(o.clampZeroTerminalSnr, 'options.clampZeroTerminalSnr');
   if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
     throw new ArgumentError({
       field: 'options.onWarning',

@@ -5,7 +5,7 @@
  * themselves do no I/O; loading/ does the reading and writing.
  */
 import { ArgumentError } from '../errors.js';
-import { guarded, unreadable } from '../guard.js';
+import { readOptions } from '../guard.js';
 import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
 import {
   type FromPretrainedOptions,
@@ -20,26 +20,9 @@ import { resolveSchedulerOptions, type SchedulerOptions } from './options.js';
 export type PretrainedOptions<C> = FromPretrainedOptions<C> &
   Pick<SchedulerOptions, 'previousTimestepRule' | 'clampZeroTerminalSnr'>;
 
-/**
- * The scheduler options carried by `fromPretrained`'s options, validated before anything is
- * loaded (a bad option fails fast, without a network round trip).
- */
-export function pretrainedSchedulerOptions(options: unknown): SchedulerOptions {
-  const picked = guarded(
-    () => {
-      const o = options !== null && typeof options === 'object' ? (options as SchedulerOptions) : {};
-      return {
-        previousTimestepRule: o.previousTimestepRule,
-        clampZeroTerminalSnr: o.clampZeroTerminalSnr,
-        onWarning: o.onWarning,
-      };
-    },
-    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
-  );
-  return resolveSchedulerOptions(picked);
-}
-
-const PRETRAINED_EXTRA_KEYS: ReadonlySet<string> = new Set([
+/** fromPretrained's options: the load options, the config overrides and two scheduler options. */
+const PRETRAINED_KEYS: ReadonlySet<string> = new Set([
+  ...LOAD_OPTION_KEYS,
   'overrides',
   'previousTimestepRule',
   'clampZeroTerminalSnr',
@@ -69,34 +52,21 @@ function splitPretrainedOptions<C>(options: unknown): {
   load: LoadConfigOptions;
   overrides: Partial<C> | undefined;
 } {
-  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
-    throw new ArgumentError({
+  const copy =
+    readOptions(options, {
+      allowed: PRETRAINED_KEYS,
       field: 'options',
-      value: options,
-      problem: 'must be an options object',
-      fix: "pass e.g. { subfolder: 'scheduler' }, or nothing.",
-    });
-  }
-  const copy = guarded(
-    () => {
-      const c: Record<string, unknown> = {};
-      for (const key of Object.keys(options ?? {})) c[key] = (options as Record<string, unknown>)[key];
-      return c;
-    },
-    unreadable(ArgumentError, 'options', 'pass a plain options object.'),
-  );
-  for (const key of Object.keys(copy)) {
-    if (!LOAD_OPTION_KEYS.has(key) && !PRETRAINED_EXTRA_KEYS.has(key)) {
-      throw new ArgumentError({
-        field: `options.${key}`,
-        value: copy[key],
-        problem: 'is not a fromPretrained option',
-        fix: `use only ${[...LOAD_OPTION_KEYS, ...PRETRAINED_EXTRA_KEYS].join(', ')}; config keys go in overrides.`,
-      });
-    }
-  }
-  const schedulerOptions = pretrainedSchedulerOptions(copy);
-  const { overrides, previousTimestepRule: _rule, clampZeroTerminalSnr: _clamp, ...load } = copy;
+      example: "{ subfolder: 'scheduler' }",
+      kind: 'a fromPretrained option',
+      hint: () => `use only ${[...PRETRAINED_KEYS].join(', ')}; config keys go in overrides.`,
+    }) ?? {};
+  const { overrides, previousTimestepRule, clampZeroTerminalSnr, ...load } = copy;
+  // Validated now, before anything is loaded: a bad option fails fast, without a network round trip.
+  const schedulerOptions = resolveSchedulerOptions({
+    previousTimestepRule,
+    clampZeroTerminalSnr,
+    onWarning: load.onWarning,
+  });
   return {
     schedulerOptions,
     load: load as LoadConfigOptions,

@@ -4,7 +4,7 @@
  * step given `eta` fails instead of silently running without it.
  */
 import { ArgumentError } from '../errors.js';
-import { checkOptionKeys, unreadable } from '../guard.js';
+import { checkFlag, checkNumber, readOptions, unreadable } from '../guard.js';
 import { type Generator, type GeneratorOption, isGenerator } from '../noise/generator.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
@@ -103,43 +103,46 @@ export function resetStepSettings(settings: StepSettings): StepSettings {
   return settings;
 }
 
+/** The caller's options, copied once per step into objects kept for that (no allocation). */
+const stepCopy: Record<string, unknown> = Object.create(null);
+const outCopy: Record<string, unknown> = Object.create(null);
+
 /** Read and validate a step's options into `settings`. Each option is read once. */
 export function readStepOptions(
   options: unknown,
   allowed: ReadonlySet<string>,
   settings: StepSettings,
 ): StepSettings {
-  resetStepSettings(settings);
-  if (!checkOptionKeys(options, allowed, 'options', '{ eta: 0, out: { prevSample } }')) return settings;
-  let eta: unknown;
-  let useClipped: unknown;
-  let generator: unknown;
-  let varianceNoise: unknown;
-  let out: unknown;
-  let allowNonFinite: unknown;
   try {
-    eta = options.eta;
-    useClipped = options.useClippedModelOutput;
-    generator = options.generator;
-    varianceNoise = options.varianceNoise;
-    out = options.out;
-    allowNonFinite = options.allowNonFinite;
-  } catch (error) {
-    throw unreadable(ArgumentError, 'options', 'pass a plain options object.')(error);
+    return readInto(options, allowed, resetStepSettings(settings));
+  } finally {
+    // Drop the copies' references to the caller's objects, whether or not the options were valid.
+    for (const key in stepCopy) stepCopy[key] = undefined;
+    outCopy.prevSample = outCopy.predOriginalSample = undefined;
   }
+}
+
+function readInto(options: unknown, allowed: ReadonlySet<string>, settings: StepSettings): StepSettings {
+  const o = readOptions(
+    options,
+    { allowed, field: 'options', example: '{ eta: 0, out: { prevSample } }' },
+    stepCopy,
+  );
+  if (o === null) return settings;
+  const eta = o.eta;
   if (eta !== undefined && eta !== null) {
-    if (typeof eta !== 'number' || !Number.isFinite(eta) || eta < 0) {
-      throw new ArgumentError({
-        field: 'eta',
-        value: eta,
-        problem: 'must be a finite number >= 0',
-        fix: 'use 0 for deterministic DDIM or 1 for DDPM-like sampling.',
-      });
-    }
-    settings.eta = eta;
+    settings.eta = checkNumber(
+      eta,
+      'eta',
+      { min: 0 },
+      'use 0 for deterministic DDIM or 1 for DDPM-like sampling.',
+    );
   }
-  settings.useClippedModelOutput = checkFlag(useClipped, 'options.useClippedModelOutput');
-  settings.allowNonFinite = checkFlag(allowNonFinite, 'options.allowNonFinite');
+  settings.useClippedModelOutput = checkFlag(o.useClippedModelOutput, 'options.useClippedModelOutput');
+  settings.allowNonFinite = checkFlag(o.allowNonFinite, 'options.allowNonFinite');
+  const generator = o.generator;
+  const varianceNoise = o.varianceNoise;
+  const out = o.out;
   if (generator !== undefined && generator !== null) settings.generator = checkGeneratorOption(generator);
   if (varianceNoise !== undefined && varianceNoise !== null)
     settings.varianceNoise = varianceNoise as TensorLike;
@@ -152,30 +155,18 @@ export function readStepOptions(
       fix: 'pass either generator (noise drawn like diffusers) or varianceNoise (your own noise), not both.',
     });
   }
-  if (checkOptionKeys(out, OUT_KEYS, 'out', '{ prevSample: buffer }')) {
-    let prev: unknown;
-    let x0: unknown;
-    try {
-      prev = out.prevSample;
-      x0 = out.predOriginalSample;
-    } catch (error) {
-      throw unreadable(
-        ArgumentError,
-        'out',
-        'pass a plain { prevSample, predOriginalSample } object.',
-      )(error);
-    }
+  const buffers = readOptions(
+    out,
+    { allowed: OUT_KEYS, field: 'out', example: '{ prevSample: buffer }' },
+    outCopy,
+  );
+  if (buffers !== null) {
+    const prev = buffers.prevSample;
+    const x0 = buffers.predOriginalSample;
     if (prev !== undefined && prev !== null) settings.out.prevSample = prev as TensorLike;
     if (x0 !== undefined && x0 !== null) settings.out.predOriginalSample = x0 as TensorLike;
   }
   return settings;
-}
-
-function checkFlag(value: unknown, field: string): boolean {
-  if (value !== undefined && value !== null && typeof value !== 'boolean') {
-    throw new ArgumentError({ field, value, problem: 'must be a boolean', fix: 'pass true or false.' });
-  }
-  return value === true;
 }
 
 /** A Generator, or a plain list of them; the list's length is checked against the batch when drawing. */
