@@ -49,7 +49,7 @@ export {
   manualSeed,
   type Seed,
 } from './noise/generator.js';
-export { type RandnOptions, randnInto, randnTensor } from './noise/randn.js';
+export { type RandnOptions, randnTensor } from './noise/randn.js';
 export { classifierFreeGuidance, rescaleNoiseCfg } from './sampling/guidance.js';
 export { img2imgTimesteps, noiseInitLatents } from './sampling/img2img.js';
 // The sampling loop of diffusers' pipelines.

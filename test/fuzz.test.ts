@@ -31,7 +31,6 @@ import {
   loadSchedulerConfig,
   manualSeed,
   quadraticTimesteps,
-  randnInto,
   randnTensor,
   resolveDDIMConfig,
   tensor,
@@ -41,6 +40,7 @@ import {
 } from '../src/index.js';
 import { registerConfigSource } from '../src/loading/hub.js';
 import { parseSeed } from '../src/noise/generator.js';
+import { randnInto } from '../src/noise/randn.js';
 import { configToJSON } from '../src/scheduler/config.js';
 import { checkTrainTimestep } from '../src/scheduler/forward.js';
 import { resolveSchedulerOptions } from '../src/scheduler/options.js';

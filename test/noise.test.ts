@@ -6,11 +6,11 @@ import {
   Generator,
   type GeneratorState,
   manualSeed,
-  randnInto,
   randnTensor,
   ShapeError,
 } from '../src/index.js';
 import { boxMullerBlock } from '../src/noise/box-muller.js';
+import { randnInto } from '../src/noise/randn.js';
 
 interface TwoDrawCase {
   seed: string;

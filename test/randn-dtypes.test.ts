@@ -14,7 +14,6 @@ import {
   type GeneratorState,
   NumericError,
   numberToFloat16,
-  randnInto,
   randnTensor,
   type SampleOptions,
   ShapeError,
@@ -22,6 +21,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { halfBoxMullerTables } from '../src/noise/box-muller.js';
+import { randnInto } from '../src/noise/randn.js';
 import { expectClose, loadFixture } from './helpers/fixtures.js';
 
 interface Draw {

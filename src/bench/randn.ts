@@ -1,5 +1,5 @@
 /**
- * Throughput of seeded Gaussian noise: ours (`randnInto`, torch-exact) against the usual JavaScript
+ * Throughput of seeded Gaussian noise: ours (`randnTensor` into an `out` buffer, torch-exact) against the usual JavaScript
  * normal generators, in one run so the ratios compare like with like. The issue asks for at least a
  * quarter of `torch.randn`'s CPU throughput (measured separately, in Python) and to be ahead of the
  * JavaScript generators.
@@ -7,7 +7,7 @@
  * Node-only (it reads the CPU model for the report).
  */
 import { Bench } from 'tinybench';
-import { Generator, randnInto } from '../index.js';
+import { Generator, randnTensor } from '../index.js';
 import { machine } from './machine.js';
 
 export const name = 'randn';
@@ -86,7 +86,7 @@ export async function run(options: RandnBenchOptions = {}): Promise<RandnBenchRe
     const out = new Float32Array(n);
     const generator = new Generator().manualSeed(1234);
     const fills: [string, Fill][] = [
-      ['ddim', (o) => randnInto(o, shape, generator)],
+      ['ddim', (o) => randnTensor(shape, { generator, out: { data: o, dims: shape } })],
       ['Math.random Box-Muller', mathRandomBoxMuller],
     ];
     if (typeof d3 !== 'string') fills.push(['d3-random randomNormal', d3]);

@@ -12,7 +12,6 @@ import {
   Generator,
   numberToFloat16,
   quantileInPlace,
-  randnInto,
   randnTensor,
   SCHEDULER_PRESETS,
   stepCoefficients,
@@ -193,7 +192,7 @@ async function benchCase(c: StepCase, time: number): Promise<StepRow> {
   const unfusedNoise = (b: (typeof sets)[number]) => {
     if (b.generator === null) return b.z;
     const z = new Float32Array(b.z.length);
-    randnInto(z, c.dims, b.generator);
+    randnTensor(c.dims, { generator: b.generator, out: { data: z, dims: c.dims } });
     return z;
   };
   // Sanity: the fused step and the unfused port agree (float32 rounding apart).

@@ -42,6 +42,7 @@ import {
   checkTensor,
   type DType,
   emptyLike,
+  outputLike,
   sizeOf,
   type Tensor,
   type TensorLike,
@@ -398,7 +399,7 @@ function makeDenoiser(
     const type = checkTensor(sample, 'sample');
     const batch = checkItem(sample);
     const a = alphaBar(timestep);
-    const result = outTensor(out, sample, type);
+    const result = outputLike(out, 'out', sample, 'sample', type);
     ensure(batch);
     load(sample, type, batch);
     weigh(a, batch);
@@ -436,21 +437,6 @@ function makeDenoiser(
     return logits.slice(0, batch * K);
   };
   return denoiser;
-}
-
-function outTensor(out: TensorLike | undefined, sample: TensorLike, type: DType): Tensor {
-  if (out === undefined) return emptyLike(sample, type);
-  const outType = checkTensor(out, 'out');
-  checkSameDims(sample, 'sample', out, 'out');
-  if (outType !== type) {
-    throw new ArgumentError({
-      field: 'out',
-      value: outType,
-      problem: `has dtype ${outType} but sample has ${type}; results have the sample's dtype`,
-      fix: `allocate out with dtype ${type}.`,
-    });
-  }
-  return tensorOf(out.data, [...out.dims], type);
 }
 
 /**

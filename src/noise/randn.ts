@@ -6,10 +6,18 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { guarded, readOptions, unreadable } from '../guard.js';
 import { allocate, assertNever, checkDType, DTYPES, type DType, holds } from '../tensor/dtype.js';
-import { formatDims, sizeOf, type Tensor, type TensorData, tensorOf } from '../tensor/tensor.js';
+import {
+  checkTensor,
+  formatDims,
+  sizeOf,
+  type Tensor,
+  type TensorData,
+  type TensorLike,
+  tensorOf,
+} from '../tensor/tensor.js';
 import { checkGenerators, defaultGenerator, type Generator, type GeneratorOption } from './generator.js';
 
-const RANDN_OPTION_KEYS: ReadonlySet<string> = new Set(['generator', 'dtype']);
+const RANDN_OPTION_KEYS: ReadonlySet<string> = new Set(['generator', 'dtype', 'out']);
 
 /**
  * The dtype a raw noise buffer is drawn in: Float32Array, Float64Array, or a Uint16Array, which
@@ -66,9 +74,10 @@ function fillRandnChecked(
 }
 
 /**
- * Allocation-free `randnTensor`: fill `out` (length = product of `dims`) exactly as
- * `randnTensor(dims, { generator, dtype })` would, the dtype being the array's: a Float32Array
- * gets float32 noise, a Float64Array float64, a Uint16Array float16 bits.
+ * `randnTensor` into a raw buffer (the scheduler's eta > 0 noise): fill `out` (length = product
+ * of `dims`) exactly as `randnTensor(dims, { generator, dtype })` would, the dtype being the
+ * array's: a Float32Array gets float32 noise, a Float64Array float64, a Uint16Array float16 bits.
+ * Internal; the public form is `randnTensor(shape, { out })`.
  */
 export function randnInto(
   out: Float32Array | Float64Array | Uint16Array,
@@ -82,8 +91,13 @@ export function randnInto(
 export interface RandnOptions<T extends DType = DType> {
   /** One Generator, one per batch element, or none (the default generator). */
   generator?: GeneratorOption;
-  /** The dtype drawn in, as torch's `dtype=` (default 'float32'). Each dtype is its own stream. */
+  /** The dtype drawn in, as torch's `dtype=` (default 'float32', or `out`'s). Each dtype is its own stream. */
   dtype?: T;
+  /**
+   * Draw into this tensor (the shape's size; its dtype is the dtype drawn in) instead of a new
+   * one, so a loop allocates nothing but the returned view.
+   */
+  out?: TensorLike;
 }
 
 /**
@@ -106,17 +120,27 @@ export function randnTensor(shape: readonly number[], options?: RandnOptions): T
   const o = readOptions(options, {
     allowed: RANDN_OPTION_KEYS,
     field: 'options',
-    example: '{ generator, dtype }',
+    example: '{ generator, dtype, out }',
   });
   const generator = o?.generator as GeneratorOption;
+  const out = o?.out as TensorLike | undefined;
+  const outType = out === undefined || out === null ? null : checkTensor(out, 'options.out');
   const type = checkDType(
-    o === null || o.dtype === undefined ? 'float32' : o.dtype,
+    o === null || o.dtype === undefined ? (outType ?? 'float32') : o.dtype,
     'options.dtype',
     "pass one of those (torch.float32, torch.float64, torch.float16), or omit it for 'float32'.",
   );
   const n = sizeOf(shape, 'shape');
   const dims = guarded(() => [...shape], unreadable(ShapeError, 'shape', 'pass a plain array.'));
-  const data = allocate(type, n);
+  if (outType !== null && outType !== type) {
+    throw new ArgumentError({
+      field: 'options.dtype',
+      value: type,
+      problem: `differs from options.out's dtype (${outType}); the noise is drawn in out's dtype`,
+      fix: 'drop dtype, or pass an out of that dtype.',
+    });
+  }
+  const data = outType === null ? allocate(type, n) : (out as TensorLike).data;
   fillRandnChecked(data, dims, generator, 'shape');
   return tensorOf(data, dims, type);
 }

@@ -20,26 +20,11 @@ import {
   checkTensor,
   type DType,
   emptyLike,
+  outputLike,
   type Tensor,
   type TensorLike,
   tensorOf,
 } from '../tensor/tensor.js';
-
-/** Validate `out` (same dims and dtype as `like`), or allocate it. */
-function outFor(out: TensorLike | undefined, like: TensorLike, likeName: string, dtype: DType): Tensor {
-  if (out === undefined) return emptyLike(like, dtype);
-  const type = checkTensor(out, 'out');
-  checkSameDims(like, likeName, out, 'out');
-  if (type !== dtype) {
-    throw new ArgumentError({
-      field: 'out',
-      value: type,
-      problem: `has dtype ${type} but ${likeName} has ${dtype}; the result has ${likeName}'s dtype`,
-      fix: `allocate out with dtype ${dtype}.`,
-    });
-  }
-  return tensorOf(out.data, [...out.dims], type);
-}
 
 /**
  * Classifier-free guidance: `uncond + scale * (text - uncond)`, elementwise. The result has
@@ -55,7 +40,7 @@ export function classifierFreeGuidance(
   const tType = checkTensor(text, 'text');
   checkSameDims(uncond, 'uncond', text, 'text');
   checkNumber(scale, 'scale', {}, 'pass the guidance scale, e.g. 7.5 (1 means no guidance).');
-  const result = outFor(out, uncond, 'uncond', uType);
+  const result = outputLike(out, 'out', uncond, 'uncond', uType);
   const n = uncond.data.length;
   const ud = uncond.data;
   const td = text.data;
@@ -115,7 +100,7 @@ export function rescaleNoiseCfg(
   checkTensor(noiseText, 'noiseText');
   checkSameDims(noiseCfg, 'noiseCfg', noiseText, 'noiseText');
   checkNumber(guidanceRescale, 'guidanceRescale', {}, 'pass a number in [0, 1], e.g. 0.7 (0 disables it).');
-  const result = outFor(out, noiseCfg, 'noiseCfg', cType);
+  const result = outputLike(out, 'out', noiseCfg, 'noiseCfg', cType);
   const stdText = batchStd(noiseText, 'noiseText');
   const stdCfg = batchStd(noiseCfg, 'noiseCfg');
   const batch = stdCfg.length;

@@ -396,13 +396,26 @@ function copyFields(
           : "pass JSON.parse(text) of the config file, or an object of config fields ({} for diffusers' defaults).",
     });
   }
-  assertNoForbiddenKeys(source, label);
-  for (const written of Object.keys(source)) {
+  // Each top-level key read once, into a null-prototype copy (where `__proto__` is an ordinary key
+  // the walk then finds); everything below reads the copy.
+  const own: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(source)) {
+    own[key] = guarded(
+      () => (source as Record<string, unknown>)[key],
+      unreadable(
+        ConfigError,
+        `${label}.${key}`,
+        'pass plain data, e.g. JSON.parse of scheduler_config.json.',
+      ),
+    );
+  }
+  assertNoForbiddenKeys(own, label);
+  for (const written of Object.keys(own)) {
     if (written.startsWith('_')) continue;
-    const value = source[written];
+    const value = own[written];
     // An alias counts only when the source does not also give the field under its own name.
     const alias = Object.hasOwn(aliases, written) ? aliases[written]! : undefined;
-    const key = alias !== undefined && !Object.hasOwn(source, alias) ? alias : written;
+    const key = alias !== undefined && !Object.hasOwn(own, alias) ? alias : written;
     if (!Object.hasOwn(fieldSpecs, key)) {
       unused.add(written);
       continue;

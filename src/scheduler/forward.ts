@@ -12,7 +12,7 @@ import { checkFlag, guarded, readOptions, unreadable } from '../guard.js';
 import { readElement, writeElement } from '../tensor/dtype.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { DType, Tensor, TensorLike } from '../tensor/tensor.js';
-import { checkSameDims, checkTensor, emptyLike } from '../tensor/tensor.js';
+import { checkSameDims, checkTensor, outputLike } from '../tensor/tensor.js';
 
 export type Timesteps = number | bigint | ArrayLike<number> | ArrayLike<bigint>;
 
@@ -20,9 +20,15 @@ export type Timesteps = number | bigint | ArrayLike<number> | ArrayLike<bigint>;
 export interface ForwardOptions {
   /** Return NaN / Inf results instead of throwing a NumericError (as `step` allows). Default false. */
   allowNonFinite?: boolean;
+  /**
+   * Write the result here (the first input's dims and dtype) instead of a new tensor. May be exactly
+   * an input's memory (the pass reads element i before writing it); a NumericError then names the
+   * element of the result, the inputs having been overwritten.
+   */
+  out?: TensorLike;
 }
 
-const FORWARD_OPTION_KEYS: ReadonlySet<string> = new Set(['allowNonFinite']);
+const FORWARD_OPTION_KEYS: ReadonlySet<string> = new Set(['allowNonFinite', 'out']);
 
 /**
  * Check a training timestep index: an integer in [0, T - 1]. A bigint (an int64 timestep from
@@ -134,13 +140,19 @@ function combine(
   return checksum;
 }
 
-function allowNonFinite(options: unknown, method: string): boolean {
+function readForwardOptions(
+  options: unknown,
+  method: string,
+): { allow: boolean; out: TensorLike | undefined } {
   const o = readOptions(options, {
     allowed: FORWARD_OPTION_KEYS,
     field: 'options',
     example: `${method}(..., { allowNonFinite: true })`,
   });
-  return checkFlag(o?.allowNonFinite, 'options.allowNonFinite');
+  return {
+    allow: checkFlag(o?.allowNonFinite, 'options.allowNonFinite'),
+    out: o?.out as TensorLike | undefined,
+  };
 }
 
 /**
@@ -182,14 +194,14 @@ export function forwardProcess(
   options: ForwardOptions | undefined,
   resolve?: TimestepResolver,
 ): Tensor {
-  const allow = allowNonFinite(options, what);
+  const { allow, out: given } = readForwardOptions(options, what);
   const xName = what === 'addNoise' ? 'originalSamples' : 'sample';
   const xType = checkTensor(x, xName);
   const batch = x.dims.length > 0 ? x.dims[0] : 1;
   const ts = perBatchTimesteps(timesteps, batch, alphasCumprod.length, resolve);
   const noiseType = checkTensor(noise, 'noise');
   checkSameDims(x, xName, noise, 'noise');
-  const out = emptyLike(x, xType);
+  const out = outputLike(given, 'options.out', x, xName, xType);
   // addNoise: sqrt(a) x0 + sqrt(1 - a) noise; getVelocity: -sqrt(1 - a) sample + sqrt(a) noise.
   const checksum = combine(x, xType, noise, noiseType, out, (b) => {
     const a = alphasCumprod[ts[b]];

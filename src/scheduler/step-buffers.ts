@@ -7,7 +7,14 @@ import { ArgumentError, NumericError } from '../errors.js';
 import { allocate, type DType, holds, readElement } from '../tensor/dtype.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { Tensor, TensorData, TensorLike } from '../tensor/tensor.js';
-import { checkSameDims, checkTensor, emptyLike, memoryOverlap, tensorOf } from '../tensor/tensor.js';
+import {
+  checkOut,
+  checkSameDims,
+  checkTensor,
+  emptyLike,
+  memoryOverlap,
+  tensorOf,
+} from '../tensor/tensor.js';
 import type { FloatData } from './quantile.js';
 import type { StepOutBuffers, StepOutput } from './step-options.js';
 
@@ -42,8 +49,8 @@ export class StepBuffers {
   outputs(out: StepOutBuffers, sample: TensorLike, sampleType: DType): StepOutput {
     const givenPrev = out.prevSample;
     const givenX0 = out.predOriginalSample;
-    if (givenPrev !== undefined) checkOutBuffer(givenPrev, 'out.prevSample', sample, sampleType);
-    if (givenX0 !== undefined) checkOutBuffer(givenX0, 'out.predOriginalSample', sample, sampleType);
+    if (givenPrev !== undefined) checkOut(givenPrev, 'out.prevSample', sample, 'sample', sampleType);
+    if (givenX0 !== undefined) checkOut(givenX0, 'out.predOriginalSample', sample, 'sample', sampleType);
     const cache = this.results;
     for (let i = 0; i < cache.length; i++) {
       const hit = cache[i];
@@ -73,19 +80,6 @@ interface OutResult {
   prev: TensorLike;
   x0: TensorLike;
   result: StepOutput;
-}
-
-function checkOutBuffer(given: TensorLike, field: string, sample: TensorLike, sampleType: DType): void {
-  const type = checkTensor(given, field);
-  checkSameDims(sample, 'sample', given, field);
-  if (type !== sampleType) {
-    throw new ArgumentError({
-      field,
-      value: type,
-      problem: `has dtype ${type} but sample has ${sampleType}; results have the sample's dtype`,
-      fix: `allocate ${field} with the same dtype as sample.`,
-    });
-  }
 }
 
 function viewOf(given: TensorLike, type: DType): Tensor {

@@ -6,7 +6,7 @@
  * `data` is a Float32Array, a Float64Array, or a Uint16Array holding IEEE float16 bit patterns
  * (then `type` must be `'float16'`, because a Uint16Array alone cannot say what it holds).
  */
-import { DdimError, ShapeError } from '../errors.js';
+import { ArgumentError, DdimError, ShapeError } from '../errors.js';
 import { unreadable } from '../guard.js';
 import {
   allocate,
@@ -275,6 +275,45 @@ export function memoryOverlap(a: TensorData, b: TensorData): 'none' | 'same' | '
  */
 export function tensorOf(data: TensorData, dims: number[], type: DType): Tensor {
   return { data, dims, type } as Tensor;
+}
+
+/**
+ * The library's one output convention: a result goes into an optional `out` (the last argument,
+ * or the `out` field of the options object where the function takes one) of the same dims and
+ * dtype as the result, else into a new tensor. `checkOut` checks a given `out` against `like` (the
+ * input whose dims and dtype the result has); `outputLike` returns the checked `out` as a Tensor
+ * view, or a new zero tensor when there is none.
+ */
+export function checkOut(
+  out: TensorLike,
+  field: string,
+  like: TensorLike,
+  likeName: string,
+  dtype: DType,
+): void {
+  const type = checkTensor(out, field);
+  checkSameDims(like, likeName, out, field);
+  if (type !== dtype) {
+    throw new ArgumentError({
+      field,
+      value: type,
+      problem: `has dtype ${type} but ${likeName} has ${dtype}; the result has ${likeName}'s dtype`,
+      fix: `allocate ${field} with dtype ${dtype}.`,
+    });
+  }
+}
+
+/** `out` checked (see checkOut) as a Tensor view of its data, or a new zero tensor like `like`. */
+export function outputLike(
+  out: TensorLike | undefined,
+  field: string,
+  like: TensorLike,
+  likeName: string,
+  dtype: DType,
+): Tensor {
+  if (out === undefined || out === null) return emptyLike(like, dtype);
+  checkOut(out, field, like, likeName, dtype);
+  return tensorOf(out.data, [...out.dims], dtype);
 }
 
 /** A new zero tensor with the same dims and dtype as `t`. */
