@@ -6,8 +6,9 @@
  *
  * Node-only (it reads the CPU model for the report).
  */
+
+import { Generator, randnInto } from 'ddim';
 import { Bench } from 'tinybench';
-import { Generator, randnInto } from '../index.js';
 import { machine } from './machine.js';
 
 export const name = 'randn';
