@@ -10,7 +10,9 @@ import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
 /** Buffers to write a step's results into, so a sampling loop allocates nothing per step. */
 export interface StepOutBuffers {
+  /** Receives x_{t-1}; the sample's dims and dtype. */
   prevSample?: TensorLike;
+  /** Receives the predicted x0; the sample's dims and dtype. */
   predOriginalSample?: TensorLike;
 }
 

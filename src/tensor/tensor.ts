@@ -22,8 +22,11 @@ export type { DType, DTypeMap, TensorData };
 
 /** What the library accepts: anything with `data` and `dims` (and `type` for float16). */
 export interface TensorLike {
+  /** The elements, row-major. */
   readonly data: TensorData;
+  /** The shape; its product is `data.length`. */
   readonly dims: readonly number[];
+  /** The element type; required (`'float16'`) when `data` is a Uint16Array, else read from `data`. */
   readonly type?: string;
 }
 
