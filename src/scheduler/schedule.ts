@@ -84,12 +84,19 @@ export function cosineBetas(numTrainTimesteps: number, maxBeta = 0.999): Float64
   return betas;
 }
 
+/** The config fields that decide the betas: a `DDIMConfig` (or any object with these keys). */
 export interface BetaConfig {
+  /** @inheritDoc DDIMConfig.num_train_timesteps */
   num_train_timesteps: number;
+  /** @inheritDoc DDIMConfig.beta_start */
   beta_start: number;
+  /** @inheritDoc DDIMConfig.beta_end */
   beta_end: number;
+  /** @inheritDoc DDIMConfig.beta_schedule */
   beta_schedule: BetaSchedule;
+  /** @inheritDoc DDIMConfig.trained_betas */
   trained_betas: readonly number[] | null;
+  /** @inheritDoc DDIMConfig.rescale_betas_zero_snr */
   rescale_betas_zero_snr: boolean;
 }
 
