@@ -8,6 +8,8 @@
  * denoisers, datasets and the experiments), and under Node `ddim` itself resolves to the Node
  * entry (this API plus local folders and the Hugging Face cache). docs/architecture.md maps the
  * modules behind it.
+ *
+ * @module ddim
  */
 
 // Errors: every error thrown on purpose is a DdimError naming the field, the value and the fix.

@@ -1,7 +1,8 @@
 /**
  * What a library user installs (issue 15): the `ddim` package has no runtime dependencies beyond
  * an allowed list, and the CLI's and the benchmarks' dependencies live in the `ddim-cli` workspace
- * package (cli/), which reaches the library through its public entries only.
+ * package (cli/), which reaches the library through its public entries only. And the API reference
+ * (typedoc) covers exactly those public entries.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
@@ -146,5 +147,41 @@ describe('the CLI package (cli/, ddim-cli)', () => {
     expect(here).toEqual(expect.arrayContaining(['commander', '../context.js', '../bench/index.js']));
     const program = specifiers(fileURLToPath(new URL('../cli/src/program.ts', import.meta.url)));
     expect(program).toEqual(expect.arrayContaining(['ddim', 'ddim/exact', 'commander']));
+  });
+});
+
+describe('the API reference (typedoc.json)', () => {
+  /** The source file behind each `types` path of the exports map: ./dist/x.d.ts -> src/x.ts. */
+  function typesPaths(value: unknown): string[] {
+    if (typeof value !== 'object' || value === null) return [];
+    return Object.entries(value).flatMap(([key, inner]) =>
+      key === 'types' && typeof inner === 'string' ? [inner] : typesPaths(inner),
+    );
+  }
+
+  it('documents exactly the public entries of package.json "exports"', () => {
+    const typedoc = JSON.parse(readFileSync(join(ROOT, 'typedoc.json'), 'utf8')) as {
+      entryPoints: string[];
+      treatWarningsAsErrors: boolean;
+      validation: Record<string, boolean>;
+    };
+    const entries = new Set(
+      typesPaths(library.exports).map((path) =>
+        path.replace(/^\.\/dist\//, 'src/').replace(/\.d\.ts$/, '.ts'),
+      ),
+    );
+    // '.' and './browser' (the same core types), the Node entry, './onnxruntime', './exact'.
+    expect([...entries]).toEqual(
+      expect.arrayContaining([
+        'src/index.ts',
+        'src/node/index.ts',
+        'src/runtime/onnxruntime.ts',
+        'src/exact/index.ts',
+      ]),
+    );
+    // A new entry (ddim/pipeline: src/pipeline/index.ts) goes in both lists, or this fails.
+    expect([...typedoc.entryPoints].sort()).toEqual([...entries].sort());
+    expect(typedoc.treatWarningsAsErrors).toBe(true);
+    expect(typedoc.validation).toEqual({ notExported: true, invalidLink: true, notDocumented: true });
   });
 });

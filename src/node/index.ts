@@ -3,6 +3,8 @@
  * from local folders and files and the Hugging Face cache shared with Python, registered with the
  * core's config-source registry on import. Browsers get the core entry, which loads by URL and
  * Hub id over fetch only.
+ *
+ * @module ddim (Node)
  */
 import { registerConfigSource } from '../loading/hub.js';
 import { nodeConfigSource } from '../loading/node/hub-cache.js';

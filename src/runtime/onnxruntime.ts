@@ -20,6 +20,8 @@
  * Inputs live in buffers owned by the denoiser and refilled in place each step; a buffer is only
  * reallocated when the shapes change or when the runtime took it (onnxruntime-web's proxy worker
  * transfers, i.e. detaches, input buffers).
+ *
+ * @module ddim/onnxruntime
  */
 import { ArgumentError, ShapeError, StateError } from '../errors.js';
 import { guarded, readOptions, unreadable } from '../guard.js';
