@@ -67,7 +67,10 @@ export interface DDIMConfig {
 export type DDIMInverseConfig = Omit<
   DDIMConfig,
   'thresholding' | 'dynamic_thresholding_ratio' | 'sample_max_value' | 'timestep_spacing'
-> & { timestep_spacing: InverseTimestepSpacing };
+> & {
+  /** How the inference timesteps are picked (default `leading`; no `linspace` here). */
+  timestep_spacing: InverseTimestepSpacing;
+};
 
 /** diffusers' defaults for `DDIMScheduler` (scheduling_ddim.py). */
 export const DDIM_DEFAULTS: Readonly<DDIMConfig> = Object.freeze({
@@ -103,6 +106,7 @@ export const DDIM_INVERSE_DEFAULTS: Readonly<DDIMInverseConfig> = Object.freeze(
   timestep_spacing: 'leading',
 });
 
+/** Receives a warning's text (by default, console.warn prints it with a `[ddim]` prefix). */
 export type WarningHandler = (message: string) => void;
 
 /** Options of reading a config. */

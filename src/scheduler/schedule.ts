@@ -19,6 +19,11 @@ import { assertNever } from '../tensor/dtype.js';
 
 /** diffusers' `beta_schedule` values (the trained_betas config key overrides all three). */
 export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const;
+/**
+ * How the betas grow over the training timesteps: `linear` from beta_start to beta_end,
+ * `scaled_linear` linear in sqrt(beta) (Stable Diffusion), `squaredcos_cap_v2` the cosine schedule
+ * of Nichol and Dhariwal, capped at 0.999 (beta_start and beta_end unused).
+ */
 export type BetaSchedule = (typeof BETA_SCHEDULES)[number];
 
 /**

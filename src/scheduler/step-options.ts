@@ -24,6 +24,7 @@ export interface StepOutput {
   predOriginalSample: Tensor;
 }
 
+/** Options of `DDIMScheduler.step`. */
 export interface StepOptions {
   /** DDIM's eta (eq. 16): 0 is deterministic DDIM, 1 is DDPM-like ancestral sampling. Default 0. */
   eta?: number;

@@ -35,9 +35,17 @@ export interface TensorLike {
  * narrows `t.data`: `Tensor` alone is the union of the three, `Tensor<'float16'>` one of them.
  */
 export type Tensor<T extends DType = DType> = {
-  [K in T]: { data: DTypeMap[K]; dims: number[]; type: K };
+  [K in T]: {
+    /** The elements, row-major, in the dtype's array type. */
+    data: DTypeMap[K];
+    /** The shape; its product is `data.length`. */
+    dims: number[];
+    /** The element type. */
+    type: K;
+  };
 }[T];
 
+/** A float32 tensor. */
 export type Float32Tensor = Tensor<'float32'>;
 
 /** Largest element count we will allocate for one tensor (2^31 - 1, the typed-array limit in browsers). */
