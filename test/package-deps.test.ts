@@ -89,7 +89,9 @@ describe('the library package (what `npm install ddim` installs)', () => {
     ];
     expect(cliDependencies.filter((name) => onInstall.includes(name))).toEqual([]);
     expect(library.bin).toBeUndefined();
-    expect(library.files).toEqual(['dist', 'src']);
+    // What npm packs: the library's folders, never the CLI's (cli/ is its own package).
+    expect(library.files?.filter((entry) => /^(\.\/)?(cli|bench)\b/.test(entry))).toEqual([]);
+    expect(library.files).toEqual(expect.arrayContaining(['dist', 'src']));
     expect(library.workspaces).toEqual(['cli']);
     expect(cli.name).toBe('ddim-cli');
     expect(cli.bin).toEqual({ ddim: './dist/index.js' });
