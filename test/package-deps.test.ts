@@ -11,10 +11,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The runtime dependencies `npm install ddim` may bring. Empty: the library is dependency-free.
- * (The tokenizer library of `ddim/pipeline` will be the first entry.)
+ * The runtime dependencies `npm install ddim` may bring: the pipeline's CLIP tokenizer
+ * (src/pipeline/tokenizer.ts) and the HTML entity table of its ftfy text fixing
+ * (src/pipeline/fix-text.ts). Nothing else: add a package here only with the reason.
  */
-const ALLOWED_DEPENDENCIES: readonly string[] = [];
+const ALLOWED_DEPENDENCIES: readonly string[] = ['@huggingface/tokenizers', 'entities'];
 
 interface PackageJson {
   name: string;
