@@ -12,6 +12,7 @@
  *   AbortError    a sampling loop stopped by its AbortSignal
  */
 
+/** What a `DdimError` is made from: the field, the value, the problem and the fix. */
 export interface ErrorDetails {
   /** The config field or argument that was wrong, e.g. `beta_schedule` or `timestep`. */
   field: string;
@@ -21,6 +22,7 @@ export interface ErrorDetails {
   problem: string;
   /** What the caller should do instead. */
   fix?: string;
+  /** The error that led to this one (a network or file-system error, say), kept as `error.cause`. */
   cause?: unknown;
 }
 
@@ -127,10 +129,18 @@ function formatMessage(details: ErrorDetails): string {
   return `${details.field} ${details.problem}${got}.${fix}`;
 }
 
+/**
+ * The base of every error `ddim` throws on purpose. The message reads "<field> <problem> (got
+ * <value>). Fix: <fix>"; the parts are also properties, for programs that handle the error.
+ */
 export class DdimError extends Error {
+  /** The config field or argument that was wrong, e.g. `beta_schedule` or `timestep`. */
   readonly field: string;
+  /** The value received (undefined when it was not meaningful to print). */
   readonly value: unknown;
+  /** What is wrong with the value, as a sentence fragment: "must be one of ...". */
   readonly problem: string;
+  /** What the caller should do instead, when there is a fix to name. */
   readonly fix: string | undefined;
 
   constructor(details: ErrorDetails) {
@@ -143,10 +153,17 @@ export class DdimError extends Error {
   }
 }
 
+/** A scheduler config field is wrong: its type, range, length, or an unknown enum value. */
 export class ConfigError extends DdimError {}
+/** An argument of a call is wrong: a timestep, eta, seed, step count or option. */
 export class ArgumentError extends DdimError {}
+/** Tensor dims, lengths or dtypes do not fit together. */
 export class ShapeError extends DdimError {}
+/** A call made in the wrong order, e.g. `step` before `setTimesteps`. */
 export class StateError extends DdimError {}
+/** A non-finite value (NaN, Infinity) met inside a computation. */
 export class NumericError extends DdimError {}
+/** Reading a config from a file, a URL or the Hub failed. */
 export class LoadError extends DdimError {}
+/** A sampling loop was stopped by its `AbortSignal`. */
 export class AbortError extends DdimError {}

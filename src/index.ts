@@ -8,6 +8,8 @@
  * denoisers, datasets and the experiments), and under Node `ddim` itself resolves to the Node
  * entry (this API plus local folders and the Hugging Face cache). docs/architecture.md maps the
  * modules behind it.
+ *
+ * @module ddim
  */
 
 // Errors: every error thrown on purpose is a DdimError naming the field, the value and the fix.
@@ -79,6 +81,8 @@ export {
 // The schedulers.
 export { DDIMScheduler } from './scheduler/ddim.js';
 export { DDIMInverseScheduler, type InverseStepOptions } from './scheduler/ddim-inverse.js';
+// The forward process (addNoise, getVelocity, noiseInitLatents): its timestep and option types.
+export type { ForwardOptions, Timesteps } from './scheduler/forward.js';
 export type { SchedulerOptions } from './scheduler/options.js';
 export { PREDICTION_TYPES, type PredictionType } from './scheduler/prediction.js';
 export {
@@ -90,10 +94,11 @@ export {
 export type { PretrainedOptions } from './scheduler/pretrained.js';
 export { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './scheduler/previous-timestep.js';
 // eq. 12's scalars and torch.quantile by selection, for custom kernels and the benchmarks.
-export { quantileInPlace } from './scheduler/quantile.js';
+export { type FloatData, quantileInPlace } from './scheduler/quantile.js';
 // Schedules and timesteps as free functions (what the schedulers compute, for plots and custom lists).
 export {
   BETA_SCHEDULES,
+  type BetaConfig,
   type BetaSchedule,
   betasForConfig,
   ddimVariance,

@@ -1,13 +1,14 @@
 /**
- * The `ddim` CLI as a user runs it: `node dist/cli/index.js ...` in a child process (dist/ is
- * built once by test/global-setup.ts), checking what it prints, what it writes, and its exit code.
+ * The `ddim` CLI as a user runs it: `node cli/dist/index.js ...` in a child process (the library
+ * and the CLI are built once by test/global-setup.ts), checking what it prints, what it writes,
+ * and its exit code.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodePng } from '../src/cli/png.js';
+import { decodePng } from '../cli/src/png.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { fixtureText, type HubServer, startHubServer } from './helpers/hub-server.js';
 
@@ -342,6 +343,14 @@ describe.concurrent('usage errors exit 2 with a clear message; --help exits 0', 
     const r = await runCli(args);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Usage: ddim/);
+  });
+
+  it('--version names both packages: ddim-cli and the ddim library it runs on', async () => {
+    const version = (file: string) =>
+      (JSON.parse(readFileSync(new URL(file, import.meta.url), 'utf8')) as { version: string }).version;
+    const r = await runCli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${version('../cli/package.json')} (ddim ${version('../package.json')})\n`);
   });
 });
 

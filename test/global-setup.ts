@@ -1,22 +1,15 @@
 /**
- * vitest globalSetup: build dist/ once, so the CLI tests run the artefact users run
- * (`node dist/cli/index.js`, the package's "bin"), not the sources.
+ * vitest globalSetup: build the library (dist/) and then the CLI (cli/dist/) once, so the CLI
+ * tests run the artefact users run (`node cli/dist/index.js`, ddim-cli's "bin"), not the sources.
+ * The order matters: the CLI compiles against the library's built types, as an installed ddim.
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export default function setup(): void {
   const root = fileURLToPath(new URL('..', import.meta.url));
-  execFileSync(
-    process.execPath,
-    [
-      fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url)),
-      '-p',
-      'tsconfig.build.json',
-    ],
-    {
-      cwd: root,
-      stdio: 'inherit',
-    },
-  );
+  const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+  for (const project of ['tsconfig.build.json', 'cli/tsconfig.json']) {
+    execFileSync(process.execPath, [tsc, '-p', project], { cwd: root, stdio: 'inherit' });
+  }
 }

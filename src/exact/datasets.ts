@@ -14,9 +14,12 @@ import { ArgumentError } from '../errors.js';
 import { checkNumber, guarded, unreadable } from '../guard.js';
 import type { Float32Tensor } from '../tensor/tensor.js';
 
+/** The shapes the dataset draws, in the order its images cycle through them. */
 export const SHAPE_KINDS = ['disc', 'square', 'ring', 'stripes', 'gradient', 'triangle'] as const;
+/** One of {@link SHAPE_KINDS}. */
 export type ShapeKind = (typeof SHAPE_KINDS)[number];
 
+/** Options of {@link shapesDataset}. */
 export interface ShapesDatasetOptions {
   /** Image height and width in pixels. Default 32. */
   size?: number;
@@ -24,6 +27,7 @@ export interface ShapesDatasetOptions {
   count?: number;
 }
 
+/** What {@link shapesDataset} makes: the images and the shape in each. */
 export interface ShapesDataset {
   /** The images, [count, 3, size, size], values in [-1, 1] (the range diffusion models use). */
   images: Float32Tensor;

@@ -3,6 +3,8 @@
  * E[x0 | x_t], a finite dataset's softmax-weighted average), the datasets the CLI and the
  * playground sample from, the sample-quality measures (MMD, nearest training image) and the two
  * experiments of the papers (table 1, brightness). Core: no Node built-ins, no dependencies.
+ *
+ * @module ddim/exact
  */
 
 export {

@@ -52,8 +52,13 @@ import {
 
 /** What an exact denoiser needs from a scheduler: alpha_bar per training timestep and the prediction type. */
 export interface ScheduleLike {
+  /** alpha_bar_t for every training timestep (a scheduler's `alphasCumprod`). */
   readonly alphasCumprod: ArrayLike<number>;
-  readonly config: { readonly prediction_type: PredictionType };
+  /** The config's prediction type: what the denoiser returns. */
+  readonly config: {
+    /** `epsilon`, `sample` or `v_prediction`, as the scheduler expects of its model. */
+    readonly prediction_type: PredictionType;
+  };
 }
 
 /** A Gaussian mixture with isotropic components: x0 ~ sum_k weights[k] N(means[k], variances[k] I). */

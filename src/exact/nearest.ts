@@ -6,6 +6,7 @@
 import { ShapeError } from '../errors.js';
 import { checkTensor, type TensorLike } from '../tensor/tensor.js';
 
+/** What {@link nearestNeighbours} finds: per sample, its nearest dataset item and the distance. */
 export interface NearestResult {
   /** Index into the dataset of each sample's nearest image. */
   index: Int32Array;

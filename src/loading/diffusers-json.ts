@@ -45,6 +45,7 @@ const FLOAT_KEYS: ReadonlySet<string> = new Set([
 /** Keys `to_json_string` removes before writing. */
 const DROPPED_KEYS = ['_ignore_files', '_use_default_values'];
 
+/** Options of {@link toDiffusersJsonString}. */
 export interface DiffusersJsonOptions {
   /** The `_diffusers_version` to write. Default: DIFFUSERS_VERSION. */
   diffusersVersion?: string;

@@ -9,7 +9,9 @@
 import { AbortError, DdimError, describeValue, LoadError } from '../errors.js';
 import { assertNoForbiddenKeys, isPlainObject } from '../guard.js';
 
+/** The file a diffusers scheduler's config is saved as (diffusers' `SCHEDULER_CONFIG_NAME`). */
 export const CONFIG_NAME = 'scheduler_config.json';
+/** The Hugging Face Hub, where a repo id is looked up unless `endpoint` (or HF_ENDPOINT) says otherwise. */
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 export const DEFAULT_REVISION = 'main';
 /** Whole-load bound: every request, redirect and body read of one `loadSchedulerConfig` call. */
@@ -21,6 +23,7 @@ export const MAX_REDIRECTS = 10;
 /** Nesting deeper than this is not a scheduler config; refusing it keeps the key walk bounded. */
 const MAX_JSON_DEPTH = 64;
 
+/** The part of `fetch` the loader uses: give your own for proxies, custom agents or tests. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
 
 // ---------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ import {
 export type { FetchLike, LoadContext };
 export { CONFIG_NAME, DEFAULT_ENDPOINT, DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_MS };
 
+/** Options of {@link loadSchedulerConfig}: where to look, with what credentials, and the bounds. */
 export interface LoadConfigOptions {
   /** Folder inside the repo, URL folder or local model folder that holds the config, e.g. "scheduler". */
   subfolder?: string;
@@ -80,6 +81,7 @@ export interface FromPretrainedOptions<C> extends LoadConfigOptions {
   overrides?: Partial<C>;
 }
 
+/** What {@link loadSchedulerConfig} read, and from where. */
 export interface LoadedConfig {
   /** The parsed scheduler_config.json, as written (values unchecked: the scheduler's config layer checks them). */
   config: Record<string, unknown>;

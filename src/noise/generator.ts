@@ -544,6 +544,10 @@ export function manualSeed(seed: Seed): Generator {
   return g;
 }
 
+/**
+ * A `generator` option, as diffusers' `randn_tensor` takes it: one generator, a list with one per
+ * batch element, or none (`null` / `undefined`: the default generator, see `manualSeed`).
+ */
 export type GeneratorOption = Generator | readonly Generator[] | null | undefined;
 
 /**

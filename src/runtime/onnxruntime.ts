@@ -20,6 +20,8 @@
  * Inputs live in buffers owned by the denoiser and refilled in place each step; a buffer is only
  * reallocated when the shapes change or when the runtime took it (onnxruntime-web's proxy worker
  * transfers, i.e. detaches, input buffers).
+ *
+ * @module ddim/onnxruntime
  */
 import { ArgumentError, ShapeError, StateError } from '../errors.js';
 import { guarded, readOptions, unreadable } from '../guard.js';
@@ -43,8 +45,11 @@ export type OrtElementType = 'float32' | 'float16' | 'float64' | 'int64' | 'int3
 
 /** The part of an onnxruntime `Tensor` that is read. */
 export interface OrtTensorLike {
+  /** The element type, e.g. `'float32'`, `'float16'`, `'int64'`. */
   readonly type: string;
+  /** The elements (a typed array of the element type). */
   readonly data: unknown;
+  /** The shape. */
   readonly dims: readonly number[];
 }
 
@@ -57,30 +62,40 @@ export type OrtTensorConstructor = new (
 
 /** The `ort` namespace (`import * as ort from 'onnxruntime-node'` or `'onnxruntime-web'`). */
 export interface OrtModule {
+  /** `ort.Tensor`: the inputs are made with it. */
   readonly Tensor: OrtTensorConstructor;
 }
 
 /** One entry of `session.inputMetadata` (onnxruntime >= 1.21). */
 export interface OrtValueMetadata {
+  /** The input's name. */
   readonly name: string;
+  /** Whether the input is a tensor (else a sequence or a map). */
   readonly isTensor: boolean;
+  /** The element type, e.g. `'float16'`, when the model declares it. */
   readonly type?: string;
+  /** The shape: numbers for static dimensions, names for symbolic ones (`'batch'`). */
   readonly shape?: readonly (number | string)[];
 }
 
 /** What is used of an `InferenceSession`. */
 export interface OrtSessionLike {
+  /** The model's input names. */
   readonly inputNames: readonly string[];
+  /** The model's output names. */
   readonly outputNames: readonly string[];
   /** Missing before onnxruntime 1.21: then the element types come from the options. */
   readonly inputMetadata?: readonly OrtValueMetadata[];
+  /** Runs the model on `feeds` (input name to tensor); resolves to the outputs by name. */
   run(feeds: Record<string, OrtTensorLike>, options?: unknown): Promise<Record<string, OrtTensorLike>>;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Public API.
 
+/** Element types of the sample and encoder_hidden_states inputs. */
 export type UnetSampleType = 'float32' | 'float16' | 'float64';
+/** Element types of the timestep input. */
 export type UnetTimestepType = 'int64' | 'int32' | 'float32' | 'float16' | 'float64';
 /**
  * How the timestep is fed: `'scalar'` (dims `[]`), `'single'` (dims `[1]`, what diffusers' ONNX
@@ -88,12 +103,17 @@ export type UnetTimestepType = 'int64' | 'int32' | 'float32' | 'float16' | 'floa
  */
 export type UnetTimestepShape = 'scalar' | 'single' | 'batch';
 
+/** The model's input names, where they differ from diffusers' exports. */
 export interface UnetInputNames {
+  /** The noisy sample's input (default `sample`). */
   sample?: string;
+  /** The timestep's input (default `timestep`). */
   timestep?: string;
+  /** The text embeddings' input (default `encoder_hidden_states`). */
   encoderHiddenStates?: string;
 }
 
+/** Options of {@link createUnetDenoiser}. */
 export interface UnetDenoiserOptions {
   /** The onnxruntime namespace that made the session: `import * as ort from 'onnxruntime-node'`. */
   ort: OrtModule;
@@ -124,6 +144,7 @@ export interface UnetDenoiserOptions {
   runOptions?: unknown;
 }
 
+/** Options of {@link createGuidedUnetDenoiser}: the positive and the negative embeddings. */
 export interface GuidedUnetDenoiserOptions extends UnetDenoiserOptions {
   /** Positive (conditional) prompt embeddings. */
   encoderHiddenStates: TensorLike | OrtTensorLike;
@@ -134,8 +155,11 @@ export interface GuidedUnetDenoiserOptions extends UnetDenoiserOptions {
 /** The model's prediction for one step. Valid until the next call of the same denoiser. */
 export type UnetPrediction = TensorLike;
 
+/** The model's two predictions for one step. Valid until the next call of the same denoiser. */
 export interface GuidedUnetPrediction {
+  /** The prediction with the positive (conditional) embeddings. */
   cond: TensorLike;
+  /** The prediction with the negative (unconditional) embeddings. */
   uncond: TensorLike;
 }
 

@@ -90,6 +90,7 @@ export interface StepInfo {
   total: number;
 }
 
+/** Options of {@link sample}, {@link sampleGuided} and (in part) {@link invert}. */
 export interface SampleOptions {
   /** Denoising steps of the full schedule (before `strength`). Default 50. */
   numInferenceSteps?: number;
@@ -132,6 +133,7 @@ export interface SampleOptions {
   signal?: AbortSignal;
 }
 
+/** What {@link sample}, {@link sampleGuided} and {@link invert} return. */
 export interface SampleResult {
   /** The final latents: yours (the loop keeps no reference to them). */
   latents: Tensor;

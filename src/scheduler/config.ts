@@ -21,20 +21,45 @@ import {
 
 /** The 15 fields of diffusers' `DDIMScheduler.__init__`, with diffusers' names. */
 export interface DDIMConfig {
+  /** T, the number of diffusion steps the model was trained with (default 1000). */
   num_train_timesteps: number;
+  /** The first beta of a `linear` or `scaled_linear` schedule (default 0.0001). */
   beta_start: number;
+  /** The last beta of a `linear` or `scaled_linear` schedule (default 0.02). */
   beta_end: number;
+  /** The shape of the beta schedule (default `linear`). */
   beta_schedule: BetaSchedule;
+  /** The T betas themselves, used instead of beta_start, beta_end and beta_schedule (default null). */
   trained_betas: readonly number[] | null;
+  /** Clip the predicted x0 to [-clip_sample_range, clip_sample_range] (default true). */
   clip_sample: boolean;
+  /**
+   * alpha_bar before timestep 0 (where sampling ends and inversion starts): 1 (true, the default)
+   * or alpha_bar of timestep 0 (false, as in Stable Diffusion's config).
+   */
   set_alpha_to_one: boolean;
+  /** Added to every `leading` timestep (default 0; Stable Diffusion's config has 1). */
   steps_offset: number;
+  /** What the model predicts (default `epsilon`). */
   prediction_type: PredictionType;
+  /**
+   * Dynamic thresholding (Imagen): per sample, clamp x0 to the dynamic_thresholding_ratio
+   * quantile s of |x0| (s clamped to [1, sample_max_value]) and divide by s. Takes precedence
+   * over clip_sample. For pixel-space models only (default false).
+   */
   thresholding: boolean;
+  /** The quantile of |x0| that thresholding clamps to (default 0.995). */
   dynamic_thresholding_ratio: number;
+  /** The bound of clip_sample (default 1). */
   clip_sample_range: number;
+  /** The largest threshold thresholding uses (default 1). */
   sample_max_value: number;
+  /** How the inference timesteps are picked (default `leading`). */
   timestep_spacing: TimestepSpacing;
+  /**
+   * Rescale the betas to zero terminal SNR (Lin et al., algorithm 1), so that the last training
+   * timestep is pure noise; meant for v_prediction models (default false).
+   */
   rescale_betas_zero_snr: boolean;
 }
 
@@ -42,7 +67,10 @@ export interface DDIMConfig {
 export type DDIMInverseConfig = Omit<
   DDIMConfig,
   'thresholding' | 'dynamic_thresholding_ratio' | 'sample_max_value' | 'timestep_spacing'
-> & { timestep_spacing: InverseTimestepSpacing };
+> & {
+  /** How the inference timesteps are picked (default `leading`; no `linspace` here). */
+  timestep_spacing: InverseTimestepSpacing;
+};
 
 /** diffusers' defaults for `DDIMScheduler` (scheduling_ddim.py). */
 export const DDIM_DEFAULTS: Readonly<DDIMConfig> = Object.freeze({
@@ -78,8 +106,10 @@ export const DDIM_INVERSE_DEFAULTS: Readonly<DDIMInverseConfig> = Object.freeze(
   timestep_spacing: 'leading',
 });
 
+/** Receives a warning's text (by default, console.warn prints it with a `[ddim]` prefix). */
 export type WarningHandler = (message: string) => void;
 
+/** Options of reading a config. */
 export interface ConfigOptions {
   /** Called once with a message listing config keys the scheduler does not use. Default: console.warn. */
   onWarning?: WarningHandler;
@@ -283,7 +313,9 @@ function checkRanges(c: DDIMConfig, fields: ReadonlySet<string>): void {
   }
 }
 
+/** A config after {@link resolveDDIMConfig} or {@link resolveDDIMInverseConfig}. */
 export interface ResolvedConfig<C> {
+  /** Every field, defaults filled in, validated and frozen. */
   config: Readonly<C>;
   /** Keys present in the input that this scheduler does not use (already warned about). */
   unusedKeys: string[];
@@ -429,6 +461,12 @@ function copyFields(
   }
 }
 
+/**
+ * A complete, validated `DDIMScheduler` config, as the scheduler's constructor and `fromConfig`
+ * make it: `input` (a parsed scheduler_config.json of any diffusers scheduler, or `{}`) and
+ * `overrides` over diffusers' defaults. Throws a `ConfigError` naming the first wrong field; keys
+ * the scheduler does not use go to `options.onWarning`, once.
+ */
 export function resolveDDIMConfig(
   input: unknown,
   overrides?: unknown,
@@ -454,6 +492,10 @@ const INVERSE_ALIASES: Readonly<Record<string, string>> = Object.freeze({
   set_alpha_to_zero: 'set_alpha_to_one',
 });
 
+/**
+ * {@link resolveDDIMConfig} for `DDIMInverseScheduler`: its 12 fields, and diffusers' deprecated
+ * `set_alpha_to_zero` read as `set_alpha_to_one`.
+ */
 export function resolveDDIMInverseConfig(
   input: unknown,
   overrides?: unknown,

@@ -23,6 +23,10 @@ import { ddimInverseTimesteps } from './timesteps.js';
 /** Options of an inverse step: no eta (inversion is deterministic), no noise. */
 export type InverseStepOptions = Pick<StepOptions, 'out' | 'allowNonFinite'>;
 
+/**
+ * diffusers' `DDIMInverseScheduler`: DDIM run backwards, from a clean sample towards the noise
+ * that regenerates it (DDIM inversion), with timesteps in ascending order. Used by `invert`.
+ */
 export class DDIMInverseScheduler extends SchedulerBase<DDIMInverseConfig> {
   /** Like `DDIMScheduler`'s: no argument means the defaults; `null` is a ConfigError. */
   constructor(config: Partial<DDIMInverseConfig> = {}, options?: SchedulerOptions) {

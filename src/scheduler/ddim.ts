@@ -13,7 +13,14 @@ import { SchedulerBase } from './scheduler-base.js';
 import { STEP_OPTION_KEYS, type StepOptions, type StepOutput } from './step-options.js';
 import { ddimTimesteps } from './timesteps.js';
 
+/**
+ * diffusers' `DDIMScheduler`: the same config (`scheduler_config.json`'s keys), the same timesteps
+ * and the same steps, to diffusers' float32 results; seeded eta > 0 noise as PyTorch draws it.
+ * Build it from a config (`new DDIMScheduler(config)`, `fromConfig`) or load it
+ * (`fromPretrained`), pick the timesteps (`setTimesteps`), then `step` once per timestep.
+ */
 export class DDIMScheduler extends SchedulerBase<DDIMConfig> {
+  /** A scheduler from a (partial) config, defaults filled in as diffusers' constructor does. */
   constructor(config: Partial<DDIMConfig> = {}, options?: SchedulerOptions) {
     const o = resolveSchedulerOptions(options);
     super(

@@ -14,6 +14,10 @@ import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { DType, Tensor, TensorLike } from '../tensor/tensor.js';
 import { checkSameDims, checkTensor, outputLike } from '../tensor/tensor.js';
 
+/**
+ * The timesteps of `addNoise` / `getVelocity`: one training timestep for the whole batch, or one
+ * per batch element (a bigint or BigInt64Array too: int64 timesteps from onnxruntime).
+ */
 export type Timesteps = number | bigint | ArrayLike<number> | ArrayLike<bigint>;
 
 /** Options of `addNoise` / `getVelocity`. */

@@ -25,13 +25,21 @@ import { ConfigError } from '../errors.js';
 
 /** diffusers' `prediction_type` values. */
 export const PREDICTION_TYPES = ['epsilon', 'sample', 'v_prediction'] as const;
+/**
+ * What the model predicts: `epsilon` the noise, `sample` the clean sample x0, `v_prediction`
+ * v = sqrt(alpha_bar) eps - sqrt(1 - alpha_bar) x0 (Salimans and Ho).
+ */
 export type PredictionType = (typeof PREDICTION_TYPES)[number];
 
 /** x0 = x0FromSample x + x0FromModel m and eps = epsFromSample x + epsFromModel m. */
 export interface Recovery {
+  /** The sample's weight in x0. */
   x0FromSample: number;
+  /** The model output's weight in x0. */
   x0FromModel: number;
+  /** The sample's weight in eps. */
   epsFromSample: number;
+  /** The model output's weight in eps. */
   epsFromModel: number;
 }
 

@@ -5,10 +5,14 @@
  */
 import type { DDIMConfig } from './config.js';
 
+/** The names of the built-in configs (the CLI's `--config ddim | sd | sd-zero-snr`). */
 export type PresetName = 'ddim' | 'sd' | 'sd-zero-snr';
 
+/** A named config. */
 export interface SchedulerPreset {
+  /** One line saying what it is. */
   description: string;
+  /** The keys that differ from diffusers' defaults (`{}` for `ddim`), for `DDIMScheduler.fromConfig`. */
   config: Readonly<Partial<DDIMConfig>>;
 }
 
@@ -29,6 +33,11 @@ const SD: Readonly<Partial<DDIMConfig>> = Object.freeze({
   timestep_spacing: 'leading',
 });
 
+/**
+ * The built-in configs: `ddim` (diffusers' `DDIMScheduler` defaults), `sd` (Stable Diffusion
+ * 1.x/2.x base as shipped), `sd-zero-snr` (the same betas rescaled to zero terminal SNR, trailing
+ * timesteps, v_prediction).
+ */
 export const SCHEDULER_PRESETS: Readonly<Record<PresetName, SchedulerPreset>> = Object.freeze({
   ddim: {
     description: "diffusers' DDIMScheduler defaults (DDPM's linear betas 1e-4..0.02, clip_sample)",
@@ -50,6 +59,7 @@ export const SCHEDULER_PRESETS: Readonly<Record<PresetName, SchedulerPreset>> = 
   },
 });
 
+/** Every {@link PresetName}, in the order of {@link SCHEDULER_PRESETS}. */
 export const PRESET_NAMES = Object.keys(SCHEDULER_PRESETS) as PresetName[];
 
 export function isPresetName(name: string): name is PresetName {

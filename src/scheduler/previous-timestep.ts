@@ -17,6 +17,7 @@
  */
 export type PreviousTimestepRule = 'stride' | 'schedule';
 
+/** Every {@link PreviousTimestepRule}, the default first. */
 export const PREVIOUS_TIMESTEP_RULES: readonly PreviousTimestepRule[] = ['stride', 'schedule'];
 
 /** diffusers' DDIM rule: `t - T // n`, or -1 when that is negative ("past the end"). */

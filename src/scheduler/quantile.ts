@@ -4,6 +4,7 @@
  * instead of torch's sort.
  */
 
+/** float32 or float64 data, computed on in its own precision (float16 bits are not accepted here). */
 export type FloatData = Float32Array | Float64Array;
 
 /**

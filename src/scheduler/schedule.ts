@@ -19,6 +19,11 @@ import { assertNever } from '../tensor/dtype.js';
 
 /** diffusers' `beta_schedule` values (the trained_betas config key overrides all three). */
 export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const;
+/**
+ * How the betas grow over the training timesteps: `linear` from beta_start to beta_end,
+ * `scaled_linear` linear in sqrt(beta) (Stable Diffusion), `squaredcos_cap_v2` the cosine schedule
+ * of Nichol and Dhariwal, capped at 0.999 (beta_start and beta_end unused).
+ */
 export type BetaSchedule = (typeof BETA_SCHEDULES)[number];
 
 /**
@@ -84,12 +89,19 @@ export function cosineBetas(numTrainTimesteps: number, maxBeta = 0.999): Float64
   return betas;
 }
 
+/** The config fields that decide the betas: a `DDIMConfig` (or any object with these keys). */
 export interface BetaConfig {
+  /** @inheritDoc DDIMConfig.num_train_timesteps */
   num_train_timesteps: number;
+  /** @inheritDoc DDIMConfig.beta_start */
   beta_start: number;
+  /** @inheritDoc DDIMConfig.beta_end */
   beta_end: number;
+  /** @inheritDoc DDIMConfig.beta_schedule */
   beta_schedule: BetaSchedule;
+  /** @inheritDoc DDIMConfig.trained_betas */
   trained_betas: readonly number[] | null;
+  /** @inheritDoc DDIMConfig.rescale_betas_zero_snr */
   rescale_betas_zero_snr: boolean;
 }
 

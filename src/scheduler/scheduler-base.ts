@@ -51,7 +51,12 @@ import { newStepSettings, readStepOptions, resetStepSettings, type StepOutput } 
 import { checkCustomTimesteps, ddimTimesteps, type TimestepOrder } from './timesteps.js';
 
 /** `setTimesteps`' argument: a step count (diffusers' lists) or `{ timesteps }`, your own list. */
-export type TimestepsChoice = number | { timesteps: ArrayLike<number> | ArrayLike<bigint> };
+export type TimestepsChoice =
+  | number
+  | {
+      /** Integers in 0 .. T - 1, strictly decreasing (strictly increasing for the inverse scheduler). */
+      timesteps: ArrayLike<number> | ArrayLike<bigint>;
+    };
 
 /** Placeholder for the kernel's array arguments between steps. */
 const NO_DATA = new Float32Array(0);
@@ -64,7 +69,9 @@ const NO_DATA = new Float32Array(0);
 export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
   /** The complete config (defaults filled), frozen, with diffusers' snake_case keys. */
   readonly config: Readonly<C>;
+  /** beta_t for every training timestep: diffusers' float32 values, as float64. */
   readonly betas: Float64Array;
+  /** alpha_t = 1 - beta_t for every training timestep. */
   readonly alphas: Float64Array;
   /** alpha_bar_t, the cumulative product of alphas. */
   readonly alphasCumprod: Float64Array;

@@ -10,7 +10,9 @@ import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
 /** Buffers to write a step's results into, so a sampling loop allocates nothing per step. */
 export interface StepOutBuffers {
+  /** Receives x_{t-1}; the sample's dims and dtype. */
   prevSample?: TensorLike;
+  /** Receives the predicted x0; the sample's dims and dtype. */
   predOriginalSample?: TensorLike;
 }
 
@@ -22,6 +24,7 @@ export interface StepOutput {
   predOriginalSample: Tensor;
 }
 
+/** Options of `DDIMScheduler.step`. */
 export interface StepOptions {
   /** DDIM's eta (eq. 16): 0 is deterministic DDIM, 1 is DDPM-like ancestral sampling. Default 0. */
   eta?: number;

@@ -50,8 +50,9 @@ export type { FloatData };
  * from the unclipped x0), then eq. 12's weights.
  */
 export interface StepCoefficients extends Recovery {
-  /** sqrt(alpha_bar_t), 1 / sqrt(1 - alpha_bar_t): for eps re-derived from a clipped x0. */
+  /** sqrt(alpha_bar_t): for eps re-derived from a clipped x0. */
   sqrtAlphaProd: number;
+  /** 1 / sqrt(1 - alpha_bar_t): for eps re-derived from a clipped x0. */
   invSqrtBetaProd: number;
   /** sqrt(alpha_bar_prev): weight of x0 in x_prev. */
   sqrtAlphaProdPrev: number;

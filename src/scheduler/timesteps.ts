@@ -15,12 +15,18 @@ import { checkCount, MAX_TRAIN_TIMESTEPS } from './schedule.js';
 
 /** diffusers' `timestep_spacing` values for DDIMScheduler. */
 export const TIMESTEP_SPACINGS = ['leading', 'trailing', 'linspace'] as const;
+/**
+ * How the inference timesteps are picked from the training ones (table 2 of Lin et al., "Common
+ * Diffusion Noise Schedules and Sample Steps are Flawed"): `leading` steps of T // n from 0 (plus
+ * steps_offset), `trailing` steps of T / n down from T - 1, `linspace` evenly spaced over [0, T - 1].
+ */
 export type TimestepSpacing = (typeof TIMESTEP_SPACINGS)[number];
 /** DDIMInverseScheduler's: diffusers' inverse scheduler has no "linspace" (it raises ValueError). */
 export const INVERSE_TIMESTEP_SPACINGS = [
   'leading',
   'trailing',
 ] as const satisfies readonly TimestepSpacing[];
+/** The spacings of `DDIMInverseScheduler`: {@link TimestepSpacing} without `linspace`. */
 export type InverseTimestepSpacing = (typeof INVERSE_TIMESTEP_SPACINGS)[number];
 
 /** numpy's `np.round` / `np.rint`: round half to even. */

@@ -12,12 +12,16 @@ import { ArgumentError } from '../errors.js';
 
 /** The dtypes the library computes in, as diffusers' `torch_dtype`. */
 export const DTYPES = ['float32', 'float64', 'float16'] as const;
+/** One of {@link DTYPES}: the element types of tensors, with onnxruntime's names. */
 export type DType = (typeof DTYPES)[number];
 
 /** The typed array each dtype's data lives in (float16: IEEE half-precision bits). */
 export interface DTypeMap {
+  /** float32 data. */
   float32: Float32Array;
+  /** float64 data. */
   float64: Float64Array;
+  /** float16 data: IEEE half-precision bit patterns. */
   float16: Uint16Array;
 }
 

@@ -22,8 +22,11 @@ export type { DType, DTypeMap, TensorData };
 
 /** What the library accepts: anything with `data` and `dims` (and `type` for float16). */
 export interface TensorLike {
+  /** The elements, row-major. */
   readonly data: TensorData;
+  /** The shape; its product is `data.length`. */
   readonly dims: readonly number[];
+  /** The element type; required (`'float16'`) when `data` is a Uint16Array, else read from `data`. */
   readonly type?: string;
 }
 
@@ -32,9 +35,17 @@ export interface TensorLike {
  * narrows `t.data`: `Tensor` alone is the union of the three, `Tensor<'float16'>` one of them.
  */
 export type Tensor<T extends DType = DType> = {
-  [K in T]: { data: DTypeMap[K]; dims: number[]; type: K };
+  [K in T]: {
+    /** The elements, row-major, in the dtype's array type. */
+    data: DTypeMap[K];
+    /** The shape; its product is `data.length`. */
+    dims: number[];
+    /** The element type. */
+    type: K;
+  };
 }[T];
 
+/** A float32 tensor. */
 export type Float32Tensor = Tensor<'float32'>;
 
 /** Largest element count we will allocate for one tensor (2^31 - 1, the typed-array limit in browsers). */

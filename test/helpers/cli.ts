@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const CLI = fileURLToPath(new URL('../../dist/cli/index.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../cli/dist/index.js', import.meta.url));
 
 export interface CliResult {
   code: number;

@@ -26,42 +26,65 @@ import type { Float32Tensor, TensorLike } from '../../tensor/tensor.js';
 import { shapesDataset } from '../datasets.js';
 import { datasetDenoiser } from '../models.js';
 
+/** Summary of a list of mean brightnesses (0 = black, 1 = white). */
 export interface BrightnessStats {
+  /** Their mean. */
   mean: number;
+  /** Their standard deviation (population: divided by the count): the spread the claim is about. */
   std: number;
+  /** The darkest. */
   min: number;
+  /** The brightest. */
   max: number;
 }
 
+/** One schedule's samples and their brightness. */
 export interface BrightnessRun {
+  /** The schedule's name, e.g. `'zero-SNR + v + trailing'`. */
   name: string;
+  /** What the schedule is, in one line. */
   description: string;
+  /** The scheduler's complete config. */
   config: Readonly<DDIMConfig>;
-  /** The first timestep sampled and its alpha_bar. */
+  /** The first timestep sampled. */
   firstTimestep: number;
+  /** alpha_bar at the first timestep sampled (0 at zero terminal SNR). */
   firstAlphaBar: number;
+  /** Each sample's mean brightness, in [0, 1]. */
   brightness: number[];
+  /** The summary of `brightness`. */
   stats: BrightnessStats;
   /** The samples, [samples, 3, size, size] in [-1, 1]. */
   images: Float32Tensor;
 }
 
+/** What {@link runBrightness} measured: the dataset's brightness and each schedule's. */
 export interface BrightnessResult {
+  /** Images sampled per schedule. */
   samples: number;
+  /** Inference steps. */
   steps: number;
+  /** The seed of both runs' x_T (the same noise for both). */
   seed: number;
+  /** Image size (pixels per side). */
   size: number;
+  /** The dataset, [count, 3, size, size] in [-1, 1]. */
   datasetImages: Float32Tensor;
+  /** Each dataset image's mean brightness, in [0, 1]. */
   datasetBrightness: number[];
+  /** The summary of `datasetBrightness`. */
   dataset: BrightnessStats;
+  /** One run per schedule of {@link BRIGHTNESS_SCHEDULES}, in that order. */
   runs: BrightnessRun[];
 }
 
+/** Options of {@link runBrightness}. */
 export interface BrightnessOptions {
   /** Images sampled per schedule. Default 64. */
   samples?: number;
   /** Inference steps. Default 50. */
   steps?: number;
+  /** Seed of the initial noise, the same for both schedules. Default 0. */
   seed?: number;
   /** Image size of the dataset. Default 32. */
   size?: number;
@@ -84,15 +107,23 @@ export function meanBrightness(images: TensorLike): number[] {
   return out;
 }
 
+/** Mean, standard deviation, minimum and maximum of a non-empty list of brightnesses. */
 export function brightnessStats(values: readonly number[]): BrightnessStats {
   const mean = values.reduce((a, b) => a + b, 0) / values.length;
   const std = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / values.length);
   return { mean, std, min: Math.min(...values), max: Math.max(...values) };
 }
 
+/**
+ * The two schedules compared: Stable Diffusion's as shipped (leading + epsilon) and its
+ * zero-terminal-SNR rescale with v_prediction and trailing timesteps.
+ */
 export const BRIGHTNESS_SCHEDULES: readonly {
+  /** A short name for tables. */
   name: string;
+  /** What the schedule is, in one line. */
   description: string;
+  /** The config keys that differ from diffusers' defaults. */
   config: Partial<DDIMConfig>;
 }[] = [
   {
@@ -107,6 +138,11 @@ export const BRIGHTNESS_SCHEDULES: readonly {
   },
 ];
 
+/**
+ * The experiment: sample the exact image model (the shapes dataset's exact denoiser) with each of
+ * {@link BRIGHTNESS_SCHEDULES}, from the same seeded noise, with DDIM at eta = 0, and measure each
+ * sample's mean brightness beside the dataset's.
+ */
 export async function runBrightness(options: BrightnessOptions = {}): Promise<BrightnessResult> {
   const samples = options.samples ?? 64;
   const steps = options.steps ?? 50;

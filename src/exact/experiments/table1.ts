@@ -16,6 +16,7 @@ import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from '../../schedu
 import { circleMixture, mmdNullStd, mmdToMixture } from '../mmd.js';
 import { type GaussianMixture, gaussianMixtureDenoiser } from '../models.js';
 
+/** Options of {@link runTable1}. */
 export interface Table1Options {
   /** Points sampled per cell (N). Default 2000. */
   samples?: number;
@@ -41,7 +42,9 @@ export interface Table1Options {
   onCell?: (done: number, total: number) => void;
 }
 
+/** One cell of the previous-step rows: a {@link Table1Cell} for one previous-step rule. */
 export interface Table1RuleCell extends Table1Cell {
+  /** The previous-step rule of the run. */
   rule: PreviousTimestepRule;
   /**
    * eta = 0 only (null otherwise): the root-mean-square distance per sample from the endpoint of
@@ -52,8 +55,11 @@ export interface Table1RuleCell extends Table1Cell {
   endpointRms: number | null;
 }
 
+/** One cell of the table: the MMD of N samples drawn with S steps at one eta. */
 export interface Table1Cell {
+  /** The number of steps S. */
   steps: number;
+  /** DDIM's eta. */
   eta: number;
   /** Unbiased MMD^2 between the N samples and the mixture. */
   mmd2: number;
@@ -61,24 +67,35 @@ export interface Table1Cell {
   withinFloor: boolean;
 }
 
+/** What {@link runTable1} measured: every cell, the noise floor, and what it was measured with. */
 export interface Table1Result {
+  /** Points sampled per cell (N). */
   samples: number;
+  /** The seed every cell's x_T was drawn with. */
   seed: number;
+  /** The RBF kernel width of the MMD. */
   bandwidth: number;
+  /** The mixture sampled. */
   mixture: GaussianMixture;
+  /** The scheduler's complete config. */
   config: Readonly<DDIMConfig>;
+  /** The numbers of steps S: the table's rows. */
   steps: number[];
+  /** The etas: the table's columns. */
   etas: number[];
   /** Standard deviation of MMD^2 over N exact draws (its mean is 0). */
   floor: number;
   /** The previous-step rows: linspace spacing, each rule. */
   ruleSteps: number[];
+  /** The previous-step rows' cells: for each S of `ruleSteps`, each rule and each eta. */
   ruleCells: Table1RuleCell[];
   /** MMD^2 of N exact draws from the mixture with the same generator: one look at the floor. */
   exactDraws: number;
+  /** The table's cells: for each S of `steps`, each eta of `etas`. */
   cells: Table1Cell[];
 }
 
+/** The DDIM paper's scheduler for the table: DDPM's linear betas 0.0001 .. 0.02 over 1000 steps, no clipping. */
 export const TABLE1_CONFIG: Readonly<Partial<DDIMConfig>> = Object.freeze({
   beta_schedule: 'linear',
   beta_start: 0.0001,
@@ -104,6 +121,11 @@ export function sampleMixture(mixture: GaussianMixture, n: number, generator: Ge
   return out;
 }
 
+/**
+ * The experiment: for every S and eta, N DDIM samples of the mixture drawn with its exact
+ * denoiser from the same seeded x_T, and their unbiased MMD^2 to the mixture beside the noise
+ * floor; then the previous-step rows (`ruleSteps`).
+ */
 export async function runTable1(options: Table1Options = {}): Promise<Table1Result> {
   const samples = options.samples ?? 2000;
   const steps = options.steps ?? [10, 20, 50, 100, 1000];

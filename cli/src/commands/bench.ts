@@ -1,4 +1,4 @@
-/** `ddim bench`: the project's benchmarks (src/bench/, the list `npm run bench` runs). */
+/** `ddim bench`: the project's benchmarks (cli/src/bench/, the list `npm run bench` runs). */
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 
@@ -13,7 +13,7 @@ export async function benchCommand(
   command: Command,
 ): Promise<void> {
   // Loaded on demand: the benchmarks pull in tinybench and their baselines, which no other command needs.
-  const { benchmarks, runBenchmarks } = await import('../../bench/index.js');
+  const { benchmarks, runBenchmarks } = await import('../bench/index.js');
   const available = benchmarks.map((b) => b.name);
   const unknown = names.filter((n) => !available.includes(n));
   if (unknown.length > 0) {

@@ -2,7 +2,7 @@
  * A two-panel SVG chart of noise schedules, written by hand (no dependency): alpha_bar_t and
  * log-SNR_t against t, one line per scheduler, the chosen inference timesteps marked on each line.
  */
-import { snr } from '../node/index.js';
+import { snr } from 'ddim';
 
 export interface PlotSeries {
   label: string;

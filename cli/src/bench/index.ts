@@ -3,7 +3,7 @@
  * list below in turn and prints its table. To add a benchmark, write a module exporting `name`,
  * `run(options)` and `format(result)` (a `BenchModule`), and add `entry(module)` to `benchmarks`.
  *
- *   node dist/bench/index.js [--time <ms per task>] [name ...]
+ *   node cli/dist/bench/index.js [--time <ms per task>] [name ...]
  */
 import { pathToFileURL } from 'node:url';
 import * as randn from './randn.js';

@@ -7,8 +7,9 @@
  * shape is the conditional prediction and the one of the whole set the unconditional one, combined
  * by classifier-free guidance (`--guidance-scale`, `--guidance-rescale`) as diffusers' pipelines do.
  */
-import { datasetDenoiser, nearestNeighbours, type ShapeKind, shapesDataset } from '../../exact/index.js';
-import { Generator, type SampleResult, sample, sampleGuided, type Tensor } from '../../node/index.js';
+
+import { Generator, type SampleResult, sample, sampleGuided, type Tensor } from 'ddim';
+import { datasetDenoiser, nearestNeighbours, type ShapeKind, shapesDataset } from 'ddim/exact';
 import type { ConfigOverrideFlags } from '../config-source.js';
 import { loadConfigSource, schedulerFor } from '../config-source.js';
 import type { CliContext } from '../context.js';

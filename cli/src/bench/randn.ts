@@ -6,8 +6,9 @@
  *
  * Node-only (it reads the CPU model for the report).
  */
+
+import { Generator, randnTensor } from 'ddim';
 import { Bench } from 'tinybench';
-import { Generator, randnTensor } from '../index.js';
 import { machine } from './machine.js';
 
 export const name = 'randn';

@@ -2,10 +2,10 @@
  * Our step beside diffusers' step on PyTorch CPU (issue 7's aim: at most half its per-step time
  * for SD and SDXL latents, a fifth with thresholding), measured in one run:
  *
- *   npm run bench:torch                 (= npm run build && node dist/bench/torch.js)
- *   node dist/bench/torch.js [--time <ms per task>] [--rounds <n>] [--python <path>] [--default-malloc] [--json]
+ *   npm run bench:torch                 (= npm run build && node cli/dist/bench/torch.js)
+ *   node cli/dist/bench/torch.js [--time <ms per task>] [--rounds <n>] [--python <path>] [--default-malloc] [--json]
  *
- * diffusers cannot be installed here, so the PyTorch side is bench/torch_ddim_step.py, a
+ * diffusers cannot be installed here, so the PyTorch side is torch_ddim_step.py (next to this file), a
  * transcription of the tensor operations of diffusers' `DDIMScheduler.step`, run by a Python with
  * torch (default /usr/bin/python3, Debian's python3-torch; or $DDIM_TORCH_PYTHON / --python).
  * The Python process stays up and is driven over JSON lines, so that:
@@ -25,7 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DDIMScheduler, SCHEDULER_PRESETS, toFloat64 } from '../index.js';
+import { DDIMScheduler, SCHEDULER_PRESETS, toFloat64 } from 'ddim';
 import { machine } from './machine.js';
 import { bufferSet, maxAbsDiff, STEPS, type StepCase, timingRound } from './step.js';
 
@@ -59,7 +59,8 @@ const THREADS = [1, 2] as const;
 /** Outputs of the two sides must agree to this (float32 work on both; see docs/performance.md). */
 const TOLERANCE = 1e-5;
 
-const SCRIPT = fileURLToPath(new URL('../../bench/torch_ddim_step.py', import.meta.url));
+// The Python file is not compiled: from dist/bench/torch.js it is in the package's src/bench/.
+const SCRIPT = fileURLToPath(new URL('../../src/bench/torch_ddim_step.py', import.meta.url));
 
 type Reply = Record<string, unknown> & { ok: boolean; error?: string; missing?: string };
 
@@ -233,7 +234,7 @@ export interface TorchBenchOptions {
   /**
    * Leave glibc's malloc thresholds alone in the Python process. By default the script keeps
    * freed memory in its heap, so torch's temporaries do not come back as fresh, faulting pages
-   * (torch at its best; see keep_heap_memory in bench/torch_ddim_step.py).
+   * (torch at its best; see keep_heap_memory in torch_ddim_step.py).
    */
   defaultMalloc?: boolean;
 }
@@ -271,7 +272,7 @@ export function format(result: TorchBenchResult): string {
   const py = result.python;
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
   const lines = [
-    `DDIM step beside a torch transcription of diffusers' step (bench/torch_ddim_step.py), one run.`,
+    `DDIM step beside a torch transcription of diffusers' step (cli/src/bench/torch_ddim_step.py), one run.`,
     `node ${result.node}; python ${py.python} (${py.executable}), torch ${py.torch}, default torch threads ${py.default_threads}, ${py.parallel}, mallopt ${py.mallopt}`,
     `${result.cpu} (${result.cores} cores); load average ${load(result.loadBefore)} before, ${load(result.loadAfter)} after.`,
     `Microseconds per step, least of ${result.rounds} interleaved round medians; ours is single-threaded.`,

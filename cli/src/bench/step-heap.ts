@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DDIMScheduler, Generator, randnTensor, SCHEDULER_PRESETS } from '../index.js';
+import { DDIMScheduler, Generator, randnTensor, SCHEDULER_PRESETS } from 'ddim';
 
 export interface HeapReport {
   steps: number;

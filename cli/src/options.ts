@@ -3,7 +3,7 @@
  * commander's InvalidArgumentError, which the program reports as a usage error (exit code 2).
  */
 import { InvalidArgumentError, Option } from 'commander';
-import { PREDICTION_TYPES, PREVIOUS_TIMESTEP_RULES, TIMESTEP_SPACINGS } from '../node/index.js';
+import { PREDICTION_TYPES, PREVIOUS_TIMESTEP_RULES, TIMESTEP_SPACINGS } from 'ddim';
 
 export function integerIn(min: number, max: number): (text: string) => number {
   return (text) => {

@@ -3,7 +3,7 @@
  * previous timestep, alpha_bar at both, the SNR, and sigma_t for the given eta. Every number comes
  * from the scheduler's own API (previousTimestep, alphaBarAt, getVariance), none is recomputed here.
  */
-import { type DDIMScheduler, snr } from '../../node/index.js';
+import { type DDIMScheduler, snr } from 'ddim';
 import type { ConfigOverrideFlags } from '../config-source.js';
 import { loadConfigSource, schedulerFor } from '../config-source.js';
 import type { CliContext } from '../context.js';

@@ -11,10 +11,10 @@ what a diffusers step costs at these sizes. Written from reading diffusers, not 
 
 Usage (Debian's torch lives in /usr/bin/python3, not in a pyenv python):
 
-    /usr/bin/python3 bench/torch_ddim_step.py [--threads 1,2] [--time 1000] [--rounds 5]
+    /usr/bin/python3 cli/src/bench/torch_ddim_step.py [--threads 1,2] [--time 1000] [--rounds 5]
         times every case on its own random inputs; prints JSON.
-    /usr/bin/python3 bench/torch_ddim_step.py --serve
-        JSON lines on stdin / stdout, driven by src/bench/torch.ts (`npm run bench:torch`), which
+    /usr/bin/python3 cli/src/bench/torch_ddim_step.py --serve
+        JSON lines on stdin / stdout, driven by cli/src/bench/torch.ts (`npm run bench:torch`), which
         hands over its own inputs, checks the outputs against the JS step and interleaves the
         timing rounds of both sides.
 
@@ -32,14 +32,14 @@ import time
 try:
     import numpy as np
     import torch
-except ImportError as error:  # the caller (or src/bench/torch.ts) explains what to install
+except ImportError as error:  # the caller (or cli/src/bench/torch.ts) explains what to install
     print(
         json.dumps({"ok": False, "missing": "torch", "error": f"{error} (python: {sys.executable})"}),
         flush=True,
     )
     sys.exit(2)
 
-# The step cases of `npm run bench` (src/bench/step.ts) that issue 7 compares with PyTorch.
+# The step cases of `npm run bench` (cli/src/bench/step.ts) that issue 7 compares with PyTorch.
 CASES = [
     {"id": "sd", "name": "SD 1x4x64x64, eta 0", "dims": [1, 4, 64, 64], "eta": 0.0},
     {"id": "sdxl", "name": "SDXL 1x4x128x128, eta 0", "dims": [1, 4, 128, 128], "eta": 0.0},
@@ -60,7 +60,7 @@ CASES = [
     {"id": "video", "name": "video 1x16x4x96x96, eta 0", "dims": [1, 16, 4, 96, 96], "eta": 0.0},
 ]
 
-STEPS = 50  # a 50-step schedule; the step timed is the middle one, as in src/bench/step.ts
+STEPS = 50  # a 50-step schedule; the step timed is the middle one, as in cli/src/bench/step.ts
 MIN_CALLS = 64  # tinybench's default minimum of iterations per task
 
 
@@ -246,7 +246,7 @@ def environment():
 
 
 def serve():
-    """JSON-lines protocol for src/bench/torch.ts; one response line per request line."""
+    """JSON-lines protocol for cli/src/bench/torch.ts; one response line per request line."""
     default_threads = torch.get_num_threads()
     cases = {}
 
@@ -309,7 +309,7 @@ def standalone(threads, ms, rounds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--serve", action="store_true", help="JSON-lines protocol for src/bench/torch.ts")
+    parser.add_argument("--serve", action="store_true", help="JSON-lines protocol for cli/src/bench/torch.ts")
     parser.add_argument("--threads", default="1,2", help="torch.set_num_threads settings (default 1,2)")
     parser.add_argument("--time", type=float, default=1000, help="ms of timing per case and setting")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the least round median is kept")

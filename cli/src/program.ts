@@ -6,8 +6,8 @@
  * argument), reported by commander with a pointer to --help.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { SHAPE_KINDS } from '../exact/index.js';
-import { DdimError, PRESET_NAMES } from '../node/index.js';
+import { DdimError, PRESET_NAMES } from 'ddim';
+import { SHAPE_KINDS } from 'ddim/exact';
 import { benchCommand } from './commands/bench.js';
 import { brightnessCommand, table1Command } from './commands/experiment.js';
 import { plotCommand } from './commands/plot.js';

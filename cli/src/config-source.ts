@@ -16,7 +16,7 @@ import {
   type PreviousTimestepRule,
   SCHEDULER_PRESETS,
   type TimestepSpacing,
-} from '../node/index.js';
+} from 'ddim';
 
 export interface LoadedSchedulerConfig {
   /** A short name for tables and legends: the preset name, file name or repo id. */

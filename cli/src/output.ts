@@ -1,7 +1,7 @@
 /** Writing the files the commands produce. */
 import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { makeDirectory } from '../loading/node/hub-cache.js';
+import { makeDirectory } from 'ddim';
 
 /**
  * Write `content` to `file`, creating its folder first with the library's `mkdir -p`: Node's

@@ -2,8 +2,9 @@
  * Image grids as PNG files: tiles of NCHW tensors in [-1, 1] laid out in rows, upscaled with
  * nearest-neighbour so 32-pixel images stay crisp, encoded with pngjs.
  */
+
+import { ShapeError, type TensorLike } from 'ddim';
 import { PNG } from 'pngjs';
-import { ShapeError, type TensorLike } from '../node/index.js';
 
 export interface GridRow {
   /** Images [N, 3, H, W] (or [N, 1, H, W]) with values in [-1, 1]. */

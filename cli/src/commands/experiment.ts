@@ -1,10 +1,16 @@
 /**
- * `ddim experiment table1 | brightness`: run the experiments (pure functions in src/experiments/),
+ * `ddim experiment table1 | brightness`: run the experiments (pure functions of ddim/exact),
  * print their tables, and save them as markdown and JSON (and the brightness samples as a PNG).
  */
 import { join } from 'node:path';
-import { type BrightnessResult, runBrightness } from '../../exact/experiments/brightness.js';
-import { runTable1, type Table1Result, table1Cell, table1RuleCell } from '../../exact/experiments/table1.js';
+import {
+  type BrightnessResult,
+  runBrightness,
+  runTable1,
+  type Table1Result,
+  table1Cell,
+  table1RuleCell,
+} from 'ddim/exact';
 import type { CliContext } from '../context.js';
 import { fixed, markdownTable, seconds, sig } from '../format.js';
 import { writeOutput } from '../output.js';

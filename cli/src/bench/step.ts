@@ -6,7 +6,7 @@
  *
  * Node-only (os, child_process for the heap figures, see step-heap.ts).
  */
-import { Bench } from 'tinybench';
+
 import {
   DDIMScheduler,
   Generator,
@@ -16,7 +16,8 @@ import {
   SCHEDULER_PRESETS,
   stepCoefficients,
   toFloat64,
-} from '../index.js';
+} from 'ddim';
+import { Bench } from 'tinybench';
 import { machine } from './machine.js';
 import { type HeapReport, measureStepHeap } from './step-heap.js';
 import { limitLoop, sortQuantile, unfusedStep } from './unfused.js';
