@@ -38,15 +38,12 @@ import { checkTrainTimestep } from '../scheduler/forward.js';
 import { PREDICTION_TYPES, PREDICTIONS, type PredictionType } from '../scheduler/prediction.js';
 import { convertInto, writeElement } from '../tensor/dtype.js';
 import {
-  checkSameDims,
   checkTensor,
   type DType,
-  emptyLike,
   outputLike,
   sizeOf,
   type Tensor,
   type TensorLike,
-  tensorOf,
   toFloat64,
 } from '../tensor/tensor.js';
 

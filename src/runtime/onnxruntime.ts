@@ -26,14 +26,7 @@
 import { ArgumentError, ShapeError, StateError } from '../errors.js';
 import { guarded, readOptions, unreadable } from '../guard.js';
 import { assertNever, convertInto, numberToFloat16 } from '../tensor/dtype.js';
-import {
-  checkTensor,
-  type DType,
-  sameDims,
-  sizeOf,
-  type TensorData,
-  type TensorLike,
-} from '../tensor/tensor.js';
+import { checkTensor, type DType, sameDims, sizeOf, type TensorLike } from '../tensor/tensor.js';
 
 // ---------------------------------------------------------------------------------------------
 // The slice of onnxruntime's API this module uses, typed structurally so that both

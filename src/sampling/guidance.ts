@@ -12,19 +12,9 @@
  * every other axis, unbiased (divides by count - 1). Statistics are accumulated in float64; the
  * values written have the first argument's dtype.
  */
-import { ArgumentError } from '../errors.js';
 import { checkNumber } from '../guard.js';
 import { readElement, writeElement } from '../tensor/dtype.js';
-import {
-  checkSameDims,
-  checkTensor,
-  type DType,
-  emptyLike,
-  outputLike,
-  type Tensor,
-  type TensorLike,
-  tensorOf,
-} from '../tensor/tensor.js';
+import { checkSameDims, checkTensor, outputLike, type Tensor, type TensorLike } from '../tensor/tensor.js';
 
 /**
  * Classifier-free guidance: `uncond + scale * (text - uncond)`, elementwise. The result has

@@ -7,7 +7,7 @@
  * callback (console.warn by default). Keys starting with `_` (`_class_name`, `_diffusers_version`,
  * `_use_default_values`, ...) are metadata and ignored silently, as diffusers does.
  */
-import { ConfigError, DdimError, describeValue } from '../errors.js';
+import { ConfigError, describeValue } from '../errors.js';
 import { assertNoForbiddenKeys, guarded, isPlainObject, unreadable } from '../guard.js';
 import { assertNever } from '../tensor/dtype.js';
 import { PREDICTION_TYPES, type PredictionType } from './prediction.js';

@@ -4,7 +4,6 @@
  * the loaded config through the class's `fromConfig`) and `savePretrained`. The schedulers
  * themselves do no I/O; loading/ does the reading and writing.
  */
-import { ArgumentError } from '../errors.js';
 import { readOptions } from '../guard.js';
 import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
 import {

@@ -6,26 +6,20 @@
  * loading and saving are pretrained.ts'.
  */
 
-import { ArgumentError, ConfigError, NumericError, StateError } from '../errors.js';
+import { ArgumentError, StateError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
 import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
 import { GeneratorCheckpoint } from '../noise/generator.js';
 import { randnInto } from '../noise/randn.js';
-import { readElement } from '../tensor/dtype.js';
-import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { DType, Tensor, TensorData, TensorLike } from '../tensor/tensor.js';
-import { checkSameDims, checkTensor, emptyLike, memoryOverlap, tensorOf } from '../tensor/tensor.js';
+import { checkSameDims, checkTensor } from '../tensor/tensor.js';
 import type { DDIMConfig, DDIMInverseConfig } from './config.js';
-import { configToJSON, resolveDDIMConfig } from './config.js';
+import { configToJSON } from './config.js';
 import { checkTrainTimestep, type ForwardOptions, forwardProcess, type Timesteps } from './forward.js';
 import type { ResolvedSchedulerOptions } from './options.js';
 import { PREDICTIONS } from './prediction.js';
 import { savePretrained } from './pretrained.js';
-import {
-  type PreviousTimestepRule,
-  schedulePreviousTimestep,
-  stridePreviousTimestep,
-} from './previous-timestep.js';
+import type { PreviousTimestepRule } from './previous-timestep.js';
 import {
   alphasFromBetas,
   betasForConfig,
@@ -37,7 +31,6 @@ import {
 } from './schedule.js';
 import {
   ddimStepKernel,
-  type FloatData,
   newFoldedStep,
   type StepCoefficients,
   type StepKernelArgs,
@@ -48,7 +41,7 @@ import {
 } from './step.js';
 import { checkOutOverlap, StepBuffers, stepNonFiniteError } from './step-buffers.js';
 import { newStepSettings, readStepOptions, resetStepSettings, type StepOutput } from './step-options.js';
-import { checkCustomTimesteps, ddimTimesteps, type TimestepOrder } from './timesteps.js';
+import { checkCustomTimesteps, type TimestepOrder } from './timesteps.js';
 
 /** `setTimesteps`' argument: a step count (diffusers' lists) or `{ timesteps }`, your own list. */
 export type TimestepsChoice =

@@ -7,14 +7,7 @@ import { ArgumentError, NumericError } from '../errors.js';
 import { allocate, type DType, holds, readElement } from '../tensor/dtype.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { Tensor, TensorData, TensorLike } from '../tensor/tensor.js';
-import {
-  checkOut,
-  checkSameDims,
-  checkTensor,
-  emptyLike,
-  memoryOverlap,
-  tensorOf,
-} from '../tensor/tensor.js';
+import { checkOut, emptyLike, memoryOverlap, tensorOf } from '../tensor/tensor.js';
 import type { FloatData } from './quantile.js';
 import type { StepOutBuffers, StepOutput } from './step-options.js';
 
