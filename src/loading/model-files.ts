@@ -1,0 +1,105 @@
+/**
+ * A model folder's files, wherever they are: a local folder (Node), the Hugging Face Hub (under
+ * Node through the cache Python fills; in browsers over fetch), a plain base URL, or files a user
+ * picked in a browser. The Stable Diffusion pipeline reads its components through this one
+ * interface and never learns where they came from.
+ *
+ * How a `source` becomes ModelFiles is a registry, as for scheduler configs (`registerConfigSource`
+ * in hub.ts): the core registers what needs only `fetch` (URLs, Hub ids in browsers); the Node
+ * entry registers local folders and the Hub with the cache, tried first. Browsers' picked files
+ * are passed as objects, not strings, and have their own constructor.
+ */
+import { ArgumentError, LoadError } from '../errors.js';
+
+/** An ONNX model as `InferenceSession.create` takes it. */
+export interface OnnxModelFile {
+  /**
+   * A file path (Node: ONNX Runtime reads the model and its external data itself, without the
+   * bytes passing through JavaScript) or the model's bytes.
+   */
+  model: string | Uint8Array;
+  /**
+   * The model's external data files (`weights.pb`, `model.onnx_data`) for a model given as bytes,
+   * as onnxruntime-web's `sessionOptions.externalData` takes them: the path the model names and the
+   * bytes. Empty for a path (ONNX Runtime finds them next to the file).
+   */
+  externalData: { path: string; data: Uint8Array }[];
+}
+
+/** Loading options every ModelFiles source understands (sources ignore what does not apply to them). */
+export interface ModelFilesOptions {
+  /** Hub branch, tag or commit. Default "main". */
+  revision?: string;
+  /** Hub token (default under Node: HF_TOKEN or the token file); false sends none. */
+  token?: string | false;
+  /** Hub endpoint. Default https://huggingface.co (under Node: HF_ENDPOINT). */
+  endpoint?: string;
+  /** The fetch to use (default globalThis.fetch). */
+  fetch?: (input: string, init?: RequestInit) => Promise<Response>;
+  /** Never touch the network: the local Hugging Face cache only (Node). Default: HF_HUB_OFFLINE. */
+  localFilesOnly?: boolean;
+  /** The Hugging Face hub cache folder (Node). */
+  cacheDir?: string;
+  /** Cancels loading (AbortError); a download in progress leaves nothing a later run would trust. */
+  signal?: AbortSignal;
+  /** Download progress, per file: bytes so far and the file's size (null when unknown). */
+  onProgress?: (progress: { file: string; loaded: number; total: number | null }) => void;
+  /** Non-fatal notices (a cached copy used offline, ...). Default console.warn. */
+  onWarning?: (message: string) => void;
+}
+
+/** The files of one model folder (paths are relative, with '/', e.g. "unet/model.onnx"). */
+export interface ModelFiles {
+  /** Where they are, for messages: a folder path, a URL, or a Hub repo id with its revision. */
+  readonly location: string;
+  /** Whether the folder has this file. */
+  has(path: string): Promise<boolean>;
+  /** A text file (JSON, merges.txt); a LoadError naming the file when it is missing or unreadable. */
+  readText(path: string): Promise<string>;
+  /** An ONNX model file and its external data; a LoadError naming the file when missing or truncated. */
+  readModel(path: string): Promise<OnnxModelFile>;
+}
+
+/** Turns a string source into ModelFiles, or returns undefined when the source is not its kind. */
+export interface ModelFilesSource {
+  readonly name: string;
+  open(source: string, options: ModelFilesOptions): Promise<ModelFiles | undefined>;
+}
+
+const sources: ModelFilesSource[] = [];
+
+/**
+ * Add a source of model folders, tried before those registered earlier. Registering one with the
+ * name of one already registered replaces it. Returns a function that removes it again.
+ */
+export function registerModelFilesSource(source: ModelFilesSource): () => void {
+  const existing = sources.findIndex((s) => s.name === source.name);
+  if (existing >= 0) sources.splice(existing, 1);
+  sources.push(source);
+  return () => {
+    const index = sources.indexOf(source);
+    if (index >= 0) sources.splice(index, 1);
+  };
+}
+
+/** Open a model folder by path, URL or Hub repo id, through the registered sources (latest first). */
+export async function openModelFiles(source: string, options: ModelFilesOptions = {}): Promise<ModelFiles> {
+  if (typeof source !== 'string' || source.length === 0) {
+    throw new ArgumentError({
+      field: 'source',
+      value: source,
+      problem: 'must be a non-empty string: a folder path, a URL, or a Hub repo id',
+      fix: "pass e.g. './sd15-onnx', 'https://example.org/sd15-onnx', or 'org/name'.",
+    });
+  }
+  for (let i = sources.length - 1; i >= 0; i--) {
+    const files = await sources[i].open(source, options);
+    if (files !== undefined) return files;
+  }
+  throw new LoadError({
+    field: 'source',
+    value: source,
+    problem: 'is not a model folder this runtime can open',
+    fix: "pass an http(s) URL or a Hub repo id; under Node, import from 'ddim/pipeline' (its Node entry reads local folders and the Hugging Face cache); in a browser, pass the picked files.",
+  });
+}
