@@ -8,6 +8,7 @@ import {
   DDIMInverseScheduler,
   DDIMScheduler,
   Generator,
+  invert,
   randnTensor,
   SCHEDULER_PRESETS,
   type Tensor,
@@ -120,5 +121,54 @@ describe('options and configs are read once', () => {
     expect(() => inverse.step(refModel, inverse.timesteps[1], refSample, { eta: 1 } as object)).toThrow(
       /options.eta/,
     );
+  });
+});
+
+describe('issue 16 friction: inversion with guidance, the inverse scheduler from a DDIM config', () => {
+  const config = { ...SCHEDULER_PRESETS.sd.config, thresholding: false, sample_max_value: 1 };
+
+  it("invert takes guidanceScale as diffusers' DiffEdit inversion does (default 1)", async () => {
+    const cond = (x: Tensor) => ({ data: Float32Array.from(x.data, (v) => 0.3 * v + 0.1), dims: x.dims });
+    const uncond = (x: Tensor) => ({ data: Float32Array.from(x.data, (v) => -0.2 * v), dims: x.dims });
+    const x0 = { data: Float32Array.from({ length: 8 }, (_, i) => (i - 4) / 4), dims: [1, 8] };
+    const inverse = () => DDIMInverseScheduler.fromConfig(config, undefined, { onWarning: () => {} });
+    const guided = await invert(inverse(), (x) => ({ cond: cond(x), uncond: uncond(x) }), x0, {
+      numInferenceSteps: 5,
+      guidanceScale: 3,
+    });
+    const byHand = await invert(
+      inverse(),
+      (x) => {
+        const c = cond(x).data;
+        const u = uncond(x).data;
+        return { data: u.map((v, i) => v + 3 * (c[i] - v)), dims: x.dims };
+      },
+      x0,
+      { numInferenceSteps: 5 },
+    );
+    expect(Array.from(guided.latents.data)).toEqual(Array.from(byHand.latents.data));
+    // Scale 1 (the default): a guided denoiser's conditional prediction, a plain denoiser as is.
+    const one = await invert(inverse(), (x) => ({ cond: cond(x), uncond: uncond(x) }), x0, {
+      numInferenceSteps: 5,
+    });
+    const plain = await invert(inverse(), cond, x0, { numInferenceSteps: 5 });
+    expect(Array.from(one.latents.data)).toEqual(Array.from(plain.latents.data));
+    await expect(invert(inverse(), cond, x0, { numInferenceSteps: 5, guidanceScale: 3 })).rejects.toThrow(
+      /must be \{ cond, uncond \}.*guidanceScale 3 > 1/,
+    );
+  });
+
+  it("DDIMInverseScheduler.fromConfig of a DDIMScheduler config is silent about DDIM's keys, not about others", () => {
+    const warnings: string[] = [];
+    const onWarning = (m: string) => warnings.push(m);
+    DDIMInverseScheduler.fromConfig({ ...config, _class_name: 'DDIMScheduler' }, undefined, { onWarning });
+    expect(warnings).toEqual([]);
+    DDIMInverseScheduler.fromConfig({ ...config, skip_prk_steps: true }, undefined, { onWarning });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/"skip_prk_steps"/);
+    expect(warnings[0]).not.toMatch(/thresholding|sample_max_value/);
+    // Asked for explicitly in overrides, a key the inverse scheduler does not take is reported.
+    DDIMInverseScheduler.fromConfig(config, { thresholding: true } as object, { onWarning });
+    expect(warnings[1]).toMatch(/"thresholding"/);
   });
 });

@@ -119,7 +119,7 @@ export interface SampleOptions {
   dtype?: DType;
   /** Shape of the drawn latents; needed when neither `latents` nor `initLatents` is given. */
   shape?: readonly number[];
-  /** Classifier-free guidance scale w (`sampleGuided` only). Default 7.5, diffusers' default. */
+  /** Classifier-free guidance scale w (`sampleGuided`: default 7.5, diffusers' default; `invert`: default 1). */
   guidanceScale?: number;
   /** Guidance rescale phi (`sampleGuided` only). Default 0 (off). */
   guidanceRescale?: number;
@@ -157,7 +157,7 @@ const SAMPLE_KEYS = [
   'signal',
 ];
 const GUIDED_KEYS = [...SAMPLE_KEYS, 'guidanceScale', 'guidanceRescale'];
-const INVERT_KEYS = ['numInferenceSteps', 'timesteps', 'onStep', 'signal'];
+const INVERT_KEYS = ['numInferenceSteps', 'timesteps', 'guidanceScale', 'onStep', 'signal'];
 
 /** Schedulers with a loop in progress. */
 const busy = new WeakSet<object>();
@@ -540,29 +540,48 @@ export function sampleGuided(
       { min: 0 },
       'pass a number in [0, 1], e.g. 0.7 for zero-SNR models (0 disables it).',
     );
-    let guided: Tensor | null = null;
-    return runSampling(scheduler, options, async (x, t) => {
-      const prediction = await model(x, t);
-      if (prediction === null || typeof prediction !== 'object' || !('cond' in prediction)) {
-        throw new ArgumentError({
-          field: 'denoiser result',
-          value: prediction,
-          problem: `must be { cond, uncond } (at timestep ${t})`,
-          fix: 'return both predictions from the guided denoiser.',
-        });
-      }
-      const { cond, uncond } = prediction;
-      // diffusers: do_classifier_free_guidance = guidance_scale > 1.
-      if (!(scale > 1)) return cond;
-      const type = checkTensor(uncond, 'uncond');
-      if (guided === null || guided.type !== type || !sameDims(guided.dims, uncond.dims)) {
-        guided = emptyLike(uncond, type);
-      }
-      classifierFreeGuidance(uncond, cond, scale, guided);
-      if (rescale > 0) rescaleNoiseCfg(guided, cond, rescale, guided);
-      return guided;
-    });
+    return runSampling(scheduler, options, guidedPredictor(model, scale, rescale, true));
   });
+}
+
+/**
+ * The prediction a guided denoiser's two outputs give, as diffusers' pipelines combine them: per
+ * step `uncond + scale * (cond - uncond)`, then `rescaleNoiseCfg(..., cond, rescale)` when
+ * rescale > 0; guidance applies only when scale > 1 (diffusers' `do_classifier_free_guidance`),
+ * otherwise the conditional prediction is used as is. With `guidedOnly` false a plain tensor
+ * result is taken as the prediction too (inversion's denoiser may be either), unless scale > 1
+ * asks for guidance it cannot give. The combined prediction goes into one buffer reused per step.
+ */
+function guidedPredictor(
+  model: (sample: Tensor, timestep: number) => unknown,
+  scale: number,
+  rescale: number,
+  guidedOnly: boolean,
+): (sample: Tensor, timestep: number) => Promise<TensorLike> {
+  let guided: Tensor | null = null;
+  return async (x, t) => {
+    const prediction = await model(x, t);
+    const isGuided = prediction !== null && typeof prediction === 'object' && 'cond' in prediction;
+    if (!isGuided) {
+      if (!guidedOnly && !(scale > 1)) return prediction as TensorLike;
+      throw new ArgumentError({
+        field: 'denoiser result',
+        value: prediction,
+        problem: `must be { cond, uncond } (at timestep ${t})${guidedOnly ? '' : ` for guidanceScale ${scale} > 1`}`,
+        fix: 'return both predictions from the guided denoiser.',
+      });
+    }
+    const { cond, uncond } = prediction as GuidedPrediction;
+    // diffusers: do_classifier_free_guidance = guidance_scale > 1.
+    if (!(scale > 1)) return cond;
+    const type = checkTensor(uncond, 'uncond');
+    if (guided === null || guided.type !== type || !sameDims(guided.dims, uncond.dims)) {
+      guided = emptyLike(uncond, type);
+    }
+    classifierFreeGuidance(uncond, cond, scale, guided);
+    if (rescale > 0) rescaleNoiseCfg(guided, cond, rescale, guided);
+    return guided;
+  };
 }
 
 /**
@@ -571,16 +590,38 @@ export function sampleGuided(
  * (up to the discretisation error of evaluating the model one level early; see docs/sampling.md).
  * Calls `scheduler.setTimesteps` (with `numInferenceSteps` or an ascending `timesteps` list); `x0`
  * is never written. Buffers as for `sample`.
+ *
+ * `guidanceScale` (default 1, as diffusers' DiffEdit `invert`): with a scale > 1 the denoiser is a
+ * `GuidedDenoiser` and each step inverts with the classifier-free-guided prediction; at scale 1 a
+ * plain denoiser (or a guided one, whose conditional prediction is then used) runs one batch.
  */
 export function invert(
   scheduler: DDIMInverseScheduler,
-  denoiser: Denoiser,
+  denoiser: Denoiser | GuidedDenoiser,
   x0: TensorLike,
-  options: Pick<SampleOptions, 'numInferenceSteps' | 'timesteps' | 'onStep' | 'signal'> = {},
+  options: Pick<
+    SampleOptions,
+    'numInferenceSteps' | 'timesteps' | 'guidanceScale' | 'onStep' | 'signal'
+  > = {},
 ): Promise<SampleResult> {
   return Promise.resolve().then(() => {
     options = readLoopOptions(options, INVERT_KEYS, 'invert');
-    const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
+    const scale = checkNumber(
+      options.guidanceScale ?? 1,
+      'options.guidanceScale',
+      {},
+      'pass e.g. 7.5 with a guided denoiser, or omit it (1: no guidance, as DiffEdit by default).',
+    );
+    const model = guidedPredictor(
+      checkFunction<Denoiser | GuidedDenoiser>(
+        denoiser,
+        'denoiser',
+        'pass (sample, timestep) => modelOutput.',
+      ),
+      scale,
+      0,
+      false,
+    );
     const type = checkTensor(x0, 'x0');
     if (x0.dims.length < 1) {
       throw new ShapeError({

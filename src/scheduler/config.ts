@@ -349,6 +349,7 @@ function resolve<C extends object>(
   overrides: unknown,
   options: ConfigOptions | undefined,
   aliases: Readonly<Record<string, string>> = {},
+  compatible: ReadonlySet<string> = new Set(),
 ): ResolvedConfig<C> {
   const merged: Record<string, unknown> = Object.create(null);
   // The key each merged field was written as, when that was an alias: errors name what the user wrote.
@@ -371,6 +372,7 @@ function resolve<C extends object>(
           merged,
           writtenAs,
           unusedKeys,
+          label === 'config' ? compatible : NONE,
         ),
       unreadable(ConfigError, label, 'pass plain data, e.g. JSON.parse of scheduler_config.json.'),
     );
@@ -409,6 +411,7 @@ function copyFields(
   merged: Record<string, unknown>,
   writtenAs: Record<string, string>,
   unused: Set<string>,
+  compatible: ReadonlySet<string>,
 ): void {
   // The config itself is required: diffusers' from_config(None) raises, and a JSON file holding
   // `null` is a broken file, not a request for the defaults ({} is). Overrides are optional, and
@@ -449,7 +452,7 @@ function copyFields(
     const alias = Object.hasOwn(aliases, written) ? aliases[written]! : undefined;
     const key = alias !== undefined && !Object.hasOwn(own, alias) ? alias : written;
     if (!Object.hasOwn(fieldSpecs, key)) {
-      unused.add(written);
+      if (!compatible.has(written)) unused.add(written);
       continue;
     }
     // diffusers treats an explicit null like a missing key for everything but trained_betas
@@ -487,6 +490,18 @@ const INVERSE_FIELDS: Record<keyof DDIMInverseConfig, FieldSpec> = {
   timestep_spacing: { kind: 'enum', values: INVERSE_TIMESTEP_SPACINGS },
 };
 
+const NONE: ReadonlySet<string> = new Set();
+
+/**
+ * The DDIMScheduler keys DDIMInverseScheduler does not take (thresholding): a DDIMScheduler config
+ * loaded into the inverse scheduler (the usual DDIM inversion setup) drops them silently, as
+ * diffusers' from_config does with a compatible class; keys neither scheduler uses are still
+ * reported, and the same keys in `overrides` (asked for explicitly) are too.
+ */
+const DDIM_ONLY_KEYS: ReadonlySet<string> = new Set(
+  Object.keys(DDIM_FIELDS).filter((key) => !Object.hasOwn(INVERSE_FIELDS, key)),
+);
+
 /** Deprecated config keys diffusers' DDIMInverseScheduler still reads, and the field each sets. */
 const INVERSE_ALIASES: Readonly<Record<string, string>> = Object.freeze({
   set_alpha_to_zero: 'set_alpha_to_one',
@@ -512,6 +527,7 @@ export function resolveDDIMInverseConfig(
     overrides,
     options,
     INVERSE_ALIASES,
+    DDIM_ONLY_KEYS,
   );
 }
 
