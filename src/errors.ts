@@ -167,3 +167,11 @@ export class NumericError extends DdimError {}
 export class LoadError extends DdimError {}
 /** A sampling loop was stopped by its `AbortSignal`. */
 export class AbortError extends DdimError {}
+
+/** Receives a warning's text (by default, console.warn prints it with a `[ddim]` prefix). */
+export type WarningHandler = (message: string) => void;
+
+/** Where warnings go unless the caller passes `onWarning`: console.warn, with a `[ddim]` prefix. */
+export const defaultWarningHandler: WarningHandler = (message) => {
+  console.warn(`[ddim] ${message}`);
+};

@@ -23,6 +23,7 @@ export {
   NumericError,
   ShapeError,
   StateError,
+  type WarningHandler,
 } from './errors.js';
 export {
   DIFFUSERS_VERSION,
@@ -76,7 +77,6 @@ export {
   type ResolvedConfig,
   resolveDDIMConfig,
   resolveDDIMInverseConfig,
-  type WarningHandler,
 } from './scheduler/config.js';
 // The schedulers.
 export { DDIMScheduler } from './scheduler/ddim.js';

@@ -16,9 +16,8 @@
  * while streaming, and JSON holding `__proto__` / `constructor` / `prototype` keys is refused.
  */
 
-import { ArgumentError, DdimError, describeValue, LoadError } from '../errors.js';
+import { ArgumentError, DdimError, defaultWarningHandler, describeValue, LoadError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import { defaultWarningHandler } from '../scheduler/config.js';
 import { type DiffusersJsonOptions, toDiffusersJsonString } from './diffusers-json.js';
 import {
   authHeaders,

@@ -7,7 +7,7 @@
  * callback (console.warn by default). Keys starting with `_` (`_class_name`, `_diffusers_version`,
  * `_use_default_values`, ...) are metadata and ignored silently, as diffusers does.
  */
-import { ConfigError, describeValue } from '../errors.js';
+import { ConfigError, defaultWarningHandler, describeValue, type WarningHandler } from '../errors.js';
 import { assertNoForbiddenKeys, guarded, isPlainObject, unreadable } from '../guard.js';
 import { assertNever } from '../tensor/dtype.js';
 import { PREDICTION_TYPES, type PredictionType } from './prediction.js';
@@ -106,18 +106,11 @@ export const DDIM_INVERSE_DEFAULTS: Readonly<DDIMInverseConfig> = Object.freeze(
   timestep_spacing: 'leading',
 });
 
-/** Receives a warning's text (by default, console.warn prints it with a `[ddim]` prefix). */
-export type WarningHandler = (message: string) => void;
-
 /** Options of reading a config. */
 export interface ConfigOptions {
   /** Called once with a message listing config keys the scheduler does not use. Default: console.warn. */
   onWarning?: WarningHandler;
 }
-
-export const defaultWarningHandler: WarningHandler = (message) => {
-  console.warn(`[ddim] ${message}`);
-};
 
 type FieldKind = 'int' | 'number' | 'boolean' | 'enum' | 'betas';
 

@@ -3,9 +3,10 @@
  * the zero-SNR clamp, where config warnings go), validated once when a scheduler is built.
  */
 
+import type { WarningHandler } from '../errors.js';
 import { ArgumentError } from '../errors.js';
 import { checkFlag, readOptions } from '../guard.js';
-import type { ConfigOptions, WarningHandler } from './config.js';
+import type { ConfigOptions } from './config.js';
 import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './previous-timestep.js';
 
 /**

@@ -6,6 +6,10 @@
  */
 import { readOptions } from '../guard.js';
 import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
+
+// Re-exported for savePretrained's signature: the schedulers reach loading through this module only.
+export type { DiffusersJsonOptions };
+
 import {
   type FromPretrainedOptions,
   LOAD_OPTION_KEYS,

@@ -8,7 +8,7 @@
 
 import { ArgumentError, StateError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import type { DiffusersJsonOptions } from '../loading/diffusers-json.js';
+
 import { GeneratorCheckpoint } from '../noise/generator.js';
 import { randnInto } from '../noise/randn.js';
 import type { DType, Tensor, TensorData, TensorLike } from '../tensor/tensor.js';
@@ -18,7 +18,7 @@ import { configToJSON } from './config.js';
 import { checkTrainTimestep, type ForwardOptions, forwardProcess, type Timesteps } from './forward.js';
 import type { ResolvedSchedulerOptions } from './options.js';
 import { PREDICTIONS } from './prediction.js';
-import { savePretrained } from './pretrained.js';
+import { type DiffusersJsonOptions, savePretrained } from './pretrained.js';
 import type { PreviousTimestepRule } from './previous-timestep.js';
 import {
   alphasFromBetas,
