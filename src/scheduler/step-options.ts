@@ -4,7 +4,14 @@
  * step given `eta` fails instead of silently running without it.
  */
 import { ArgumentError } from '../errors.js';
-import { checkFlag, checkNumber, readOptions, unreadable } from '../guard.js';
+import {
+  checkFlag,
+  checkNumber,
+  type NumberRule,
+  type OptionsSpec,
+  readOptions,
+  unreadable,
+} from '../guard.js';
 import { type Generator, type GeneratorOption, isGenerator } from '../noise/generator.js';
 import type { Tensor, TensorLike } from '../tensor/tensor.js';
 
@@ -106,9 +113,33 @@ export function resetStepSettings(settings: StepSettings): StepSettings {
   return settings;
 }
 
-/** The caller's options, copied once per step into objects kept for that (no allocation). */
-const stepCopy: Record<string, unknown> = Object.create(null);
-const outCopy: Record<string, unknown> = Object.create(null);
+/**
+ * The caller's options, copied once per step into objects kept for that: ordinary objects with
+ * every key present from the start, so their shape never changes and for-in over them uses V8's
+ * enum cache (a null-prototype object is a dictionary, whose for-in allocates its key list).
+ */
+const stepCopy: Record<string, unknown> = {
+  eta: undefined,
+  useClippedModelOutput: undefined,
+  generator: undefined,
+  varianceNoise: undefined,
+  out: undefined,
+  allowNonFinite: undefined,
+};
+const outCopy: Record<string, unknown> = { prevSample: undefined, predOriginalSample: undefined };
+const OUT_SPEC: OptionsSpec = { allowed: OUT_KEYS, field: 'out', example: '{ prevSample: buffer }' };
+const ETA_RULE: NumberRule = { min: 0 };
+/** The options spec of each key set (the forward and the inverse step's), made once. */
+const specs = new Map<ReadonlySet<string>, OptionsSpec>();
+
+function specFor(allowed: ReadonlySet<string>): OptionsSpec {
+  let spec = specs.get(allowed);
+  if (spec === undefined) {
+    spec = { allowed, field: 'options', example: '{ eta: 0, out: { prevSample } }' };
+    specs.set(allowed, spec);
+  }
+  return spec;
+}
 
 /** Read and validate a step's options into `settings`. Each option is read once. */
 export function readStepOptions(
@@ -126,18 +157,14 @@ export function readStepOptions(
 }
 
 function readInto(options: unknown, allowed: ReadonlySet<string>, settings: StepSettings): StepSettings {
-  const o = readOptions(
-    options,
-    { allowed, field: 'options', example: '{ eta: 0, out: { prevSample } }' },
-    stepCopy,
-  );
+  const o = readOptions(options, specFor(allowed), stepCopy);
   if (o === null) return settings;
   const eta = o.eta;
   if (eta !== undefined && eta !== null) {
     settings.eta = checkNumber(
       eta,
       'eta',
-      { min: 0 },
+      ETA_RULE,
       'use 0 for deterministic DDIM or 1 for DDPM-like sampling.',
     );
   }
@@ -158,11 +185,7 @@ function readInto(options: unknown, allowed: ReadonlySet<string>, settings: Step
       fix: 'pass either generator (noise drawn like diffusers) or varianceNoise (your own noise), not both.',
     });
   }
-  const buffers = readOptions(
-    out,
-    { allowed: OUT_KEYS, field: 'out', example: '{ prevSample: buffer }' },
-    outCopy,
-  );
+  const buffers = readOptions(out, OUT_SPEC, outCopy);
   if (buffers !== null) {
     const prev = buffers.prevSample;
     const x0 = buffers.predOriginalSample;
