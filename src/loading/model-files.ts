@@ -10,6 +10,7 @@
  * are passed as objects, not strings, and have their own constructor.
  */
 import { ArgumentError, LoadError } from '../errors.js';
+import { checkRelativePath } from './hub-internal.js';
 
 /** An ONNX model as `InferenceSession.create` takes it. */
 export interface OnnxModelFile {
@@ -102,4 +103,21 @@ export async function openModelFiles(source: string, options: ModelFilesOptions 
     problem: 'is not a model folder this runtime can open',
     fix: "pass an http(s) URL or a Hub repo id; under Node, import from 'ddim/pipeline' (its Node entry reads local folders and the Hugging Face cache); in a browser, pass the picked files.",
   });
+}
+
+/**
+ * Check a file path inside a model folder ("unet/model.onnx"): relative, '/'-separated, without
+ * empty, "." or ".." segments, backslashes or control characters, so that no source can be led
+ * outside its folder (or repo) by a path. Returns its segments.
+ */
+export function checkModelFilePath(path: unknown): string[] {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new LoadError({
+      field: 'path',
+      value: path,
+      problem: 'must be a non-empty relative file path',
+      fix: 'pass a path inside the model folder, such as "unet/model.onnx".',
+    });
+  }
+  return checkRelativePath('path', path, '"unet/model.onnx"');
 }
