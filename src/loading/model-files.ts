@@ -24,7 +24,12 @@ export interface OnnxModelFile {
    * as onnxruntime-web's `sessionOptions.externalData` takes them: the path the model names and the
    * bytes. Empty for a path (ONNX Runtime finds them next to the file).
    */
-  externalData: { path: string; data: Uint8Array }[];
+  externalData: {
+    /** The file name the model's tensors give as their `location` (relative to the model's folder). */
+    path: string;
+    /** The file's bytes. */
+    data: Uint8Array;
+  }[];
 }
 
 /** Loading options every ModelFiles source understands (sources ignore what does not apply to them). */
@@ -63,7 +68,9 @@ export interface ModelFiles {
 
 /** Turns a string source into ModelFiles, or returns undefined when the source is not its kind. */
 export interface ModelFilesSource {
+  /** The source's name; registering another with the same name replaces it. */
   readonly name: string;
+  /** The ModelFiles of `source`, or undefined when `source` is not of this source's kind. */
   open(source: string, options: ModelFilesOptions): Promise<ModelFiles | undefined>;
 }
 
