@@ -26,12 +26,7 @@ export async function decodeLatents(
   scalingFactor: number,
   vaeScaleFactor: number,
 ): Promise<Float32Tensor> {
-  // torch: a float32 tensor divided by a Python float is a float32 division by the float32 scalar;
-  // the double quotient of two float32 values rounded once is that division's result.
-  const factor = Math.fround(scalingFactor);
-  const scaled = new Float32Array(latents.data.length);
-  for (let i = 0; i < scaled.length; i++) scaled[i] = latents.data[i] / factor;
-  const input = { data: scaled, dims: [...latents.dims], type: 'float32' as const };
+  const input = unscaleLatents(latents, scalingFactor);
   const outputs = await runSession(decoder, {
     [decoder.inputName]: floatInput(ort, input, decoder.inputType),
   });
@@ -42,6 +37,19 @@ export async function decodeLatents(
     h * vaeScaleFactor,
     w * vaeScaleFactor,
   ]);
+}
+
+/**
+ * `latents / scaling_factor` as torch computes it: a float32 tensor divided by a Python float is a
+ * float32 division by the float32 scalar, and the double quotient of two float32 values rounded
+ * once is that division's result. (diffusers' ONNX pipeline's `1 / 0.18215 * latents` can differ
+ * by an ulp.)
+ */
+export function unscaleLatents(latents: Float32Tensor, scalingFactor: number): Float32Tensor {
+  const factor = Math.fround(scalingFactor);
+  const out = new Float32Array(latents.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = latents.data[i] / factor;
+  return { data: out, dims: [...latents.dims], type: 'float32' };
 }
 
 /** The encoder's output for `[n, 3, H, W]` pixels: the distribution's parameters, or a sampled latent. */
