@@ -13,51 +13,17 @@ import { pickedModelFiles } from '../src/loading/picked-files.js';
 import { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { DDIMScheduler } from '../src/scheduler/ddim.js';
 import { DDIMInverseScheduler } from '../src/scheduler/ddim-inverse.js';
-import { initImage, type RecordedCall, recordingOrt, tinySdDir } from './helpers/sd-pipeline.js';
+import {
+  FOLDER_FILES,
+  folderCopy,
+  initImage,
+  type RecordedCall,
+  recordingOrt,
+  removeFolderCopies,
+  tinySdDir,
+} from './helpers/sd-pipeline.js';
 
-/** The files of the tiny-sd folder a pipeline reads. */
-const FOLDER_FILES = [
-  'model_index.json',
-  'scheduler/scheduler_config.json',
-  'text_encoder/config.json',
-  'text_encoder/model.onnx',
-  'tokenizer/merges.txt',
-  'tokenizer/special_tokens_map.json',
-  'tokenizer/tokenizer.json',
-  'tokenizer/tokenizer_config.json',
-  'tokenizer/vocab.json',
-  'unet/config.json',
-  'unet/model.onnx',
-  'vae_decoder/config.json',
-  'vae_decoder/model.onnx',
-  'vae_encoder/config.json',
-  'vae_encoder/model.onnx',
-];
-
-const made: string[] = [];
-
-/**
- * A copy of tiny-sd (symlinks to the fixture's files) with some files replaced (text or bytes) or
- * removed (null).
- */
-function folderWith(changes: Record<string, string | Uint8Array | null>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ddim-sd-'));
-  made.push(dir);
-  for (const file of FOLDER_FILES) {
-    mkdirSync(join(dir, file, '..'), { recursive: true });
-    if (!(file in changes)) symlinkSync(join(tinySdDir, file), join(dir, file));
-  }
-  for (const [file, content] of Object.entries(changes)) {
-    if (content === null) continue;
-    mkdirSync(join(dir, file, '..'), { recursive: true });
-    writeFileSync(join(dir, file), content);
-  }
-  return dir;
-}
-
-afterAll(() => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(removeFolderCopies);
 
 /** Load with a recording ort; returns the error and what ran. */
 async function loadError(
@@ -85,7 +51,7 @@ async function loadError(
 
 describe('hostile model folders: a LoadError naming the file, before any model runs', () => {
   it('a missing unet/model.onnx (no session is created)', async () => {
-    const { error, created } = await loadError(folderWith({ 'unet/model.onnx': null }));
+    const { error, created } = await loadError(folderCopy({ 'unet/model.onnx': null }));
     expect(error).toBeInstanceOf(LoadError);
     expect((error as LoadError).field).toBe('unet/model.onnx');
     expect((error as LoadError).message).toMatch(/the UNet/);
@@ -94,50 +60,50 @@ describe('hostile model folders: a LoadError naming the file, before any model r
   });
 
   it('several missing files are named at once', async () => {
-    const { error } = await loadError(folderWith({ 'unet/model.onnx': null, 'tokenizer/merges.txt': null }));
+    const { error } = await loadError(folderCopy({ 'unet/model.onnx': null, 'tokenizer/merges.txt': null }));
     expect((error as LoadError).message).toMatch(/unet\/model\.onnx: the UNet; tokenizer\/merges\.txt/);
   });
 
   it('a tokenizer without merges.txt', async () => {
-    const { error, created } = await loadError(folderWith({ 'tokenizer/merges.txt': null }));
+    const { error, created } = await loadError(folderCopy({ 'tokenizer/merges.txt': null }));
     expect(error).toBeInstanceOf(LoadError);
     expect((error as LoadError).field).toBe('tokenizer/merges.txt');
     expect(created).toBe(0);
   });
 
   it('a malformed tokenizer file (vocab.json not JSON; merges.txt without its header)', async () => {
-    const vocab = await loadError(folderWith({ 'tokenizer/vocab.json': '{"a": 1,' }));
+    const vocab = await loadError(folderCopy({ 'tokenizer/vocab.json': '{"a": 1,' }));
     expect(vocab.error).toBeInstanceOf(LoadError);
     expect((vocab.error as LoadError).field).toBe('tokenizer/vocab.json');
     expect(vocab.created).toBe(0);
     const merges = readFileSync(join(tinySdDir, 'tokenizer', 'merges.txt'), 'utf8');
     const headless = await loadError(
-      folderWith({ 'tokenizer/merges.txt': merges.slice(merges.indexOf('\n') + 1) }),
+      folderCopy({ 'tokenizer/merges.txt': merges.slice(merges.indexOf('\n') + 1) }),
     );
     expect((headless.error as LoadError).field).toBe('tokenizer/merges.txt');
     expect(headless.created).toBe(0);
   });
 
   it('a malformed scheduler config, VAE config and UNet config', async () => {
-    const scheduler = await loadError(folderWith({ 'scheduler/scheduler_config.json': '[1, 2]' }));
+    const scheduler = await loadError(folderCopy({ 'scheduler/scheduler_config.json': '[1, 2]' }));
     expect((scheduler.error as LoadError).field).toBe('scheduler/scheduler_config.json');
     const bad = await loadError(
-      folderWith({ 'scheduler/scheduler_config.json': JSON.stringify({ beta_schedule: 'cubic' }) }),
+      folderCopy({ 'scheduler/scheduler_config.json': JSON.stringify({ beta_schedule: 'cubic' }) }),
     );
     expect(bad.error).toBeInstanceOf(ConfigError);
     expect((bad.error as ConfigError).field).toBe('beta_schedule');
     const vae = await loadError(
-      folderWith({ 'vae_decoder/config.json': JSON.stringify({ scaling_factor: -1 }) }),
+      folderCopy({ 'vae_decoder/config.json': JSON.stringify({ scaling_factor: -1 }) }),
     );
     expect((vae.error as LoadError).field).toBe('vae_decoder/config.json scaling_factor');
-    const polluted = await loadError(folderWith({ 'unet/config.json': '{"__proto__": {"x": 1}}' }));
+    const polluted = await loadError(folderCopy({ 'unet/config.json': '{"__proto__": {"x": 1}}' }));
     expect(polluted.error).toBeInstanceOf(LoadError);
     for (const r of [scheduler, bad, vae, polluted]) expect(r.created).toBe(0);
   });
 
   it("a model whose inputs are not a UNet's (the VAE decoder under unet/)", async () => {
     const { error } = await loadError(
-      folderWith({ 'unet/model.onnx': readFileSync(join(tinySdDir, 'vae_decoder', 'model.onnx')) }),
+      folderCopy({ 'unet/model.onnx': readFileSync(join(tinySdDir, 'vae_decoder', 'model.onnx')) }),
     );
     expect(error).toBeInstanceOf(LoadError);
     expect((error as LoadError).field).toBe('unet/model.onnx');
@@ -148,11 +114,11 @@ describe('hostile model folders: a LoadError naming the file, before any model r
 
   it('a text encoder or VAE that is another component', async () => {
     const text = await loadError(
-      folderWith({ 'text_encoder/model.onnx': readFileSync(join(tinySdDir, 'vae_decoder', 'model.onnx')) }),
+      folderCopy({ 'text_encoder/model.onnx': readFileSync(join(tinySdDir, 'vae_decoder', 'model.onnx')) }),
     );
     expect((text.error as LoadError).field).toBe('text_encoder/model.onnx');
     const vae = await loadError(
-      folderWith({ 'vae_decoder/model.onnx': readFileSync(join(tinySdDir, 'vae_encoder', 'model.onnx')) }),
+      folderCopy({ 'vae_decoder/model.onnx': readFileSync(join(tinySdDir, 'vae_encoder', 'model.onnx')) }),
     );
     expect((vae.error as LoadError).field).toBe('vae_decoder/model.onnx');
   });
@@ -160,11 +126,11 @@ describe('hostile model folders: a LoadError naming the file, before any model r
   it('a truncated .onnx file (from a folder: ONNX Runtime refuses it; as bytes: refused before it)', async () => {
     const unet = readFileSync(join(tinySdDir, 'unet', 'model.onnx'));
     const cut = unet.subarray(0, unet.length - 1000);
-    const folder = await loadError(folderWith({ 'unet/model.onnx': cut }));
+    const folder = await loadError(folderCopy({ 'unet/model.onnx': cut }));
     expect(folder.error).toBeInstanceOf(LoadError);
     expect((folder.error as LoadError).field).toBe('unet/model.onnx');
     expect((folder.error as LoadError).message).toMatch(/could not be loaded by ONNX Runtime/);
-    const empty = await loadError(folderWith({ 'unet/model.onnx': new Uint8Array(0) }));
+    const empty = await loadError(folderCopy({ 'unet/model.onnx': new Uint8Array(0) }));
     expect((empty.error as LoadError).field).toBe('unet/model.onnx');
     expect((empty.error as LoadError).message).toMatch(/empty/);
     // Picked files hand over bytes: the protobuf walk finds the cut before ONNX Runtime runs.
@@ -358,7 +324,7 @@ describe('hostile generate inputs: typed errors before any model runs', () => {
   });
 
   it('image-to-image on a folder without a VAE encoder: a LoadError naming the missing file', async () => {
-    const folder = folderWith({ 'vae_encoder/model.onnx': null, 'vae_encoder/config.json': null });
+    const folder = folderCopy({ 'vae_encoder/model.onnx': null, 'vae_encoder/config.json': null });
     const textOnly = await StableDiffusionPipeline.fromPretrained(folder, {
       ort: recordingOrt(calls),
       onWarning: () => {},

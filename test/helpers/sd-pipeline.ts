@@ -4,7 +4,8 @@
  * diffusers' unchanged pipelines), read into typed cases; an `ort` whose sessions record every
  * call (inputs' dims and values), and the README's comparison rules.
  */
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { expect } from 'vitest';
@@ -184,32 +185,50 @@ export interface RecordedCall {
   values: Record<string, number[]>;
   /** Float inputs, copied (float32). */
   floats: Record<string, Float32Array>;
+  /** Each input's element type. */
+  types: Record<string, string>;
 }
 
+/** The component a session is, from its inputs (its file name is not known for a model given as bytes). */
+function componentOf(inputNames: readonly string[]): string {
+  if (inputNames.includes('timestep')) return 'unet/model.onnx';
+  if (inputNames.includes('latent_sample')) return 'vae_decoder/model.onnx';
+  if (inputNames.includes('sample')) return 'vae_encoder/model.onnx';
+  return 'text_encoder/model.onnx';
+}
+
+/** The part of an onnxruntime module the recorder wraps (onnxruntime-node or onnxruntime-web). */
+type OrtLike = {
+  Tensor: unknown;
+  InferenceSession: { create(model: never, options?: never): Promise<unknown> };
+};
+
 /**
- * onnxruntime-node with sessions that record their calls in `calls` (the model file is the
- * path's last two segments, e.g. "unet/model.onnx"), so tests can count text-encoder calls and
- * read the UNet's batch.
+ * An onnxruntime (onnxruntime-node by default) whose sessions record their calls in `calls`
+ * (named by component: "unet/model.onnx", ...), so tests can count text-encoder calls and read
+ * the UNet's batch, inputs and element types.
  */
-export function recordingOrt(calls: RecordedCall[]): PipelineOrt {
+export function recordingOrt(calls: RecordedCall[], base: OrtLike = ort as unknown as OrtLike): PipelineOrt {
   return {
-    Tensor: ort.Tensor as unknown as PipelineOrt['Tensor'],
+    Tensor: base.Tensor as PipelineOrt['Tensor'],
     InferenceSession: {
       async create(model: string | Uint8Array, options?: object) {
-        const session = (await ort.InferenceSession.create(
-          model as string,
-          options as ort.InferenceSession.SessionOptions,
-        )) as unknown as OrtSessionLike & { release(): Promise<void> };
-        const file = typeof model === 'string' ? model.split(/[\\/]/).slice(-2).join('/') : 'bytes';
+        const create = base.InferenceSession.create as (
+          m: string | Uint8Array,
+          o?: object,
+        ) => Promise<unknown>;
+        const session = (await create(model, options)) as OrtSessionLike & { release(): Promise<void> };
+        const file = componentOf(session.inputNames);
         return {
           inputNames: session.inputNames,
           outputNames: session.outputNames,
           inputMetadata: session.inputMetadata,
           release: () => session.release(),
           async run(feeds: Record<string, OrtTensorLike>) {
-            const record: RecordedCall = { file, dims: {}, values: {}, floats: {} };
+            const record: RecordedCall = { file, dims: {}, values: {}, floats: {}, types: {} };
             for (const [name, t] of Object.entries(feeds)) {
               record.dims[name] = [...t.dims];
+              record.types[name] = t.type;
               if (t.type === 'int32' || t.type === 'int64')
                 record.values[name] = Array.from(t.data as ArrayLike<number | bigint>, Number);
               else if (t.type === 'float32') record.floats[name] = (t.data as Float32Array).slice();
@@ -335,4 +354,49 @@ export function checkCase(c: PipelineCase, run: CaseRun, options: { final?: bool
 /** "final rel 1.1e-6, steps rel 9.0e-7, uint8 1 off (max 1)". */
 export function describeMeasure(m: CaseMeasure): string {
   return `final rel ${m.finalRel.toExponential(1)}, steps rel ${m.stepsRel.toExponential(1)}, uint8 ${m.uint8Off} off (max ${m.uint8Max})`;
+}
+
+/** The files of the tiny-sd folder a pipeline reads. */
+export const FOLDER_FILES = [
+  'model_index.json',
+  'scheduler/scheduler_config.json',
+  'text_encoder/config.json',
+  'text_encoder/model.onnx',
+  'tokenizer/merges.txt',
+  'tokenizer/special_tokens_map.json',
+  'tokenizer/tokenizer.json',
+  'tokenizer/tokenizer_config.json',
+  'tokenizer/vocab.json',
+  'unet/config.json',
+  'unet/model.onnx',
+  'vae_decoder/config.json',
+  'vae_decoder/model.onnx',
+  'vae_encoder/config.json',
+  'vae_encoder/model.onnx',
+];
+
+const made: string[] = [];
+
+/**
+ * A copy of tiny-sd (symlinks to the fixture's files) with some files replaced (text or bytes) or
+ * removed (null).
+ */
+export function folderCopy(changes: Record<string, string | Uint8Array | null>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ddim-sd-'));
+  made.push(dir);
+  for (const file of FOLDER_FILES) {
+    mkdirSync(join(dir, file, '..'), { recursive: true });
+    if (!(file in changes)) symlinkSync(join(tinySdDir, file), join(dir, file));
+  }
+  for (const [file, content] of Object.entries(changes)) {
+    if (content === null) continue;
+    mkdirSync(join(dir, file, '..'), { recursive: true });
+    writeFileSync(join(dir, file), content);
+  }
+  return dir;
+}
+
+/** Remove the folders `folderCopy` made (call in afterAll). */
+export function removeFolderCopies(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
