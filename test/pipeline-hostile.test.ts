@@ -2,8 +2,7 @@
  * Hostile model folders and generate inputs: each is a typed error naming the file or option and
  * the fix, raised before any model runs (the recording ort sees no session created, or no call).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, ArgumentError, ConfigError, LoadError, ShapeError, StateError } from '../src/errors.js';
