@@ -8,6 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import onnxProto from 'onnx-proto';
+import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadError } from '../src/errors.js';
@@ -481,6 +482,66 @@ describe('the pipeline reads the model folder it is given', () => {
     expect(warnings).toEqual([
       'The config attributes "skip_prk_steps" were passed to DDIMScheduler, but are not used by it and will be ignored.',
     ]);
+    await pipe.release();
+  });
+});
+
+describe('guidanceRescale in image-to-image (an extension: diffusers\u2019 img2img pipeline has no such argument)', () => {
+  it('rescales the guided prediction of each step as in text-to-image', async () => {
+    const calls: RecordedCall[] = [];
+    const pipe = await StableDiffusionPipeline.fromPretrained(tinySdDir, { ort: recordingOrt(calls) });
+    const c = loadCase(join(tinySdDir, 'pipeline'), 'e_img2img');
+    const plain = await pipe.generate({ ...generateOptionsOf(c), numInferenceSteps: 4, strength: 0.5 });
+    const steps: Float32Array[] = [];
+    const rescaled = await pipe.generate({
+      ...generateOptionsOf(c),
+      numInferenceSteps: 4,
+      strength: 0.5,
+      guidanceRescale: 0.7,
+      onStep: (info) => {
+        steps.push((info.sample.data as Float32Array).slice());
+      },
+    });
+    expect(relError(rescaled.latents.data, plain.latents.data)).toBeGreaterThan(1e-3);
+    // Step 1 by hand from the UNet's outputs: cfg, then rescale_noise_cfg with phi 0.7, then DDIM.
+    const unet = calls.filter((call) => call.file === 'unet/model.onnx');
+    const first = unet[unet.length - 2];
+    const session = await ortNode.InferenceSession.create(join(tinySdDir, 'unet', 'model.onnx'));
+    const out = (
+      await session.run({
+        sample: new ortNode.Tensor('float32', first.floats.sample, first.dims.sample),
+        timestep: new ortNode.Tensor('int64', BigInt64Array.from([BigInt(first.values.timestep[0])]), [1]),
+        encoder_hidden_states: new ortNode.Tensor(
+          'float32',
+          first.floats.encoder_hidden_states,
+          first.dims.encoder_hidden_states,
+        ),
+      })
+    ).out_sample.data as Float32Array;
+    await session.release();
+    const n = out.length / 2;
+    const cfg = Array.from({ length: n }, (_, i) => out[i] + 7.5 * (out[n + i] - out[i]));
+    const std = (v: ArrayLike<number>) => {
+      let mean = 0;
+      for (let i = 0; i < v.length; i++) mean += v[i] / v.length;
+      let ss = 0;
+      for (let i = 0; i < v.length; i++) ss += (v[i] - mean) ** 2;
+      return Math.sqrt(ss / (v.length - 1));
+    };
+    const factor = 0.7 * (std(out.subarray(n)) / std(cfg)) + 0.3;
+    const scheduler = DDIMScheduler.fromConfig(pipe.scheduler.config);
+    scheduler.setTimesteps(4);
+    const t = first.values.timestep[0];
+    const aT = scheduler.alphasCumprod[t];
+    const aPrev = scheduler.alphasCumprod[t - 250];
+    const x = first.floats.sample.subarray(0, n);
+    const want = Array.from({ length: n }, (_, i) => {
+      const eps = cfg[i] * factor;
+      const x0 = (x[i] - Math.sqrt(1 - aT) * eps) / Math.sqrt(aT);
+      return Math.sqrt(aPrev) * x0 + Math.sqrt(1 - aPrev) * eps;
+    });
+    expect(steps).toHaveLength(2);
+    expect(relError(steps[0], want)).toBeLessThan(1e-5);
     await pipe.release();
   });
 });
