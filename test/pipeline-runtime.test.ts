@@ -434,8 +434,11 @@ describe('the local folder source', () => {
 
 describe('the pipeline reads the model folder it is given', () => {
   it('defaults: 64 x 64 (sample_size 32 x VAE factor 2), scaling_factor 0.18215; without configs 512 and 8', async () => {
-    const pipe = await StableDiffusionPipeline.fromPretrained(tinySdDir, { ort: recordingOrt([]) });
+    // The onnxruntime-node namespace itself (InferenceSession is a class with a static create).
+    const pipe = await StableDiffusionPipeline.fromPretrained(tinySdDir, { ort: ortNode });
     expect([pipe.defaultSize, pipe.vaeScaleFactor, pipe.scalingFactor]).toEqual([64, 2, 0.18215]);
+    const { images } = await pipe.generate({ prompt: 'a', numInferenceSteps: 1, height: 16, width: 16 });
+    expect([images[0].width, images[0].height]).toEqual([16, 16]);
     expect(pipe.vaeEncoderStyle).toBe('latent_parameters');
     expect(pipe.tokenizer.modelMaxLength).toBe(77);
     const calls: RecordedCall[] = [];

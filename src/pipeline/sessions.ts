@@ -39,7 +39,9 @@ export function checkOrt(ort: unknown): PipelineOrt {
     typeof ort === 'object' &&
     typeof (ort as PipelineOrt).Tensor === 'function' &&
     (ort as PipelineOrt).InferenceSession !== null &&
-    typeof (ort as PipelineOrt).InferenceSession === 'object' &&
+    // onnxruntime's InferenceSession is a class (a function) with a static create
+    (typeof (ort as PipelineOrt).InferenceSession === 'function' ||
+      typeof (ort as PipelineOrt).InferenceSession === 'object') &&
     typeof (ort as PipelineOrt).InferenceSession.create === 'function';
   if (!ok) {
     throw new ArgumentError({
