@@ -6,9 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, ArgumentError, ConfigError, LoadError, ShapeError, StateError } from '../src/errors.js';
-import { Generator } from '../src/noise/generator.js';
-import '../src/node/pipeline.js';
+import type { ModelFiles } from '../src/loading/model-files.js';
 import { pickedModelFiles } from '../src/loading/picked-files.js';
+import { openModelFolder } from '../src/node/pipeline.js';
+import { Generator } from '../src/noise/generator.js';
 import { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { DDIMScheduler } from '../src/scheduler/ddim.js';
 import { DDIMInverseScheduler } from '../src/scheduler/ddim-inverse.js';
@@ -353,5 +354,51 @@ describe('hostile generate inputs: typed errors before any model runs', () => {
     await expect(
       StableDiffusionPipeline.fromPretrained(42 as never, { ort: recordingOrt([]) }),
     ).rejects.toBeInstanceOf(LoadError);
+  });
+});
+
+describe('loading that fails part-way', () => {
+  it('a ModelFiles whose methods throw anything: a LoadError naming the folder', async () => {
+    const folder = await openModelFolder(tinySdDir);
+    const broken: ModelFiles = {
+      location: 'broken folder',
+      has: (path) => folder.has(path),
+      readModel: (path) => folder.readModel(path),
+      readText: async () => {
+        throw new TypeError('disk on fire');
+      },
+    };
+    const error = await StableDiffusionPipeline.fromPretrained(broken, { ort: recordingOrt([]) }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(LoadError);
+    expect((error as LoadError).message).toMatch(/could not be read \(TypeError: disk on fire\) \(got "broken folder"\)/);
+  });
+
+  it('a load aborted between two models: an AbortError, and the sessions made so far are released', async () => {
+    const controller = new AbortController();
+    const released: string[] = [];
+    const base = recordingOrt([]);
+    const ort = {
+      Tensor: base.Tensor,
+      InferenceSession: {
+        async create(model: string | Uint8Array, options?: object) {
+          const session = await base.InferenceSession.create(model, options);
+          controller.abort();
+          return Object.assign(session, {
+            release: async () => {
+              released.push(String(model).split('/').slice(-2).join('/'));
+            },
+          });
+        },
+      },
+    };
+    const error = await StableDiffusionPipeline.fromPretrained(tinySdDir, {
+      ort,
+      signal: controller.signal,
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AbortError);
+    expect((error as AbortError).message).toMatch(/before loading unet\/model\.onnx/);
+    expect(released).toEqual(['text_encoder/model.onnx']);
   });
 });

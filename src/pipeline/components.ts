@@ -112,12 +112,16 @@ const REQUIRED: readonly (readonly [string, string])[] = [
 const EXPORT_FIX =
   'use a complete Stable Diffusion ONNX export: optimum-cli export onnx --model <repo> <folder> (Optimum), or diffusers\u2019 scripts/convert_stable_diffusion_checkpoint_to_onnx.py';
 
-/** Load and check a model folder's components. */
+/**
+ * Load and check a model folder's components. `checkAbort` throws when the load is cancelled; it
+ * is called before each session is made (a cancelled load releases the sessions already made).
+ */
 export async function loadComponents(
   files: ModelFiles,
   ort: PipelineOrt,
   sessionOptions: object | undefined,
   onWarning: WarningHandler,
+  checkAbort: (where: string) => void = () => {},
 ): Promise<PipelineComponents> {
   // Every required file first, so that a folder missing several names them all at once.
   const present = await Promise.all(REQUIRED.map(([file]) => files.has(file)));
@@ -146,6 +150,7 @@ export async function loadComponents(
   // failure releases those already made.
   const created: ModelSession[] = [];
   const session = async (file: string): Promise<ModelSession> => {
+    checkAbort(`before loading ${file}`);
     const made = await createSession(ort, files, file, sessionOptions);
     created.push(made);
     return made;

@@ -13,7 +13,7 @@
  * Core module: no Node built-ins. Model folders come through ModelFiles sources (a local folder
  * under Node's `ddim/pipeline`, URLs and the Hub, a browser's picked files).
  */
-import { ArgumentError, LoadError, StateError } from '../errors.js';
+import { ArgumentError, DdimError, LoadError, StateError } from '../errors.js';
 import { readOptions } from '../guard.js';
 import { type ModelFiles, type ModelFilesOptions, openModelFiles } from '../loading/model-files.js';
 import { createGuidedUnetDenoiser, createUnetDenoiser } from '../runtime/onnxruntime.js';
@@ -178,8 +178,22 @@ export class StableDiffusionPipeline {
         fix: "pass e.g. './sd15-onnx', or pickedModelFiles(input.files) in a browser.",
       });
     }
-    throwIfAborted(o.signal, 'before the models were loaded');
-    const components = await loadComponents(files, ort, o.sessionOptions, warn);
+    const checkAbort = (where: string) => throwIfAborted(o.signal, where);
+    checkAbort('before the models were loaded');
+    let components: PipelineComponents;
+    try {
+      components = await loadComponents(files, ort, o.sessionOptions, warn, checkAbort);
+    } catch (error) {
+      // A ModelFiles of the caller's (or a source's) may fail with anything: typed here, naming it.
+      if (error instanceof DdimError) throw error;
+      throw new LoadError({
+        field: 'source',
+        value: files.location,
+        problem: `could not be read (${error instanceof Error ? `${error.name}: ${error.message}` : String(error)})`,
+        fix: 'check the model folder and, for your own ModelFiles, that its methods reject with LoadErrors.',
+        cause: error,
+      });
+    }
     return new StableDiffusionPipeline(components, ort, warn);
   }
 
