@@ -372,7 +372,9 @@ describe('loading that fails part-way', () => {
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(LoadError);
-    expect((error as LoadError).message).toMatch(/could not be read \(TypeError: disk on fire\) \(got "broken folder"\)/);
+    expect((error as LoadError).message).toMatch(
+      /could not be read \(TypeError: disk on fire\) \(got "broken folder"\)/,
+    );
   });
 
   it('a load aborted between two models: an AbortError, and the sessions made so far are released', async () => {
