@@ -12,7 +12,6 @@
 
 // Model folders: the interface the pipeline reads through, and its sources.
 export {
-  checkModelFilePath,
   type ModelFiles,
   type ModelFilesOptions,
   type ModelFilesSource,
@@ -20,12 +19,10 @@ export {
   openModelFiles,
   registerModelFilesSource,
 } from '../loading/model-files.js';
-export { inspectOnnxModel, type OnnxFileInfo } from '../loading/onnx-file.js';
 export {
   type DirectoryHandleLike,
   directoryModelFiles,
   type FileHandleLike,
-  MAX_PICKED_TEXT_BYTES,
   type PickedFile,
   pickedModelFiles,
 } from '../loading/picked-files.js';
