@@ -494,7 +494,8 @@ export function checkRepoId(source: string): string {
 }
 
 /** Split a relative path; reject anything that could leave the folder it is joined to. */
-function checkRelativePath(field: string, value: string, example: string): string[] {
+/** A relative path with '/' separators and no empty, '.' or '..' segment (repo subfolders, revisions, model-folder files). */
+export function checkRelativePath(field: string, value: string, example: string): string[] {
   const fail = (problem: string): never => {
     throw new LoadError({
       field,

@@ -10,6 +10,7 @@
  * are passed as objects, not strings, and have their own constructor.
  */
 import { ArgumentError, LoadError } from '../errors.js';
+import { checkRelativePath } from './hub-internal.js';
 
 /** An ONNX model as `InferenceSession.create` takes it. */
 export interface OnnxModelFile {
@@ -23,7 +24,12 @@ export interface OnnxModelFile {
    * as onnxruntime-web's `sessionOptions.externalData` takes them: the path the model names and the
    * bytes. Empty for a path (ONNX Runtime finds them next to the file).
    */
-  externalData: { path: string; data: Uint8Array }[];
+  externalData: {
+    /** The file name the model's tensors give as their `location` (relative to the model's folder). */
+    path: string;
+    /** The file's bytes. */
+    data: Uint8Array;
+  }[];
 }
 
 /** Loading options every ModelFiles source understands (sources ignore what does not apply to them). */
@@ -62,7 +68,9 @@ export interface ModelFiles {
 
 /** Turns a string source into ModelFiles, or returns undefined when the source is not its kind. */
 export interface ModelFilesSource {
+  /** The source's name; registering another with the same name replaces it. */
   readonly name: string;
+  /** The ModelFiles of `source`, or undefined when `source` is not of this source's kind. */
   open(source: string, options: ModelFilesOptions): Promise<ModelFiles | undefined>;
 }
 
@@ -102,4 +110,21 @@ export async function openModelFiles(source: string, options: ModelFilesOptions 
     problem: 'is not a model folder this runtime can open',
     fix: "pass an http(s) URL or a Hub repo id; under Node, import from 'ddim/pipeline' (its Node entry reads local folders and the Hugging Face cache); in a browser, pass the picked files.",
   });
+}
+
+/**
+ * Check a file path inside a model folder ("unet/model.onnx"): relative, '/'-separated, without
+ * empty, "." or ".." segments, backslashes or control characters, so that no source can be led
+ * outside its folder (or repo) by a path. Returns its segments.
+ */
+export function checkModelFilePath(path: unknown): string[] {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new LoadError({
+      field: 'path',
+      value: path,
+      problem: 'must be a non-empty relative file path',
+      fix: 'pass a path inside the model folder, such as "unet/model.onnx".',
+    });
+  }
+  return checkRelativePath('path', path, '"unet/model.onnx"');
 }

@@ -47,7 +47,8 @@ import {
 
 type Env = Record<string, string | undefined>;
 
-function expandHome(p: string): string {
+/** `~` and `~/...` as the home folder, as Python's `os.path.expanduser` (other paths unchanged). */
+export function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') || p.startsWith('~\\') ? path.join(homedir(), p.slice(1)) : p;
 }
 
