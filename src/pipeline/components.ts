@@ -18,10 +18,11 @@
  * Weights in external data files (`weights.pb`, `model.onnx_data`) load with their model: ONNX
  * Runtime reads them next to a model path, and sources that hand over bytes list them.
  */
+
+import type { WarningHandler } from '../errors.js';
 import { LoadError } from '../errors.js';
 import { assertNoForbiddenKeys, isPlainObject } from '../guard.js';
 import type { ModelFiles } from '../loading/model-files.js';
-import type { WarningHandler } from '../scheduler/config.js';
 import type { DDIMScheduler } from '../scheduler/ddim.js';
 import { pipelineScheduler } from './pipeline-scheduler.js';
 import {

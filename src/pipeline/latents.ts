@@ -12,8 +12,9 @@
  * samples here, then the loop's noise (`randn_tensor(init_latents.shape, generator)`), then the
  * eta > 0 noise of each step, so one seed gives diffusers' latents.
  */
+
+import type { WarningHandler } from '../errors.js';
 import type { Generator } from '../noise/generator.js';
-import type { WarningHandler } from '../scheduler/config.js';
 import { assertNever } from '../tensor/dtype.js';
 import type { Float32Tensor } from '../tensor/tensor.js';
 import type { VaeEncoderModel } from './components.js';

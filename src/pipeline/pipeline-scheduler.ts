@@ -11,8 +11,10 @@
  * `to_json_string()` (with this library's `_diffusers_version`, where diffusers writes its own).
  * A scheduler assigned to `pipe.scheduler` later is used as given, as in diffusers.
  */
+
+import type { WarningHandler } from '../errors.js';
 import { toDiffusersJsonString } from '../loading/diffusers-json.js';
-import type { DDIMConfig, WarningHandler } from '../scheduler/config.js';
+import type { DDIMConfig } from '../scheduler/config.js';
 import { DDIMScheduler } from '../scheduler/ddim.js';
 
 /** diffusers' `repr(scheduler)`: "DDIMScheduler {json}\n". */

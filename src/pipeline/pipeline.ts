@@ -13,12 +13,18 @@
  * Core module: no Node built-ins. Model folders come through ModelFiles sources (a local folder
  * under Node's `ddim/pipeline`, URLs and the Hub, a browser's picked files).
  */
-import { ArgumentError, DdimError, LoadError, StateError } from '../errors.js';
+import {
+  ArgumentError,
+  DdimError,
+  defaultWarningHandler,
+  LoadError,
+  StateError,
+  type WarningHandler,
+} from '../errors.js';
 import { readOptions } from '../guard.js';
 import { type ModelFiles, type ModelFilesOptions, openModelFiles } from '../loading/model-files.js';
 import { createGuidedUnetDenoiser, createUnetDenoiser } from '../runtime/onnxruntime.js';
 import { type SampleOptions, type SampleResult, sample, sampleGuided } from '../sampling/loop.js';
-import { defaultWarningHandler, type WarningHandler } from '../scheduler/config.js';
 import { DDIMScheduler } from '../scheduler/ddim.js';
 import type { Float32Tensor } from '../tensor/tensor.js';
 import { loadComponents, type PipelineComponents, type VaeEncoderStyle } from './components.js';

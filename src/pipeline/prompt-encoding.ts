@@ -9,7 +9,7 @@
  * prompts (the empty prompt for each when none is given). A prompt longer than the text encoder's
  * context is cut to bos + the first 75 ids + eos, with diffusers' warning.
  */
-import type { WarningHandler } from '../scheduler/config.js';
+import type { WarningHandler } from '../errors.js';
 import type { Float32Tensor } from '../tensor/tensor.js';
 import type { TextEncoderModel } from './components.js';
 import { floatOutput, type PipelineOrt, runSession } from './sessions.js';
