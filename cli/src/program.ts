@@ -10,6 +10,7 @@ import { DdimError, PRESET_NAMES } from 'ddim';
 import { SHAPE_KINDS } from 'ddim/exact';
 import { benchCommand } from './commands/bench.js';
 import { brightnessCommand, table1Command } from './commands/experiment.js';
+import { generateCommand, ZERO_SNR_GUIDANCE_RESCALE } from './commands/generate.js';
 import { plotCommand } from './commands/plot.js';
 import { sampleCommand } from './commands/sample.js';
 import { timestepsCommand } from './commands/timesteps.js';
@@ -56,6 +57,120 @@ function addOverrides(cmd: Command): Command {
   for (const o of zeroSnrOptions()) cmd.addOption(o);
   cmd.addOption(previousStepOption()).addOption(clampZeroSnrOption());
   return cmd;
+}
+
+/**
+ * `ddim generate`. Flags the run would ignore are usage errors, as for `sample`: a negative prompt or
+ * a guidance rescale without guidance (scale > 1), a strength without a starting image.
+ */
+function addGenerate(program: Command, ctx: CliContext): void {
+  const generate = program
+    .command('generate')
+    .description(
+      "Stable Diffusion over an ONNX model folder or Hub repo: a prompt (and optionally a starting PNG) to PNG files, diffusers' images for the same seed",
+    )
+    .addOption(
+      new Option(
+        '--model <folder|org/name>',
+        "a Stable Diffusion ONNX folder (Optimum's or diffusers' export layout), or a Hub repo id",
+      ).makeOptionMandatory(),
+    )
+    .addOption(new Option('--prompt <text>', 'what to draw').makeOptionMandatory())
+    .addOption(
+      new Option(
+        '--negative-prompt <text>',
+        'what to steer away from, with --guidance-scale > 1 (default: none)',
+      ),
+    )
+    .addOption(stepsOption(50))
+    .addOption(
+      new Option('--guidance-scale <w>', 'classifier-free guidance scale (<= 1: no guidance, one UNet batch)')
+        .argParser(numberIn(0, 100, 'a scale'))
+        .default(7.5),
+    )
+    .addOption(
+      new Option(
+        '--guidance-rescale <phi>',
+        `guidance rescale (diffusers' guidance_rescale), with --guidance-scale > 1 (default: 0; ${ZERO_SNR_GUIDANCE_RESCALE} with --zero-snr)`,
+      ).argParser(numberIn(0, 1, 'a fraction')),
+    )
+    .addOption(etaOption())
+    .addOption(seedOption())
+    .addOption(
+      new Option(
+        '--width <px>',
+        "image width, a multiple of 8 (default: the model's, 512 for SD 1.5; with --image, the image's)",
+      ).argParser(integerIn(8, 8192)),
+    )
+    .addOption(
+      new Option(
+        '--height <px>',
+        "image height, a multiple of 8 (default: the model's, 512 for SD 1.5; with --image, the image's)",
+      ).argParser(integerIn(8, 8192)),
+    )
+    .addOption(
+      new Option('--num-images <n>', 'images to generate (written as <out>-0.png, <out>-1.png, ...)')
+        .argParser(integerIn(1, 64))
+        .default(1),
+    )
+    .addOption(new Option('--image <file>', 'image-to-image: the starting picture (PNG)'))
+    .addOption(
+      new Option(
+        '--strength <s>',
+        'image-to-image: how much of the schedule runs, 0..1, with --image (default: 0.8)',
+      ).argParser(numberIn(0, 1, 'a fraction')),
+    )
+    .addOption(
+      new Option(
+        '--zero-snr',
+        `the zero-terminal-SNR recipe: rescale_betas_zero_snr, trailing spacing (unless --spacing), guidance rescale ${ZERO_SNR_GUIDANCE_RESCALE} (unless --guidance-rescale); for v-prediction models`,
+      ),
+    )
+    .addOption(new Option('--no-zero-snr', 'rescale_betas_zero_snr: false'))
+    .addOption(spacingOption())
+    .addOption(predictionOption())
+    .addOption(previousStepOption())
+    .addOption(clampZeroSnrOption())
+    .addOption(new Option('--revision <rev>', 'Hub branch, tag or commit hash (default: main)'))
+    .addOption(
+      new Option(
+        '--local-files-only',
+        'never download: use the Hugging Face cache only (also: HF_HUB_OFFLINE=1)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--cache-dir <dir>',
+        'the Hugging Face hub cache folder (default: HF_HUB_CACHE, or ~/.cache/huggingface/hub)',
+      ),
+    )
+    .addOption(
+      new Option(
+        '--threads <n>',
+        "ONNX Runtime threads per model, intraOpNumThreads (default: ONNX Runtime's choice)",
+      ).argParser(integerIn(1, 1024)),
+    )
+    .addOption(
+      new Option('--out <file>', 'PNG file to write (*.png)')
+        .argParser(fileWithExtension('.png', 'PNG'))
+        .default('out/image.png'),
+    )
+    .addOption(new Option('--no-progress', 'no progress bars'))
+    .addOption(verboseOption());
+  generate.action(async (flags, command: Command) => {
+    const guided = flags.guidanceScale > 1;
+    const usage = (message: string) => command.error(`error: ${message}`, { exitCode: 2 });
+    if (flags.strength !== undefined && flags.image === undefined) {
+      usage('--strength is for image-to-image: pass --image <file.png>');
+    }
+    if (flags.negativePrompt !== undefined && !guided) {
+      usage('--negative-prompt acts through guidance: pass --guidance-scale > 1');
+    }
+    if (flags.guidanceRescale !== undefined && flags.guidanceRescale > 0 && !guided) {
+      usage('--guidance-rescale acts on guided predictions: pass --guidance-scale > 1');
+    }
+    return generateCommand(flags, ctx);
+  });
 }
 
 export function buildProgram(ctx: CliContext, version: string): Command {
@@ -198,6 +313,8 @@ export function buildProgram(ctx: CliContext, version: string): Command {
     .addOption(new Option('--no-progress', 'no progress bar'))
     .addOption(verboseOption())
     .action(async (flags) => brightnessCommand(flags, ctx));
+
+  addGenerate(program, ctx);
 
   program
     .command('bench')
