@@ -115,15 +115,16 @@ export function timedOrt(ort: PipelineOrt, options: TimedOrtOptions = {}): Timed
 }
 
 /**
- * The denoising loop's time per step, from the times `onStep` was called: the span from the first
- * step's end to the last step's end holds whole iterations only (UNet call, guidance, scheduler
- * step, onStep), so it is divided by steps - 1; the UNet runs inside it are the model's share. With
- * one step the span starts at the UNet's first call instead (the input conversion before it is then
- * not counted).
+ * The denoising loop's time per step, from the times `onStep` was entered: the span from the first
+ * step's to the last step's holds whole iterations only (UNet call, guidance, scheduler step, the
+ * callback), so it is divided by steps - 1; the UNet runs inside it are the model's share. With one
+ * step the span starts at the UNet's first call instead (the input conversion before it is then
+ * not counted). `callbackMs[k]`, the time the caller's own onStep work took at step k (a progress
+ * bar drawing to a terminal), is taken out: it is the caller's, not the pipeline's.
  */
 export interface StepSplit {
   steps: number;
-  /** Milliseconds per step, the whole iteration. */
+  /** Milliseconds per step, the whole iteration (without the caller's callback work). */
   perStepMs: number;
   /** Milliseconds per step inside the UNet's session.run. */
   modelMs: number;
@@ -131,13 +132,20 @@ export interface StepSplit {
   restMs: number;
 }
 
-export function splitSteps(stepTimes: readonly number[], unetRuns: readonly RunInterval[]): StepSplit | null {
+export function splitSteps(
+  stepTimes: readonly number[],
+  unetRuns: readonly RunInterval[],
+  callbackMs: readonly number[] = [],
+): StepSplit | null {
   const n = stepTimes.length;
   if (n === 0 || unetRuns.length === 0) return null;
   const from = n > 1 ? stepTimes[0] : unetRuns[0].start;
   const to = stepTimes[n - 1];
   const iterations = n > 1 ? n - 1 : 1;
-  const perStepMs = (to - from) / iterations;
+  // The callbacks of steps 0 .. n - 2 ran inside the span (each after its step's entry time).
+  let callbacks = 0;
+  if (n > 1) for (let k = 0; k < n - 1; k++) callbacks += callbackMs[k] ?? 0;
+  const perStepMs = (to - from - callbacks) / iterations;
   const modelMs = runTimeWithin(unetRuns, from, to) / iterations;
   return { steps: n, perStepMs, modelMs, restMs: perStepMs - modelMs };
 }
