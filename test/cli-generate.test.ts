@@ -8,6 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -247,6 +248,56 @@ describe('ddim generate on the tiny model folder', () => {
     const image = readOutput(out);
     expect([image.width, image.height]).toEqual([48, 80]);
     expect(Buffer.from(image.data).equals(Buffer.from(want.data))).toBe(true);
+  });
+});
+
+describe('ddim generate --model org/name: what reaches the model source', () => {
+  it('passes --revision, --local-files-only, --cache-dir and a progress callback; one line per downloaded file', async () => {
+    // A source standing in for the Hub's, preloaded into the CLI's process (test/helpers/fake-hub-source.mjs).
+    const record = join(work, 'hub-options.json');
+    const out = join(work, 'hub.png');
+    const preload = pathToFileURL(join(import.meta.dirname, 'helpers', 'fake-hub-source.mjs')).href;
+    const r = await runCli(
+      [
+        'generate',
+        '--model',
+        'tiny/sd-onnx',
+        '--revision',
+        'onnx',
+        '--local-files-only',
+        '--cache-dir',
+        join(work, 'hub-cache'),
+        '--prompt',
+        A_PROMPT,
+        '--steps',
+        '10',
+        '--seed',
+        '42',
+        '--out',
+        out,
+      ],
+      {
+        env: {
+          NODE_OPTIONS: `--import ${preload}`,
+          DDIM_TEST_HUB_REPO: 'tiny/sd-onnx',
+          DDIM_TEST_HUB_RECORD: record,
+          DDIM_TEST_HUB_FOLDER: tinySdDir,
+        },
+      },
+    );
+    expect(r.code).toBe(0);
+    expect(JSON.parse(readFileSync(record, 'utf8'))).toEqual({
+      revision: 'onnx',
+      localFilesOnly: true,
+      cacheDir: join(work, 'hub-cache'),
+      onProgress: 'function',
+      onWarning: 'function',
+    });
+    // stderr is not a terminal here: no bars, one line per downloaded file (a file of unknown size
+    // when the loading is over).
+    expect(r.stderr).toBe('downloaded unet/model.onnx (2.00 MB)\ndownloaded tokenizer/vocab.json (862 kB)\n');
+    expect(r.stdout.split('\n')[0]).toBe(`ddim generate: tiny/sd-onnx (${tinySdDir})`);
+    expectFixtureImages([readOutput(out)], 'a_txt2img');
   });
 });
 
