@@ -5,7 +5,8 @@
  * gives in-process; image-to-image from a PNG; several images; the zero-SNR recipe; what it prints;
  * usage errors (exit 2) and library errors (exit 1).
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,7 +19,7 @@ import '../src/node/pipeline.js';
 import type { GenerateOptions } from '../src/pipeline/generate-options.js';
 import { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import type { PipelineOrt } from '../src/pipeline/sessions.js';
-import { runCli } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { DEFAULT_TOLERANCE, loadCase, tinySdDir, uint8Difference } from './helpers/sd-pipeline.js';
 
 let work: string;
@@ -292,6 +293,7 @@ describe('ddim generate --model org/name: what reaches the model source', () => 
       cacheDir: join(work, 'hub-cache'),
       onProgress: 'function',
       onWarning: 'function',
+      signal: 'AbortSignal',
     });
     // stderr is not a terminal here: no bars, one line per downloaded file (a file of unknown size
     // when the loading is over).
@@ -343,6 +345,45 @@ describe('ddim generate: errors', () => {
     const typo = await runCli(['generate', '--model', 'tiny-sdd', '--prompt', 'x'], { cwd: work });
     expect(typo.code).toBe(1);
     expect(typo.stderr).toContain('error: --model is not an existing folder, nor a Hub repo id (org/name)');
+  });
+
+  it('Ctrl-C stops at the next step: exit 1 saying so, no image written', async () => {
+    const folder = mkdtempSync(join(work, 'sigint-'));
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'generate',
+        '--model',
+        tinySdDir,
+        '--prompt',
+        'x',
+        '--steps',
+        '200',
+        '--out',
+        join(folder, 'x.png'),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk;
+    });
+    // The prompt line is printed after loading, as the steps start.
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk;
+        if (stdout.includes('prompt: "x"')) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      '\ninterrupted: stopping at the next step (Ctrl-C again to quit now)\nerror: generate was interrupted (Ctrl-C) (got "SIGINT"). Fix: run the command again; no image was written.\n',
+    );
+    expect(readdirSync(folder)).toEqual([]);
   });
 
   it('a height the model cannot take, an unreadable or non-PNG --image: exit 1 naming the fix', async () => {

@@ -3,7 +3,7 @@
  * model folder source standing in for the Hub's, registered with the built `ddim/pipeline` the CLI
  * runs (the same module instance, so the pipeline's `openModelFiles` tries it), the way the Node
  * entry registers its own sources. For the repo id in DDIM_TEST_HUB_REPO it writes the options it
- * received to DDIM_TEST_HUB_RECORD (JSON; functions as their typeof), reports a download through
+ * received to DDIM_TEST_HUB_RECORD (JSON; functions and signals by their kind), reports a download through
  * `onProgress`, and serves the folder DDIM_TEST_HUB_FOLDER. Nothing touches the network.
  */
 import { writeFileSync } from 'node:fs';
@@ -14,7 +14,10 @@ registerModelFilesSource({
   async open(source, options) {
     if (source !== process.env.DDIM_TEST_HUB_REPO) return undefined;
     const record = Object.fromEntries(
-      Object.entries(options).map(([key, value]) => [key, typeof value === 'function' ? 'function' : value]),
+      Object.entries(options).map(([key, value]) => [
+        key,
+        typeof value === 'function' ? 'function' : value instanceof AbortSignal ? 'AbortSignal' : value,
+      ]),
     );
     writeFileSync(process.env.DDIM_TEST_HUB_RECORD, JSON.stringify(record));
     options.onProgress?.({ file: 'unet/model.onnx', loaded: 0, total: 2_000_000 });

@@ -7,10 +7,11 @@
  * the time per denoising step split into the model (the UNet's `session.run`, timed by wrapping the
  * `ort` the pipeline is given: timed-ort.ts) and the rest (the pipeline's conversions, guidance, the
  * scheduler step). Progress bars on stderr, on a terminal only: the download, then the steps.
+ * Ctrl-C aborts through the pipeline's AbortSignal (nothing half-written, no image).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { type DDIMConfig, DDIMScheduler, Generator, LoadError } from 'ddim';
+import { AbortError, type DDIMConfig, DDIMScheduler, Generator, LoadError } from 'ddim';
 import { type GenerateOptions, type PipelineLoadOptions, StableDiffusionPipeline } from 'ddim/pipeline';
 import { type ConfigOverrideFlags, overridesFromFlags } from '../config-source.js';
 import type { CliContext } from '../context.js';
@@ -140,7 +141,43 @@ export function timeLine(parts: {
   return `time: ${duration(parts.totalMs)} (${stages.join(', ')})${steps}`;
 }
 
+/**
+ * Ctrl-C while loading or generating: the first stops the pipeline at its next check (between
+ * downloads, models, steps: a running session.run finishes first) through an AbortSignal, so the
+ * download leaves nothing half-written and no PNG is written; a second one quits at once.
+ */
+function interruptOnSigint(ctx: CliContext): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    ctx.stderr.write('\ninterrupted: stopping at the next step (Ctrl-C again to quit now)\n');
+    controller.abort(new Error('SIGINT'));
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
 export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Promise<void> {
+  const interrupt = interruptOnSigint(ctx);
+  try {
+    await generate(flags, ctx, interrupt.signal);
+  } catch (error) {
+    if (error instanceof AbortError && interrupt.signal.aborted) {
+      throw new AbortError({
+        field: 'generate',
+        value: 'SIGINT',
+        problem: 'was interrupted (Ctrl-C)',
+        fix: 'run the command again; no image was written.',
+        cause: error,
+      });
+    }
+    throw error;
+  } finally {
+    interrupt.dispose();
+  }
+}
+
+async function generate(flags: GenerateFlags, ctx: CliContext, signal: AbortSignal): Promise<void> {
   const started = performance.now();
   checkModelSource(flags.model);
   // The starting image is read before any model loads: a wrong path fails at once.
@@ -152,6 +189,7 @@ export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Pr
     ort: timed.ort,
     onWarning: ctx.warn,
     onProgress: (event: DownloadProgressEvent) => downloads.onProgress(event),
+    signal,
   };
   if (flags.revision !== undefined) loadOptions.revision = flags.revision;
   if (flags.localFilesOnly === true) loadOptions.localFilesOnly = true;
@@ -192,6 +230,7 @@ export async function generateCommand(flags: GenerateFlags, ctx: CliContext): Pr
       eta: flags.eta,
       numImagesPerPrompt: flags.numImages,
       generator: new Generator().manualSeed(flags.seed),
+      signal,
       onStep: ({ index, total }) => {
         const entered = performance.now();
         stepTimes.push(entered);
