@@ -176,7 +176,7 @@ function addGenerate(program: Command, ctx: CliContext): void {
 export function buildProgram(ctx: CliContext, version: string): Command {
   const program = new Command('ddim')
     .description(
-      "diffusers-exact DDIM sampling in JavaScript: sample images from an exact image model, inspect schedules, and check the DDIM and zero-SNR papers' claims",
+      "diffusers-exact DDIM sampling in JavaScript: sample images from an exact image model, generate with Stable Diffusion ONNX models, inspect schedules, and check the DDIM and zero-SNR papers' claims",
     )
     .version(version, '-V, --version')
     .addOption(verboseOption())
