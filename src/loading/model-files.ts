@@ -10,6 +10,7 @@
  * are passed as objects, not strings, and have their own constructor.
  */
 import { ArgumentError, LoadError } from '../errors.js';
+import { fetchModelFilesSource } from './remote-model-files.js';
 
 /** An ONNX model as `InferenceSession.create` takes it. */
 export interface OnnxModelFile {
@@ -103,3 +104,6 @@ export async function openModelFiles(source: string, options: ModelFilesOptions 
     fix: "pass an http(s) URL or a Hub repo id; under Node, import from 'ddim/pipeline' (its Node entry reads local folders and the Hugging Face cache); in a browser, pass the picked files.",
   });
 }
+
+// URLs and Hub ids over fetch, in every runtime; sources registered later (the Node entry's) go first.
+registerModelFilesSource(fetchModelFilesSource);

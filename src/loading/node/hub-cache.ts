@@ -47,7 +47,7 @@ import {
 
 type Env = Record<string, string | undefined>;
 
-function expandHome(p: string): string {
+export function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') || p.startsWith('~\\') ? path.join(homedir(), p.slice(1)) : p;
 }
 
@@ -65,7 +65,7 @@ export function hubCacheDir(env: Env = process.env): string {
 }
 
 /** HF_ENDPOINT, checked like the endpoint option. */
-function envEndpoint(env: Env): string {
+export function envEndpoint(env: Env): string {
   const value = env.HF_ENDPOINT?.trim();
   if (!value) return DEFAULT_ENDPOINT;
   try {
@@ -80,12 +80,12 @@ function envEndpoint(env: Env): string {
   }
 }
 
-function envFlag(value: string | undefined): boolean {
+export function envFlag(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
 }
 
 /** huggingface_hub's `get_token`: HF_TOKEN, the legacy HUGGING_FACE_HUB_TOKEN, then the login token file. */
-async function envToken(env: Env): Promise<string | undefined> {
+export async function envToken(env: Env): Promise<string | undefined> {
   const fromEnv = env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
   if (fromEnv?.trim()) return fromEnv.trim();
   const file = env.HF_TOKEN_PATH ? expandHome(env.HF_TOKEN_PATH) : path.join(hfHome(env), 'token');
@@ -100,12 +100,12 @@ async function envToken(env: Env): Promise<string | undefined> {
 }
 
 /** True when `child` is `parent` or lies inside it (both absolute, already resolved). */
-function isInside(parent: string, child: string): boolean {
+export function isInside(parent: string, child: string): boolean {
   const rel = path.relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-function escapeError(field: string, value: unknown, where: string): LoadError {
+export function escapeError(field: string, value: unknown, where: string): LoadError {
   return new LoadError({
     field,
     value,
@@ -114,7 +114,7 @@ function escapeError(field: string, value: unknown, where: string): LoadError {
   });
 }
 
-async function statOrUndefined(p: string): Promise<Stats | undefined> {
+export async function statOrUndefined(p: string): Promise<Stats | undefined> {
   try {
     return await fs.stat(p);
   } catch {
@@ -200,12 +200,12 @@ async function loadLocal(
 // ---------------------------------------------------------------------------------------------
 // The Hugging Face cache
 
-interface RepoCache {
+export interface RepoCache {
   cacheDir: string;
   repoDir: string;
 }
 
-function repoCache(cacheDir: string, repoId: string): RepoCache {
+export function repoCache(cacheDir: string, repoId: string): RepoCache {
   const root = path.resolve(cacheDir);
   // huggingface_hub's repo_folder_name: "models--" + the id's parts joined by "--".
   const repoDir = path.join(root, `models--${repoId.split('/').join('--')}`);
@@ -229,7 +229,7 @@ function gitBlobSha1(bytes: Uint8Array): string {
 }
 
 /** Resolve a revision to a commit through refs/<revision>; undefined when the cache does not know it. */
-async function commitForRevision(repo: RepoCache, revision: string): Promise<string | undefined> {
+export async function commitForRevision(repo: RepoCache, revision: string): Promise<string | undefined> {
   if (isCommitHash(revision)) return revision;
   const refsDir = path.join(repo.repoDir, 'refs');
   const refFile = path.join(refsDir, ...revision.split('/'));
@@ -337,7 +337,7 @@ async function requireDirectory(folder: string, original: unknown): Promise<void
 }
 
 /** Make `file` by `create(temp)` under a temporary name, then rename it into place: never half-written. */
-async function createAtomically(file: string, create: (temp: string) => Promise<void>): Promise<void> {
+export async function createAtomically(file: string, create: (temp: string) => Promise<void>): Promise<void> {
   const temp = `${file}.${randomBytes(6).toString('hex')}.incomplete`;
   try {
     await create(temp);
@@ -385,9 +385,20 @@ export async function writeToHubCache(write: CacheWrite): Promise<string> {
     await createAtomically(blob, (temp) => fs.writeFile(temp, write.bytes));
   }
 
+  await linkSnapshotEntry(pointer, blob, write.useSymlinks !== false);
+  await writeRef(ref, write.revision, write.commit);
+  return pointer;
+}
+
+/**
+ * The snapshot entry `pointer` for `blob`: a relative symlink (what huggingface_hub writes), or a
+ * copy where the file system refuses symlinks (Windows without developer mode; huggingface_hub
+ * falls back the same way). Made under a temporary name and renamed into place.
+ */
+export async function linkSnapshotEntry(pointer: string, blob: string, useSymlinks = true): Promise<void> {
   await makeDirectory(path.dirname(pointer));
   await createAtomically(pointer, async (temp) => {
-    if (write.useSymlinks !== false) {
+    if (useSymlinks) {
       try {
         await fs.symlink(path.relative(path.dirname(pointer), blob), temp);
         return;
@@ -397,14 +408,15 @@ export async function writeToHubCache(write: CacheWrite): Promise<string> {
     }
     await fs.copyFile(blob, temp);
   });
+}
 
-  if (write.revision !== write.commit) {
-    await makeDirectory(path.dirname(ref));
-    const current = await fs.readFile(ref, 'utf8').catch(() => undefined);
-    // huggingface_hub writes the bare hash, no newline, and only when it changed.
-    if (current !== write.commit) await createAtomically(ref, (temp) => fs.writeFile(temp, write.commit));
-  }
-  return pointer;
+/** refs/<revision> = commit (nothing for a revision that is the commit itself). */
+export async function writeRef(ref: string, revision: string, commit: string): Promise<void> {
+  if (revision === commit) return;
+  await makeDirectory(path.dirname(ref));
+  const current = await fs.readFile(ref, 'utf8').catch(() => undefined);
+  // huggingface_hub writes the bare hash, no newline, and only when it changed.
+  if (current !== commit) await createAtomically(ref, (temp) => fs.writeFile(temp, commit));
 }
 
 async function loadFromHub(
