@@ -243,6 +243,24 @@ describe('download into the Hugging Face cache', () => {
     expect(bad.field).toBe('path');
   });
 
+  it('uses HF_ENDPOINT, HF_HUB_CACHE and HF_TOKEN; the token goes to the Hub, never to the CDN', async () => {
+    hub.repos.set('tiny/private', tinySdRepo(COMMIT, 'external', { token: 'hf_secret' }));
+    process.env.HF_ENDPOINT = hub.url;
+    process.env.HF_HUB_CACHE = cacheDir;
+    process.env.HF_TOKEN = 'hf_secret';
+    const files = await openHubModelFiles('tiny/private');
+    await files.readModel('unet/model.onnx');
+    expect(files.snapshotDir).toBe(path.join(cacheDir, 'models--tiny--private', 'snapshots', COMMIT));
+    const hubRequests = hub.requests.filter((r) => r.server === 'hub');
+    const cdnRequests = hub.requests.filter((r) => r.server === 'cdn');
+    expect(hubRequests.length).toBe(3); // listing, unet/model.onnx, unet/weights.pb
+    expect(hubRequests.every((r) => r.authorization === 'Bearer hf_secret')).toBe(true);
+    expect(cdnRequests.length).toBe(2);
+    expect(cdnRequests.every((r) => r.authorization === undefined)).toBe(true);
+    // token: false sends none, and the private repo answers 401: a LoadError about the token.
+    expect((await loadError(openHubModelFiles('tiny/private', { token: false }))).field).toBe('token');
+  });
+
   it('reports the Hub refusing: unknown repos, revisions', async () => {
     const error = await loadError(
       openHubModelFiles('tiny/missing', { endpoint: hub.url, cacheDir, token: false }),

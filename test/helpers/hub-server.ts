@@ -14,7 +14,6 @@ import type { AddressInfo, Socket } from 'node:net';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expect } from 'vitest';
 import { DIFFUSERS_VERSION, LoadError } from '../../src/index.js';
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/configs/', import.meta.url));
@@ -23,14 +22,21 @@ export function fixtureText(name: string): string {
   return readFileSync(path.join(FIXTURES, name), 'utf8');
 }
 
-/** The rejection of `promise`, which must be a LoadError. */
+/**
+ * The rejection of `promise`, which must be a LoadError (checked without vitest's expect, so that
+ * scripts/hf_cache_interop.ts can use this server outside a test run).
+ */
 export async function loadError(promise: Promise<unknown>): Promise<LoadError> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(error).toBeInstanceOf(LoadError);
-  return error as LoadError;
+  if (!(error instanceof LoadError)) {
+    throw new Error(`expected a LoadError, got ${error === undefined ? 'success' : String(error)}`, {
+      cause: error,
+    });
+  }
+  return error;
 }
 
 /** The DDIM config of sd21-ddim-v.json, as `DDIMScheduler.toJSON()` gives it. */
@@ -145,10 +151,10 @@ export interface HubServer {
   close(): Promise<void>;
 }
 
-async function listen(server: http.Server | net.Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+async function listen(server: http.Server | net.Server, host = '127.0.0.1'): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
-  return `http://127.0.0.1:${port}`;
+  return `http://${host}:${port}`;
 }
 
 function trackSockets(server: http.Server | net.Server): Set<Socket> {
@@ -259,7 +265,12 @@ export function sendFile(
   res.end(part);
 }
 
-export async function startHubServer(): Promise<HubServer> {
+/**
+ * `cdnHost`: where the CDN listens (default 127.0.0.1, like the Hub). The tests keep the default;
+ * scripts/hf_cache_interop.py's run uses another loopback address, because huggingface_hub follows
+ * a redirect to the same host name (whatever the port) rather than reading the Hub's headers.
+ */
+export async function startHubServer(options: { cdnHost?: string } = {}): Promise<HubServer> {
   const repos = new Map<string, RepoSpec>();
   const requests: LoggedRequest[] = [];
   const faults: CdnFault[] = [];
@@ -322,6 +333,46 @@ export async function startHubServer(): Promise<HubServer> {
       };
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(info));
+      return;
+    }
+    // The tree API (huggingface_hub's list_repo_tree, which its snapshot_download lists files with).
+    const treeApi = /^\/api\/models\/(.+)\/tree\/([^/?]+)(?:\?.*)?$/.exec(req.url ?? '');
+    if (treeApi) {
+      const spec = repos.get(treeApi[1]!);
+      const revision = decodeURIComponent(treeApi[2]!);
+      if (!spec || (spec.token !== undefined && req.headers.authorization !== `Bearer ${spec.token}`)) {
+        fail(res, 401, 'RepoNotFound', 'Repository Not Found for url.');
+        return;
+      }
+      if (revision !== spec.commit && !(spec.branches ?? ['main']).includes(revision)) {
+        fail(res, 404, 'RevisionNotFound', `Invalid rev id: ${revision}`);
+        return;
+      }
+      const folders = new Set<string>();
+      for (const file of Object.keys(spec.files)) {
+        const parts = file.split('/');
+        for (let i = 1; i < parts.length; i++) folders.add(parts.slice(0, i).join('/'));
+      }
+      const entries = [
+        ...[...folders].map((p) => ({ type: 'directory', oid: gitBlobSha1(p), size: 0, path: p })),
+        ...siblings(spec, true).map((s) => {
+          const { rfilename, size, blobId, lfs } = s as {
+            rfilename: string;
+            size: number;
+            blobId: string;
+            lfs?: { sha256: string; size: number; pointerSize: number };
+          };
+          return {
+            type: 'file',
+            oid: blobId,
+            size,
+            path: rfilename,
+            ...(lfs ? { lfs: { oid: lfs.sha256, size: lfs.size, pointerSize: lfs.pointerSize } } : {}),
+          };
+        }),
+      ];
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(entries));
       return;
     }
     const match = /^\/(.+)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '');
@@ -400,7 +451,7 @@ export async function startHubServer(): Promise<HubServer> {
   const hubSockets = trackSockets(hub);
   const cdnSockets = trackSockets(cdn);
   const url = await listen(hub);
-  const cdnUrl = await listen(cdn);
+  const cdnUrl = await listen(cdn, options.cdnHost);
   return {
     url,
     cdnUrl,
