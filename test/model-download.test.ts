@@ -261,6 +261,19 @@ describe('download into the Hugging Face cache', () => {
     expect((await loadError(openHubModelFiles('tiny/private', { token: false }))).field).toBe('token');
   });
 
+  it('with a listing that has no hashes (a mirror), takes them from a HEAD of each file', async () => {
+    hub.repos.set(REPO, tinySdRepo(COMMIT, 'external', { noBlobMetadata: true }));
+    const files = await open();
+    const unet = await files.readModel('unet/model.onnx');
+    expect(sha256(readFileSync(unet.model as string))).toBe(sha256(EXTERNAL['unet/model.onnx']!));
+    expect(hub.requests.filter((r) => r.method === 'HEAD').map((r) => r.path)).toEqual([
+      `/${REPO}/resolve/${COMMIT}/unet/model.onnx`,
+      `/${REPO}/resolve/${COMMIT}/unet/weights.pb`,
+    ]);
+    const link = await fs.readlink(path.join(snapshot(), 'unet', 'weights.pb'));
+    expect(path.basename(link)).toBe(sha256(EXTERNAL['unet/weights.pb']!));
+  });
+
   it('reports the Hub refusing: unknown repos, revisions', async () => {
     const error = await loadError(
       openHubModelFiles('tiny/missing', { endpoint: hub.url, cacheDir, token: false }),

@@ -3,10 +3,12 @@
  * static server on 127.0.0.1, and a Hub repository read into memory, checked against the Hub's
  * hashes. Only the core is imported: no Node source is registered here.
  */
+import { getEventListeners } from 'node:events';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { LoadError } from '../src/errors.js';
+import { LoadContext } from '../src/loading/hub-internal.js';
 import { openModelFiles } from '../src/loading/model-files.js';
 import { openHubModelFilesOverFetch, openUrlModelFiles } from '../src/loading/remote-model-files.js';
 import {
@@ -178,5 +180,25 @@ describe('a Hub repository over fetch (browsers)', () => {
     const error = await openModelFiles('./sd15-onnx').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LoadError);
     expect((error as LoadError).problem).toContain('not a model folder this runtime can open');
+  });
+});
+
+describe('LoadContext', () => {
+  it('holds nothing per awaited step once it settles (a download of N chunks must not keep N chunks)', async () => {
+    const context = new LoadContext(1000, undefined, { idle: true });
+    for (let i = 0; i < 100; i++) await context.race(Promise.resolve(new Uint8Array(16)), 'x');
+    // Each step's abort listener is removed when the step settles.
+    expect(getEventListeners(context.signal, 'abort')).toHaveLength(0);
+    context.dispose();
+  });
+
+  it('idle mode restarts its bound on every settled step; silence past it is the timeout LoadError', async () => {
+    const context = new LoadContext(400, undefined, { idle: true });
+    // 12 steps of 50 ms: 600 ms in all, past the 400 ms bound, which each step restarts.
+    for (let i = 0; i < 12; i++) await context.race(new Promise((r) => setTimeout(r, 50)), 'a chunk');
+    const error = await context.race(new Promise(() => {}), 'the CDN').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(LoadError);
+    expect((error as LoadError).message).toContain('passed with no data from the CDN');
+    context.dispose();
   });
 });

@@ -46,7 +46,6 @@ export class LoadContext {
   private readonly controller = new AbortController();
   private readonly userSignal: AbortSignal | undefined;
   private timer: ReturnType<typeof setTimeout>;
-  private readonly aborted: Promise<never>;
   private timedOut = false;
   private disposed = false;
   private readonly onUserAbort = (): void => this.controller.abort();
@@ -63,12 +62,6 @@ export class LoadContext {
     if (userSignal?.aborted) this.controller.abort();
     else userSignal?.addEventListener('abort', this.onUserAbort, { once: true });
     this.timer = setTimeout(this.onTimeout, timeoutMs);
-    this.aborted = new Promise<never>((_, reject) => {
-      if (this.signal.aborted) reject(this.signal.reason);
-      else this.signal.addEventListener('abort', () => reject(this.signal.reason), { once: true });
-    });
-    // Only ever observed through race(); never let it surface as an unhandled rejection.
-    this.aborted.catch(() => {});
   }
 
   /** The typed error for the reason the load stopped. */
@@ -95,13 +88,24 @@ export class LoadContext {
       promise.catch(() => {});
       throw this.stopError(what);
     }
+    // A promise per call, dropped when the call settles. Racing one long-lived "aborted" promise
+    // instead would add a reaction to it per call, each holding its call's result: a download of
+    // N chunks would keep all N chunks alive until the load ends (measured: a 256 MiB file, +282 MiB).
+    let onAbort = (): void => {};
+    const stopped = new Promise<never>((_, reject) => {
+      onAbort = () => reject(this.signal.reason);
+    });
+    stopped.catch(() => {});
+    this.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const value = await Promise.race([promise, this.aborted]);
+      const value = await Promise.race([promise, stopped]);
       if (this.idle) this.restart();
       return value;
     } catch (error) {
       if (this.signal.aborted) throw this.stopError(what);
       throw error;
+    } finally {
+      this.signal.removeEventListener('abort', onAbort);
     }
   }
 
@@ -160,6 +164,11 @@ export interface FetchFileOptions {
    * the response that redirects to the CDN (Node only: browsers hide manual redirects).
    */
   manualRedirects?: boolean;
+  /**
+   * With manualRedirects: stop at a redirect to another origin and hand back that response (the
+   * Hub's metadata for an LFS file is on its redirect to the CDN), as huggingface_hub's HEAD does.
+   */
+  stopAtOtherOrigin?: boolean;
   /** Statuses handed back to the caller instead of becoming errors (416 when resuming a download). */
   acceptStatus?: readonly number[];
   /** The error for a body past maxBytes (default: worded for a scheduler config). */
@@ -255,9 +264,9 @@ export async function openResponse(url: string, options: FetchFileOptions): Prom
       if (size !== null && /^\d{1,16}$/.test(size.trim())) linkedSize = Number(size.trim());
     }
     if (options.manualRedirects && response.status >= 300 && response.status < 400) {
-      discardBody(response);
       const location = response.headers.get('location');
       if (!location) {
+        discardBody(response);
         throw new LoadError({
           field: 'source',
           value: current,
@@ -266,6 +275,7 @@ export async function openResponse(url: string, options: FetchFileOptions): Prom
         });
       }
       if (hop >= MAX_REDIRECTS) {
+        discardBody(response);
         throw new LoadError({
           field: 'source',
           value: url,
@@ -273,7 +283,23 @@ export async function openResponse(url: string, options: FetchFileOptions): Prom
           fix: 'the server is redirecting in a loop; check the URL or endpoint.',
         });
       }
-      const next = new URL(location, current);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch (error) {
+        discardBody(response);
+        throw new LoadError({
+          field: 'source',
+          value: location,
+          problem: `is not a valid redirect target (from ${current})`,
+          fix: 'the server is not a Hub-compatible endpoint; check the URL or endpoint.',
+          cause: error,
+        });
+      }
+      if (options.stopAtOtherOrigin && next.origin !== new URL(current).origin) {
+        return { response, url: current, commit, etag, linkedSize };
+      }
+      discardBody(response);
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         throw new LoadError({
           field: 'source',

@@ -12,7 +12,7 @@
  * checking each is at least as long as the tensors in it need.
  *
  * Hub files are checked against the sha256 (LFS files) or git blob sha1 (the rest) the Hub lists,
- * with WebCrypto; where it is missing (a page served over plain http), once-per-folder warning says
+ * with WebCrypto; where that is missing (a page served over plain http), one warning per folder says
  * the bytes were not checked. Plain URLs have no listing, so nothing to check against beyond sizes.
  */
 import { DdimError, LoadError } from '../errors.js';

@@ -112,6 +112,8 @@ export interface RepoSpec {
    * `lfs: { sha256, size, pointerSize }`; the rest with their git blob sha1. Default: none.
    */
   lfs?: (path: string) => boolean;
+  /** model_info ignores `?blobs=true` (as some mirrors do): siblings carry only `rfilename`. */
+  noBlobMetadata?: boolean;
   /** Replace the normal answer entirely (hostile behaviour). */
   handler?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   /** Extra or overriding response headers on the normal answer. */
@@ -327,7 +329,7 @@ export async function startHubServer(options: { cdnHost?: string } = {}): Promis
         id: api[1],
         sha: spec.commit,
         private: spec.token !== undefined,
-        siblings: siblings(spec, blobsParam === 'true' || blobsParam === 'True'),
+        siblings: siblings(spec, !spec.noBlobMetadata && (blobsParam === 'true' || blobsParam === 'True')),
         // Free-form model card data the loader must ignore, hostile keys included.
         cardData: JSON.parse('{"__proto__": {"polluted": true}, "constructor": "x"}'),
       };

@@ -102,6 +102,7 @@ async function headMetadata(request: BlobRequest): Promise<{ expected: ExpectedH
       context,
       target: request.target,
       manualRedirects: true,
+      stopAtOtherOrigin: true,
     });
     discardBody(opened.response);
     const expected = hashFromEtag(opened.etag);
@@ -113,7 +114,9 @@ async function headMetadata(request: BlobRequest): Promise<{ expected: ExpectedH
         fix: 'the endpoint is not a Hugging Face Hub (check endpoint / HF_ENDPOINT); nothing was downloaded.',
       });
     }
-    const declared = opened.response.headers.get('content-length');
+    // huggingface_hub's rule: X-Linked-Size, else the Content-Length of a response that is not a redirect.
+    const redirected = opened.response.status >= 300 && opened.response.status < 400;
+    const declared = redirected ? null : opened.response.headers.get('content-length');
     const size =
       opened.linkedSize ?? (declared !== null && /^\d{1,16}$/.test(declared) ? Number(declared) : undefined);
     return { expected, ...(size !== undefined ? { size } : {}) };
