@@ -4,8 +4,9 @@
  *
  * This is the whole public API of the core entry, listed name by name: what is not here is
  * internal and may change without notice (tests import internals from their modules). Other
- * entries: `ddim/onnxruntime` (the ONNX Runtime UNet adapter), `ddim/exact` (closed-form
- * denoisers, datasets and the experiments), and under Node `ddim` itself resolves to the Node
+ * entries: `ddim/onnxruntime` (the ONNX Runtime UNet adapter), `ddim/pipeline` (Stable Diffusion
+ * over ONNX model folders), `ddim/exact` (closed-form denoisers, datasets and the experiments),
+ * and under Node `ddim` itself resolves to the Node
  * entry (this API plus local folders and the Hugging Face cache). docs/architecture.md maps the
  * modules behind it.
  *

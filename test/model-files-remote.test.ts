@@ -131,7 +131,7 @@ describe('a model folder served over http', () => {
     // A text file that is not a model.
     const notModel = await loadError(folder.readModel('tokenizer/merges.txt'));
     expect(notModel.field).toBe('tokenizer/merges.txt');
-    expect(notModel.message).toContain('not a readable ONNX model');
+    expect(notModel.message).toContain('is not an ONNX model');
   });
 });
 

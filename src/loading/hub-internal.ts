@@ -644,22 +644,26 @@ export function checkRepoId(source: string): string {
   return source;
 }
 
-/** A file's path inside a model folder or repository ("unet/model.onnx"), checked as subfolders are. */
-export function checkFilePath(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) {
+/**
+ * Check a file path inside a model folder ("unet/model.onnx"): relative, '/'-separated, without
+ * empty, "." or ".." segments, backslashes or control characters, so that no source can be led
+ * outside its folder (or repo) by a path. Returns its segments.
+ */
+export function checkModelFilePath(path: unknown): string[] {
+  if (typeof path !== 'string' || path.length === 0) {
     throw new LoadError({
       field: 'path',
-      value,
-      problem: 'must be a non-empty string',
+      value: path,
+      problem: 'must be a non-empty relative file path',
       fix: 'pass a path inside the model folder, such as "unet/model.onnx".',
     });
   }
-  checkRelativePath('path', value, '"unet/model.onnx"');
-  return value;
+  return checkRelativePath('path', path, '"unet/model.onnx"');
 }
 
 /** Split a relative path; reject anything that could leave the folder it is joined to. */
-function checkRelativePath(field: string, value: string, example: string): string[] {
+/** A relative path with '/' separators and no empty, '.' or '..' segment (repo subfolders, revisions, model-folder files). */
+export function checkRelativePath(field: string, value: string, example: string): string[] {
   const fail = (problem: string): never => {
     throw new LoadError({
       field,

@@ -10,6 +10,7 @@
  * are passed as objects, not strings, and have their own constructor.
  */
 import { ArgumentError, LoadError } from '../errors.js';
+import { checkModelFilePath } from './hub-internal.js';
 import { fetchModelFilesSource } from './remote-model-files.js';
 
 /** An ONNX model as `InferenceSession.create` takes it. */
@@ -24,7 +25,12 @@ export interface OnnxModelFile {
    * as onnxruntime-web's `sessionOptions.externalData` takes them: the path the model names and the
    * bytes. Empty for a path (ONNX Runtime finds them next to the file).
    */
-  externalData: { path: string; data: Uint8Array }[];
+  externalData: {
+    /** The file name the model's tensors give as their `location` (relative to the model's folder). */
+    path: string;
+    /** The file's bytes. */
+    data: Uint8Array;
+  }[];
 }
 
 /** Loading options every ModelFiles source understands (sources ignore what does not apply to them). */
@@ -63,7 +69,9 @@ export interface ModelFiles {
 
 /** Turns a string source into ModelFiles, or returns undefined when the source is not its kind. */
 export interface ModelFilesSource {
+  /** The source's name; registering another with the same name replaces it. */
   readonly name: string;
+  /** The ModelFiles of `source`, or undefined when `source` is not of this source's kind. */
   open(source: string, options: ModelFilesOptions): Promise<ModelFiles | undefined>;
 }
 
@@ -104,6 +112,10 @@ export async function openModelFiles(source: string, options: ModelFilesOptions 
     fix: "pass an http(s) URL or a Hub repo id; under Node, import from 'ddim/pipeline' (its Node entry reads local folders and the Hugging Face cache); in a browser, pass the picked files.",
   });
 }
+
+// The one check of a file path inside a model folder, shared by every source (it lives with the
+// other path checks, so that the sources can use it without importing this registry).
+export { checkModelFilePath };
 
 // URLs and Hub ids over fetch, in every runtime; sources registered later (the Node entry's) go first.
 registerModelFilesSource(fetchModelFilesSource);

@@ -8,7 +8,7 @@
  *
  * External data: a model's weights may sit in files next to it (`weights.pb`, `model.onnx_data`, or
  * one file per tensor). Rather than probing conventional names, `readModel` reads the locations the
- * model itself names (see onnx-external-data.ts) and fetches exactly those, relative to the model,
+ * model itself names (see onnx-file.ts) and fetches exactly those, relative to the model,
  * checking each is at least as long as the tensors in it need.
  *
  * Hub files are checked against the sha256 (LFS files) or git blob sha1 (the rest) the Hub lists,
@@ -18,7 +18,7 @@
 import { DdimError, LoadError } from '../errors.js';
 import {
   authHeaders,
-  checkFilePath,
+  checkModelFilePath,
   checkRepoId,
   DEFAULT_ENDPOINT,
   discardBody,
@@ -39,12 +39,7 @@ import {
   resolveModelFilesOptions,
   withContext,
 } from './model-files-options.js';
-import {
-  bytesReader,
-  type ExternalDataFile,
-  externalDataPath,
-  findExternalData,
-} from './onnx-external-data.js';
+import { checkExternalSize, externalDataPath, inspectOnnxModel } from './onnx-file.js';
 
 // ---------------------------------------------------------------------------------------------
 // Shared
@@ -62,22 +57,6 @@ export function decodeText(bytes: Uint8Array, file: string, where: string): stri
       cause: error,
     });
   }
-}
-
-/** The LoadError for an external data file shorter than the tensors stored in it need. */
-export function shortExternalData(
-  modelFile: string,
-  dataFile: string,
-  where: string,
-  need: number,
-  got: number,
-): LoadError {
-  return new LoadError({
-    field: dataFile,
-    value: where,
-    problem: `holds ${got} bytes, but ${modelFile} stores tensors in it up to byte ${need} (a truncated file)`,
-    fix: 'download or copy the file again; it must be whole.',
-  });
 }
 
 export function hashMismatch(
@@ -168,7 +147,7 @@ export class UrlModelFiles implements ModelFiles {
   }
 
   async has(path: string): Promise<boolean> {
-    const file = checkFilePath(path);
+    const file = checkModelFilePath(path).join('/');
     const url = urlOf(this.base, file);
     return withContext(this.options, false, async (context) => {
       for (const method of ['HEAD', 'GET'] as const) {
@@ -218,14 +197,14 @@ export class UrlModelFiles implements ModelFiles {
   }
 
   async readText(path: string): Promise<string> {
-    const file = checkFilePath(path);
+    const file = checkModelFilePath(path).join('/');
     return decodeText(await this.fetchBytes(file, MAX_TEXT_BYTES, false), file, urlOf(this.base, file));
   }
 
   async readModel(path: string): Promise<OnnxModelFile> {
-    const file = checkFilePath(path);
+    const file = checkModelFilePath(path).join('/');
     const model = await this.fetchBytes(file, Number.POSITIVE_INFINITY, true);
-    const externals = await findExternalData(bytesReader(model), file, urlOf(this.base, file));
+    const { externalFiles: externals } = await inspectOnnxModel(model, file, urlOf(this.base, file));
     const externalData: OnnxModelFile['externalData'] = [];
     for (const external of externals) {
       const dataFile = externalDataPath(file, external.location);
@@ -245,16 +224,6 @@ function textTooLarge(file: string) {
       problem: `is larger than ${maxBytes} bytes (${got}), more than any text file of a model folder`,
       fix: 'check the URL: it must be the model folder holding model_index.json.',
     });
-}
-
-export function checkExternalSize(
-  modelFile: string,
-  dataFile: string,
-  where: string,
-  external: ExternalDataFile,
-  size: number,
-): void {
-  if (size < external.minBytes) throw shortExternalData(modelFile, dataFile, where, external.minBytes, size);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -303,7 +272,7 @@ export class FetchHubModelFiles implements ModelFiles {
   }
 
   async has(path: string): Promise<boolean> {
-    return this.listing.files.has(checkFilePath(path));
+    return this.listing.files.has(checkModelFilePath(path).join('/'));
   }
 
   private async fetchChecked(file: string, maxBytes: number, idle: boolean): Promise<Uint8Array> {
@@ -360,15 +329,15 @@ export class FetchHubModelFiles implements ModelFiles {
   }
 
   async readText(path: string): Promise<string> {
-    const file = checkFilePath(path);
+    const file = checkModelFilePath(path).join('/');
     const bytes = await this.fetchChecked(file, MAX_TEXT_BYTES, false);
     return decodeText(bytes, file, `${this.location}: ${file}`);
   }
 
   async readModel(path: string): Promise<OnnxModelFile> {
-    const file = checkFilePath(path);
+    const file = checkModelFilePath(path).join('/');
     const model = await this.fetchModelFile(file);
-    const externals = await findExternalData(bytesReader(model), file, `${this.location}: ${file}`);
+    const { externalFiles: externals } = await inspectOnnxModel(model, file, `${this.location}: ${file}`);
     // Every external file must be listed before any is fetched: a model naming a file the
     // repository lacks fails at once, not after gigabytes.
     const paths = externals.map((e) => externalDataPath(file, e.location));

@@ -50,7 +50,9 @@ export interface ClipEncoding {
 export interface ClipBatchEncoding {
   /** `[batch, modelMaxLength]` ids, row-major. */
   ids: Int32Array;
+  /** `[batch, modelMaxLength]`. */
   dims: [number, number];
+  /** Each prompt's encoding, in order. */
   encodings: ClipEncoding[];
 }
 
@@ -121,11 +123,19 @@ interface BpeConfig {
 }
 const Bpe = (hfTokenizers as unknown as { BPE: new (config: BpeConfig) => BpeModel }).BPE;
 
+/**
+ * The CLIP tokenizer of a Stable Diffusion `tokenizer/` folder, giving the ids diffusers' pipeline
+ * feeds its text encoder (transformers' slow `CLIPTokenizer` with ftfy; see the module comment).
+ * Build it with `ClipTokenizer.fromFiles`.
+ */
 export class ClipTokenizer {
   /** Every encoding has exactly this many ids (77 for Stable Diffusion's CLIP text encoders). */
   readonly modelMaxLength: number;
+  /** The id every encoding starts with (`<|startoftext|>`, 49406). */
   readonly bosTokenId: number;
+  /** The id that ends the prompt (`<|endoftext|>`, 49407). */
   readonly eosTokenId: number;
+  /** The id the encodings are padded with: `<|endoftext|>` for SD 1.x, `!` (0) for SD 2.x. */
   readonly padTokenId: number;
 
   readonly #spec: ClipTokenizerSpec;

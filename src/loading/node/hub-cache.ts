@@ -47,6 +47,7 @@ import {
 
 type Env = Record<string, string | undefined>;
 
+/** `~` and `~/...` as the home folder, as Python's `os.path.expanduser` (other paths unchanged). */
 export function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') || p.startsWith('~\\') ? path.join(homedir(), p.slice(1)) : p;
 }

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { DdimError, LoadError } from '../../errors.js';
 import {
   authHeaders,
-  checkFilePath,
+  checkModelFilePath,
   checkRepoId,
   hubFileUrl,
   isCommitHash,
@@ -40,8 +40,14 @@ import {
   resolveModelFilesOptions,
   withContext,
 } from '../model-files-options.js';
-import { type ByteReader, externalDataPath, findExternalData } from '../onnx-external-data.js';
-import { decodeText, shortExternalData } from '../remote-model-files.js';
+import {
+  type ByteReader,
+  type ExternalDataFile,
+  externalDataPath,
+  inspectOnnxModel,
+  shortExternalData,
+} from '../onnx-file.js';
+import { decodeText } from '../remote-model-files.js';
 import { downloadBlob } from './blob-download.js';
 import {
   commitForRevision,
@@ -274,9 +280,9 @@ export class HubModelFiles implements ModelFiles {
     return this.guard(path, async (file) => {
       const local = await this.ensure(file);
       const reader = await openFileReader(local);
-      let externals: Awaited<ReturnType<typeof findExternalData>>;
+      let externals: ExternalDataFile[];
       try {
-        externals = await findExternalData(reader, file, local);
+        externals = (await inspectOnnxModel(reader, file, local)).externalFiles;
       } finally {
         await reader.close();
       }
@@ -308,7 +314,7 @@ export class HubModelFiles implements ModelFiles {
 
   /** Check the path, run `work`, and type anything untyped that escapes it (file-system errors). */
   private async guard<T>(path: string, work: (file: string) => Promise<T>): Promise<T> {
-    const file = checkFilePath(path);
+    const file = checkModelFilePath(path).join('/');
     try {
       return await work(file);
     } catch (error) {

@@ -1,18 +1,27 @@
 /**
- * Which external data files an ONNX model reads, from the model's own `external_data` entries.
+ * What a model loader needs to know about an `.onnx` file before handing it to ONNX Runtime: that
+ * it is a whole ONNX ModelProto (not a file cut short by an interrupted copy or download, nor an
+ * LFS pointer or an HTML error page under its name), and which external data files its weights
+ * live in, with the least size each must have.
  *
- * Big models keep their weights outside the `.onnx` file (protobuf caps a message at 2 GB): diffusers'
- * export script writes them to `weights.pb`, Optimum to `model.onnx_data`, and `onnx.save_model`
- * without `all_tensors_to_one_file` to one file per tensor. Rather than guess those names, the loader
- * reads the `location` the model names for each tensor, so a model folder fetched over HTTP or from
- * the Hub brings exactly the files ONNX Runtime will open, and a missing or short one is a LoadError
- * naming it before any session is created.
+ * Big models keep their weights outside the `.onnx` file (protobuf caps a message at 2 GB):
+ * diffusers' export script writes them to `weights.pb`, Optimum to `model.onnx_data`, and
+ * `onnx.save_model` without `all_tensors_to_one_file` to one file per tensor. Rather than guess
+ * those names, loaders read the `location` the model names for each tensor, so a folder fetched
+ * over HTTP, from the Hub or picked in a browser brings exactly the files ONNX Runtime will open,
+ * and a missing or short one is a LoadError naming it before any session is created.
  *
- * The walk reads only the model's structure (ModelProto -> graphs -> initializers, sparse
- * initializers, and tensors in node attributes, subgraphs included): every other field, raw weight
- * bytes among them, is skipped by its length, so a 2 GB model with embedded weights costs a few
- * small reads through a {@link ByteReader}. Field numbers are onnx.proto's (ModelProto.graph = 7,
- * GraphProto.initializer = 5, TensorProto.external_data = 13, data_location = 14, ...).
+ * A small walk over the protobuf wire format (onnx.proto3), not a protobuf library: only the
+ * fields on the way to tensors are decoded, every other field (the weights' raw bytes among them)
+ * is skipped by its length, through a {@link ByteReader} with a window, so a 2 GB model with
+ * embedded weights costs a few small reads and the walk never copies the weights.
+ *
+ *   ModelProto        7: graph (GraphProto), 25: functions (FunctionProto: 7 node)
+ *   GraphProto        1: node (NodeProto), 5: initializer (TensorProto),
+ *                     15: sparse_initializer (SparseTensorProto: 1 values, 2 indices)
+ *   NodeProto         5: attribute (AttributeProto: 5 t, 10 tensors, 6 g, 11 graphs, 22 / 23 sparse)
+ *   TensorProto       1: dims, 2: data_type, 13: external_data (StringStringEntryProto: 1 key,
+ *                     2 value; keys location / offset / length), 14: data_location (1 = EXTERNAL)
  */
 import { LoadError } from '../errors.js';
 
@@ -67,6 +76,9 @@ const ELEMENT_BYTES: Record<number, number> = {
   16: 2, // BFLOAT16
 };
 
+/** A read past the end of the bytes: the file is truncated. */
+class Truncated extends Error {}
+/** Bytes that cannot be an ONNX model's protobuf (a wire type that does not exist, a 10-byte varint overflow). */
 class Malformed extends Error {}
 
 /** A read position over a ByteReader with a window, so the structural walk makes few reads. */
@@ -87,7 +99,7 @@ class Cursor {
     if (this.pos >= this.windowStart && end <= this.windowStart + this.window.byteLength) return;
     this.windowStart = this.pos;
     this.window = await this.reader.read(this.pos, Math.max(n, WINDOW));
-    if (this.window.byteLength < end - this.pos) throw new Malformed('the file ended early');
+    if (this.window.byteLength < end - this.pos) throw new Truncated();
   }
 
   async varint(): Promise<number> {
@@ -96,7 +108,7 @@ class Cursor {
     let scale = 1;
     for (let i = 0; i < 10; i++) {
       const index = this.pos - this.windowStart;
-      if (index >= this.window.byteLength) throw new Malformed('the file ended inside a number');
+      if (index >= this.window.byteLength) throw new Truncated();
       const byte = this.window[index]!;
       this.pos++;
       value += (byte & 0x7f) * scale; // exact below 2^53; larger values are only ever skipped or refused
@@ -114,7 +126,8 @@ class Cursor {
   }
 
   skip(n: number, end: number): void {
-    if (this.pos + n > end) throw new Malformed('a field runs past the end of its message');
+    if (this.pos + n > end)
+      throw end >= this.reader.size ? new Truncated() : new Malformed('a field runs past its message');
     this.pos += n;
   }
 }
@@ -133,7 +146,9 @@ async function nextField(c: Cursor, end: number): Promise<Field> {
   if (number === 0) throw new Malformed('a field has number 0');
   if (wire === 2) {
     const length = await c.varint();
-    if (c.pos + length > end) throw new Malformed('a field runs past the end of its message');
+    if (c.pos + length > end) {
+      throw end >= c.size ? new Truncated() : new Malformed('a field runs past its message');
+    }
     return { number, wire, end: c.pos + length };
   }
   if (wire !== 0 && wire !== 1 && wire !== 5) throw new Malformed(`a field has wire type ${wire}`);
@@ -332,7 +347,7 @@ function byteSize(dims: number[], dataType: number): number {
  * A location must stay inside the model's folder: ONNX Runtime refuses one that leaves it, and a
  * loader must never fetch or open such a path.
  */
-function checkLocation(location: string, file: string, where: string | undefined): void {
+function checkLocation(location: string, file: string, where: string): void {
   const parts = location.split('/');
   const bad =
     location.length === 0 ||
@@ -353,30 +368,32 @@ function checkLocation(location: string, file: string, where: string | undefined
 
 const LFS_POINTER = 'version https://git-lfs.github.com/spec/';
 
+/** What the walk found. */
+export interface OnnxFileInfo {
+  /** The external data files the tensors name (`location`), relative to the model's folder, in file order. */
+  externalData: string[];
+  /** The same files, each with the least size its tensors need. */
+  externalFiles: ExternalDataFile[];
+}
+
 /**
- * The external data files `reader`'s model reads, in the order the file names them; empty when its weights are
- * all inside. A file that is not an ONNX model (an LFS pointer, HTML, a truncated download) is a
- * LoadError naming `file` (the path in the model folder, e.g. "unet/model.onnx") and `where` (the
- * full path or URL).
+ * Check that the bytes are a whole ONNX model and list its external data files. A LoadError names
+ * `file` (the path in the model folder, e.g. "unet/model.onnx"; `where` is the full path or URL,
+ * for the message) when they are cut short, not protobuf, not a model (no graph), a Git LFS
+ * pointer, or when a location leads outside the model's folder.
  */
-export async function findExternalData(
-  reader: ByteReader,
+export async function inspectOnnxModel(
+  source: Uint8Array | ByteReader,
   file: string,
   where?: string,
-): Promise<ExternalDataFile[]> {
-  if (reader.size === 0) {
-    throw new LoadError({
-      field: file,
-      value: where,
-      problem: 'is an empty file',
-      fix: 'the file was not fully written or downloaded; fetch it again.',
-    });
-  }
+): Promise<OnnxFileInfo> {
+  const reader = source instanceof Uint8Array ? bytesReader(source) : source;
+  const value = where ?? `${reader.size} bytes`;
   const head = await reader.read(0, Math.min(reader.size, LFS_POINTER.length));
-  if (new TextDecoder().decode(head) === LFS_POINTER) {
+  if (reader.size > 0 && new TextDecoder().decode(head) === LFS_POINTER) {
     throw new LoadError({
       field: file,
-      value: where,
+      value,
       problem: 'is a Git LFS pointer file, not the model (the repository was cloned without its LFS files)',
       fix: 'run `git lfs pull` in the repository, or download the model files instead of cloning.',
     });
@@ -385,31 +402,68 @@ export async function findExternalData(
   const walker = new Walker(cursor);
   let hasGraph: boolean;
   try {
-    hasGraph = await walker.model(reader.size);
+    hasGraph = reader.size > 0 && (await walker.model(reader.size));
   } catch (error) {
-    if (!(error instanceof Malformed)) throw error;
-    throw new LoadError({
-      field: file,
-      value: where,
-      problem: `is not a readable ONNX model (${error.message}, at byte ${cursor.pos} of ${reader.size})`,
-      fix: 'the file is truncated, damaged or not an ONNX model; download or export it again.',
-    });
+    if (error instanceof Truncated) {
+      throw new LoadError({
+        field: file,
+        value,
+        problem: 'ends in the middle of its data: the file is truncated (an interrupted copy or download)',
+        fix: `download or copy ${file} again.`,
+      });
+    }
+    if (error instanceof Malformed) {
+      throw new LoadError({
+        field: file,
+        value,
+        problem: `is not an ONNX model (${error.message} in its protobuf encoding, at byte ${cursor.pos})`,
+        fix: `check that ${file} is the exported model, not another file under its name; download it again.`,
+      });
+    }
+    throw error;
   }
   if (!hasGraph) {
     throw new LoadError({
       field: file,
-      value: where,
-      problem: 'is not an ONNX model (it holds no graph)',
-      fix: 'point at the .onnx file of the component; download or export it again.',
+      value,
+      problem: `holds no graph: it is not an ONNX model (or is truncated to its header${reader.size === 0 ? ': it is empty' : ''})`,
+      fix: `download or copy ${file} again.`,
     });
   }
-  const files = [...walker.files.values()];
-  for (const entry of files) checkLocation(entry.location, file, where);
-  return files;
+  const externalFiles = [...walker.files.values()];
+  for (const entry of externalFiles) checkLocation(entry.location, file, value);
+  return { externalData: externalFiles.map((f) => f.location), externalFiles };
 }
 
 /** The path of an external data file relative to the model folder: `location` next to `modelPath`. */
 export function externalDataPath(modelPath: string, location: string): string {
   const slash = modelPath.lastIndexOf('/');
   return slash < 0 ? location : `${modelPath.slice(0, slash + 1)}${location}`;
+}
+
+/** The LoadError for an external data file shorter than the tensors stored in it need. */
+export function shortExternalData(
+  modelFile: string,
+  dataFile: string,
+  where: string,
+  need: number,
+  got: number,
+): LoadError {
+  return new LoadError({
+    field: dataFile,
+    value: where,
+    problem: `holds ${got} bytes, but ${modelFile} stores tensors in it up to byte ${need} (a truncated file)`,
+    fix: 'download or copy the file again; it must be whole.',
+  });
+}
+
+/** A LoadError when an external data file of `size` bytes is shorter than its tensors need. */
+export function checkExternalSize(
+  modelFile: string,
+  dataFile: string,
+  where: string,
+  external: ExternalDataFile,
+  size: number,
+): void {
+  if (size < external.minBytes) throw shortExternalData(modelFile, dataFile, where, external.minBytes, size);
 }

@@ -1,8 +1,8 @@
 /**
- * Reading which external data files an ONNX model names, from the model's own entries: the two
- * public layouts (tiny-sd-external), tensors in initializers, Constant nodes and subgraphs, the
- * size each file must have, and the LoadErrors for files that are not models or that point outside
- * the model's folder.
+ * The ONNX file walk (onnx-file.ts): which external data files a model names, from the model's
+ * own entries: the two public layouts (tiny-sd-external), tensors in initializers, Constant nodes
+ * and subgraphs, the size each file must have, and the LoadErrors for files that are not models or
+ * that point outside the model's folder.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -12,8 +12,8 @@ import {
   type ByteReader,
   bytesReader,
   externalDataPath,
-  findExternalData,
-} from '../src/loading/onnx-external-data.js';
+  inspectOnnxModel,
+} from '../src/loading/onnx-file.js';
 import { loadError } from './helpers/hub-server.js';
 import { TINY_SD, TINY_SD_EXTERNAL } from './helpers/model-repo.js';
 
@@ -36,10 +36,10 @@ function model(graph: Onnx.IGraphProto): Uint8Array {
   ).finish();
 }
 
-const scan = (bytes: Uint8Array) =>
-  findExternalData(bytesReader(bytes), 'unet/model.onnx', '/x/unet/model.onnx');
+const scan = async (bytes: Uint8Array) =>
+  (await inspectOnnxModel(bytesReader(bytes), 'unet/model.onnx', '/x/unet/model.onnx')).externalFiles;
 
-describe('findExternalData', () => {
+describe('inspectOnnxModel', () => {
   it("finds the two public layouts' files and the bytes their tensors need", async () => {
     const unet = readFileSync(path.join(TINY_SD_EXTERNAL, 'unet', 'model.onnx'));
     expect(await scan(unet)).toEqual([{ location: 'weights.pb', minBytes: 5665792, tensors: 127 }]);
@@ -107,7 +107,7 @@ describe('findExternalData', () => {
         return got;
       },
     };
-    expect(await findExternalData(counting, 'm.onnx')).toEqual([
+    expect((await inspectOnnxModel(counting, 'm.onnx')).externalFiles).toEqual([
       { location: 'weights.pb', minBytes: 24, tensors: 1 },
     ]);
     expect(read).toBeLessThan(256 * 1024);
@@ -126,17 +126,17 @@ describe('findExternalData', () => {
   it('files that are not models are LoadErrors naming the file', async () => {
     const unet = readFileSync(path.join(TINY_SD_EXTERNAL, 'unet', 'model.onnx'));
     const truncated = await loadError(scan(unet.subarray(0, unet.byteLength - 1000)));
-    expect(truncated.message).toContain('not a readable ONNX model');
+    expect(truncated.message).toContain('the file is truncated');
     const empty = await loadError(scan(new Uint8Array(0)));
-    expect(empty.message).toContain('empty');
+    expect(empty.message).toContain('it is empty');
     const pointer = new TextEncoder().encode(
       'version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 3438167540\n',
     );
     expect((await loadError(scan(pointer))).message).toContain('Git LFS pointer');
     const html = new TextEncoder().encode('<!doctype html><html><body>Not Found</body></html>');
-    expect((await loadError(scan(html))).message).toContain('not a readable ONNX model');
+    expect((await loadError(scan(html))).message).toContain('is not an ONNX model');
     const json = new TextEncoder().encode('{"_class_name": "UNet2DConditionModel"}');
-    expect((await loadError(scan(json))).message).toContain('not a readable ONNX model');
+    expect((await loadError(scan(json))).message).toContain('is not an ONNX model');
     // A valid protobuf that is not a model: no graph.
     const noGraph = onnx.ModelProto.encode({ irVersion: 8 }).finish();
     expect((await loadError(scan(noGraph))).message).toContain('holds no graph');
