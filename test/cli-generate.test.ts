@@ -20,6 +20,8 @@ import type { GenerateOptions } from '../src/pipeline/generate-options.js';
 import { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import type { PipelineOrt } from '../src/pipeline/sessions.js';
 import { CLI, runCli } from './helpers/cli.js';
+import { type HubServer, startHubServer } from './helpers/hub-server.js';
+import { tinySdRepo } from './helpers/model-repo.js';
 import { DEFAULT_TOLERANCE, loadCase, tinySdDir, uint8Difference } from './helpers/sd-pipeline.js';
 
 let work: string;
@@ -300,6 +302,80 @@ describe('ddim generate --model org/name: what reaches the model source', () => 
     expect(r.stderr).toBe('downloaded unet/model.onnx (2.00 MB)\ndownloaded tokenizer/vocab.json (862 kB)\n');
     expect(r.stdout.split('\n')[0]).toBe(`ddim generate: tiny/sd-onnx (${tinySdDir})`);
     expectFixtureImages([readOutput(out)], 'a_txt2img');
+  });
+});
+
+describe('ddim generate --model org/name from a Hub-like server on 127.0.0.1', () => {
+  const COMMIT = 'c1100000000000000000000000000000000000a1';
+  let hub: HubServer;
+  beforeAll(async () => {
+    hub = await startHubServer();
+    // tiny-sd as a Hub repository, the UNet's and VAE decoder's weights in external data files.
+    hub.repos.set('tiny/sd-onnx', tinySdRepo(COMMIT, 'external'));
+  });
+  afterAll(async () => {
+    await hub.close();
+  });
+
+  it("downloads into HF_HUB_CACHE (a line per file), gives a_txt2img's image, then the same offline", async () => {
+    const cache = mkdtempSync(join(work, 'hf-cache-'));
+    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HOME: join(work, 'hf-home'), HF_TOKEN: '' };
+    const args = [
+      'generate',
+      '--model',
+      'tiny/sd-onnx',
+      '--prompt',
+      A_PROMPT,
+      '--steps',
+      '10',
+      '--seed',
+      '42',
+    ];
+    const out = join(work, 'hub-a.png');
+    const r = await runCli([...args, '--out', out], { env });
+    expect(r.code, r.stderr).toBe(0);
+    // stderr is not a terminal: no bars, one line per downloaded file, with its size.
+    const lines = r.stderr.trim().split('\n');
+    for (const line of lines) expect(line).toMatch(/^downloaded \S+ \(\d[\d.]* (B|kB|MB)\)$/);
+    const files = lines.map((line) => line.split(' ')[1]);
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'unet/model.onnx',
+        'unet/weights.pb',
+        'vae_decoder/model.onnx_data',
+        'text_encoder/model.onnx',
+        'tokenizer/vocab.json',
+        'scheduler/scheduler_config.json',
+      ]),
+    );
+    expect(lines).toContain('downloaded unet/weights.pb (5.67 MB)');
+    expect(new Set(files).size).toBe(files.length);
+    // The other frameworks' weights in the repository are never fetched.
+    expect(files.filter((f) => /safetensors|pytorch_model|README/.test(f))).toEqual([]);
+    expect(r.stdout.split('\n')[0]).toBe(`ddim generate: tiny/sd-onnx (revision "main", commit ${COMMIT})`);
+    expectFixtureImages([readOutput(out)], 'a_txt2img');
+    // The cache layout Python reads: models--tiny--sd-onnx/snapshots/<commit>.
+    expect(readdirSync(join(cache, 'models--tiny--sd-onnx', 'snapshots'))).toEqual([COMMIT]);
+
+    // Offline from the same cache (--local-files-only): no request, nothing downloaded, the same file.
+    hub.requests.length = 0;
+    const out2 = join(work, 'hub-b.png');
+    const r2 = await runCli([...args, '--local-files-only', '--out', out2], { env });
+    expect(r2.code, r2.stderr).toBe(0);
+    expect(r2.stderr).toBe('');
+    expect(hub.requests).toEqual([]);
+    expect(readFileSync(out2).equals(readFileSync(out))).toBe(true);
+  });
+
+  it('a repo the Hub does not have: exit 1 with the LoadError, nothing written', async () => {
+    const cache = mkdtempSync(join(work, 'hf-cache-'));
+    const env = { HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_HOME: join(work, 'hf-home'), HF_TOKEN: '' };
+    const out = join(work, 'hub-missing.png');
+    const r = await runCli(['generate', '--model', 'tiny/not-there', '--prompt', 'x', '--out', out], { env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*tiny\/not-there/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(() => readFileSync(out)).toThrow();
   });
 });
 

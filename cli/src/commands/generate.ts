@@ -212,7 +212,9 @@ async function generate(flags: GenerateFlags, ctx: CliContext, signal: AbortSign
       });
     }
     const guidanceRescale = flags.guidanceRescale ?? (flags.zeroSnr === true ? ZERO_SNR_GUIDANCE_RESCALE : 0);
-    ctx.print(`ddim generate: ${flags.model}${pipe.location !== flags.model ? ` (${pipe.location})` : ''}`);
+    // The folder resolved, or the Hub repo with its revision and commit ("org/name (revision ...)").
+    const where = pipe.location.startsWith(flags.model) ? pipe.location : `${flags.model} (${pipe.location})`;
+    ctx.print(`ddim generate: ${where}`);
     ctx.print(`scheduler: DDIM: ${describeScheduler(pipe.scheduler)}`);
     ctx.print(
       `prompt: ${JSON.stringify(flags.prompt)}${flags.negativePrompt !== undefined ? `, negative prompt: ${JSON.stringify(flags.negativePrompt)}` : ''}`,
