@@ -13,7 +13,7 @@
  * values written have the first argument's dtype.
  */
 import { checkNumber } from '../guard.js';
-import { readElement, writeElement } from '../tensor/dtype.js';
+import { decodeTable, readElement, writeElement } from '../tensor/dtype.js';
 import { checkSameDims, checkTensor, outputLike, type Tensor, type TensorLike } from '../tensor/tensor.js';
 
 /**
@@ -35,9 +35,18 @@ export function classifierFreeGuidance(
   const ud = uncond.data;
   const td = text.data;
   const od = result.data;
+  // Same association as diffusers (uncond + scale * (text - uncond)), so float32 results round alike.
+  if (decodeTable(uType) === null && decodeTable(tType) === null) {
+    // Plain numbers (float32 / float64): the loop the pipeline runs every step, without the
+    // per-element dtype dispatch (about 3x faster on SD latents).
+    for (let i = 0; i < n; i++) {
+      const u = ud[i];
+      od[i] = u + scale * (td[i] - u);
+    }
+    return result;
+  }
   for (let i = 0; i < n; i++) {
     const u = readElement(ud, uType, i);
-    // Same association as diffusers (uncond + scale * (text - uncond)), so float32 results round alike.
     writeElement(od, uType, i, u + scale * (readElement(td, tType, i) - u));
   }
   return result;
@@ -55,15 +64,25 @@ export function batchStd(t: TensorLike, field = 'tensor'): Float64Array {
   const result = new Float64Array(batch);
   // Two passes (mean, then squared deviations): exact enough to match torch within float32 rounding,
   // and free of the cancellation of sum(x^2) - n mean^2.
+  // float16 is read through its decoding table, other data as they are (no per-element dispatch).
+  const table = decodeTable(type);
   for (let b = 0; b < batch; b++) {
     const start = b * per;
     let sum = 0;
-    for (let k = start; k < start + per; k++) sum += readElement(data, type, k);
+    if (table === null) for (let k = start; k < start + per; k++) sum += data[k];
+    else for (let k = start; k < start + per; k++) sum += table[data[k]];
     const mean = sum / per;
     let ss = 0;
-    for (let k = start; k < start + per; k++) {
-      const d = readElement(data, type, k) - mean;
-      ss += d * d;
+    if (table === null) {
+      for (let k = start; k < start + per; k++) {
+        const d = data[k] - mean;
+        ss += d * d;
+      }
+    } else {
+      for (let k = start; k < start + per; k++) {
+        const d = table[data[k]] - mean;
+        ss += d * d;
+      }
     }
     result[b] = per >= 2 ? Math.sqrt(ss / (per - 1)) : Number.NaN;
   }
@@ -102,7 +121,10 @@ export function rescaleNoiseCfg(
     // phi * (x * ratio) + (1 - phi) * x, folded into one factor per batch element.
     const factor = guidanceRescale * ratio + (1 - guidanceRescale);
     const start = b * per;
-    for (let k = start; k < start + per; k++) writeElement(od, cType, k, readElement(src, cType, k) * factor);
+    if (decodeTable(cType) === null) for (let k = start; k < start + per; k++) od[k] = src[k] * factor;
+    else
+      for (let k = start; k < start + per; k++)
+        writeElement(od, cType, k, readElement(src, cType, k) * factor);
   }
   return result;
 }
