@@ -10,6 +10,11 @@ import { defineConfig } from 'vite';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
 export default defineConfig({
   root,
   // Relative asset URLs: the built page works from any folder or sub-path of a static host.
@@ -22,6 +27,11 @@ export default defineConfig({
         find: /^ddim\/exact$/,
         replacement: fileURLToPath(new URL('../src/exact/index.ts', import.meta.url)),
       },
+      // The browser-safe pipeline entry (the package's `./pipeline` default condition), not src/node/.
+      {
+        find: /^ddim\/pipeline$/,
+        replacement: fileURLToPath(new URL('../src/pipeline/index.ts', import.meta.url)),
+      },
     ],
   },
   build: {
@@ -32,8 +42,11 @@ export default defineConfig({
     assetsInlineLimit: 0,
     sourcemap: true,
   },
-  // Scan only the page for dependencies (not a built copy in dist/).
-  optimizeDeps: { entries: ['index.html'] },
-  server: { host: '127.0.0.1' },
-  preview: { host: '127.0.0.1' },
+  // Scan only the page for dependencies (not a built copy in dist/). onnxruntime-web is left as
+  // published: its bundle finds its .wasm next to itself, which pre-bundling would break.
+  optimizeDeps: { entries: ['index.html'], exclude: ['onnxruntime-web'] },
+  // Cross-origin isolation (SharedArrayBuffer): ONNX Runtime's WebAssembly threads need it. A
+  // static host without these headers still works, on one thread (playground/src/ort-web.ts).
+  server: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
+  preview: { host: '127.0.0.1', headers: ISOLATION_HEADERS },
 });
