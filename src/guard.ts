@@ -175,6 +175,39 @@ export function checkFlag(value: unknown, field: string): boolean {
   return value === true;
 }
 
+/**
+ * A callback option: undefined stays undefined (the option's default applies); anything but a
+ * function is an ArgumentError naming `field`.
+ */
+export function checkOptionalFunction<F>(value: unknown, field: string, fix: string): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function')
+    throw new ArgumentError({ field, value, problem: 'must be a function', fix });
+  return value as F;
+}
+
+/**
+ * An `AbortSignal` option (or undefined): anything with a boolean `aborted` passes, so signals of
+ * other realms and polyfills do; reading it is guarded, since a look-alike may throw.
+ */
+export function checkSignal(signal: unknown, field = 'options.signal'): AbortSignal | undefined {
+  if (signal === undefined) return undefined;
+  const looksRight = guarded(
+    () =>
+      signal !== null && typeof signal === 'object' && typeof (signal as AbortSignal).aborted === 'boolean',
+    unreadable(ArgumentError, field, 'pass controller.signal from an AbortController.'),
+  );
+  if (!looksRight) {
+    throw new ArgumentError({
+      field,
+      value: signal,
+      problem: 'must be an AbortSignal',
+      fix: 'pass controller.signal from an AbortController.',
+    });
+  }
+  return signal as AbortSignal;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Plain data: configs and JSON files
 

@@ -16,7 +16,14 @@
  *   - `latents` have the batch and latent size of the run (diffusers fails inside the UNet).
  */
 import { AbortError, ArgumentError, LoadError, ShapeError } from '../errors.js';
-import { checkNumber, guarded, readOptions, unreadable } from '../guard.js';
+import {
+  checkNumber,
+  checkOptionalFunction,
+  checkSignal,
+  guarded,
+  readOptions,
+  unreadable,
+} from '../guard.js';
 import { checkGenerators, type Generator } from '../noise/generator.js';
 import { checkStrength } from '../sampling/img2img.js';
 import type { StepInfo } from '../sampling/loop.js';
@@ -164,14 +171,7 @@ export function readGenerateOptions(options: unknown, model: ModelFacts): Genera
 function readUnguarded(o: GenerateOptions, model: ModelFacts): GenerateRequest {
   const notices: string[] = [];
   const signal = checkSignal(o.signal);
-  if (o.onStep !== undefined && typeof o.onStep !== 'function') {
-    throw new ArgumentError({
-      field: 'options.onStep',
-      value: o.onStep,
-      problem: 'must be a function',
-      fix: 'pass (info) => { ... }, or leave it out.',
-    });
-  }
+  checkOptionalFunction(o.onStep, 'options.onStep', 'pass (info) => { ... }, or leave it out.');
 
   // Prompts: text or embeddings (diffusers' check_inputs).
   if (o.prompt !== undefined && o.promptEmbeds !== undefined) {
@@ -502,17 +502,4 @@ function readGenerator(value: unknown, batch: number): Generator | Generator[] |
     });
   }
   return checkGenerators(value, batch, 'options.generator');
-}
-
-function checkSignal(signal: unknown): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  if (signal === null || typeof signal !== 'object' || typeof (signal as AbortSignal).aborted !== 'boolean') {
-    throw new ArgumentError({
-      field: 'options.signal',
-      value: signal,
-      problem: 'must be an AbortSignal',
-      fix: 'pass controller.signal from an AbortController.',
-    });
-  }
-  return signal as AbortSignal;
 }

@@ -22,7 +22,7 @@ import {
   StateError,
   type WarningHandler,
 } from '../errors.js';
-import { readOptions } from '../guard.js';
+import { checkOptionalFunction, readOptions } from '../guard.js';
 import { type ModelFiles, type ModelFilesOptions, openModelFiles } from '../loading/model-files.js';
 import { createGuidedUnetDenoiser, createUnetDenoiser } from '../runtime/onnxruntime.js';
 import { type SampleOptions, type SampleResult, sample, sampleGuided } from '../sampling/loop.js';
@@ -149,14 +149,11 @@ export class StableDiffusionPipeline {
       required: true,
     }) as unknown as PipelineLoadOptions;
     const ort = checkOrt(o.ort);
-    if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
-      throw new ArgumentError({
-        field: 'options.onWarning',
-        value: o.onWarning,
-        problem: 'must be a function',
-        fix: 'pass (message) => { ... }, or leave it out for console.warn.',
-      });
-    }
+    checkOptionalFunction(
+      o.onWarning,
+      'options.onWarning',
+      'pass (message) => { ... }, or leave it out for console.warn.',
+    );
     if (
       o.sessionOptions !== undefined &&
       (o.sessionOptions === null || typeof o.sessionOptions !== 'object')

@@ -24,7 +24,7 @@
  * concurrent run. An aborted or failed loop leaves the scheduler ready for the next one.
  */
 import { AbortError, ArgumentError, ShapeError, StateError } from '../errors.js';
-import { checkNumber, guarded, readOptions, unreadable } from '../guard.js';
+import { checkNumber, checkSignal, guarded, readOptions, unreadable } from '../guard.js';
 import { checkGenerators, type Generator } from '../noise/generator.js';
 import { randnTensor } from '../noise/randn.js';
 import type { DDIMScheduler } from '../scheduler/ddim.js';
@@ -188,24 +188,6 @@ function checkFunction<F>(value: unknown, field: string, fix: string): F {
     throw new ArgumentError({ field, value, problem: 'must be a function', fix });
   }
   return value as F;
-}
-
-function checkSignal(signal: unknown): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  const looksRight = guarded(
-    () =>
-      signal !== null && typeof signal === 'object' && typeof (signal as AbortSignal).aborted === 'boolean',
-    unreadable(ArgumentError, 'options.signal', 'pass controller.signal from an AbortController.'),
-  );
-  if (!looksRight) {
-    throw new ArgumentError({
-      field: 'options.signal',
-      value: signal,
-      problem: 'must be an AbortSignal',
-      fix: 'pass controller.signal from an AbortController.',
-    });
-  }
-  return signal as AbortSignal;
 }
 
 function throwIfAborted(signal: AbortSignal | undefined, where: string): void {

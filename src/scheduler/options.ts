@@ -5,7 +5,7 @@
 
 import type { WarningHandler } from '../errors.js';
 import { ArgumentError } from '../errors.js';
-import { checkFlag, readOptions } from '../guard.js';
+import { checkFlag, checkOptionalFunction, readOptions } from '../guard.js';
 import type { ConfigOptions } from './config.js';
 import { PREVIOUS_TIMESTEP_RULES, type PreviousTimestepRule } from './previous-timestep.js';
 
@@ -73,14 +73,11 @@ export function resolveSchedulerOptions(options: unknown): ResolvedSchedulerOpti
     });
   }
   const clamp = checkFlag(o.clampZeroTerminalSnr, 'options.clampZeroTerminalSnr');
-  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
-    throw new ArgumentError({
-      field: 'options.onWarning',
-      value: o.onWarning,
-      problem: 'must be a function',
-      fix: 'pass (message) => { ... }, or leave it out for console.warn.',
-    });
-  }
+  checkOptionalFunction(
+    o.onWarning,
+    'options.onWarning',
+    'pass (message) => { ... }, or leave it out for console.warn.',
+  );
   const resolved: ResolvedSchedulerOptions = {
     previousTimestepRule: rule as PreviousTimestepRule,
     clampZeroTerminalSnr: clamp,
