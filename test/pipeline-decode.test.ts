@@ -73,6 +73,7 @@ describe('StableDiffusionPipeline.decode', () => {
     );
     await expect(pipe.decode({ data: new Float32Array(10), dims: [1, 4, 8, 8] })).rejects.toThrow(ShapeError);
     await expect(pipe.decode(ok, { steps: 2 } as never)).rejects.toThrow(ArgumentError);
+    await expect(pipe.decode(ok, { signal: 'stop' } as never)).rejects.toThrow(ArgumentError);
     const controller = new AbortController();
     controller.abort();
     await expect(pipe.decode(ok, { signal: controller.signal })).rejects.toThrow(AbortError);

@@ -22,7 +22,7 @@ import {
   StateError,
   type WarningHandler,
 } from '../errors.js';
-import { checkOptionalFunction, readOptions } from '../guard.js';
+import { checkOptionalFunction, checkSignal, readOptions } from '../guard.js';
 import { type ModelFiles, type ModelFilesOptions, openModelFiles } from '../loading/model-files.js';
 import { createGuidedUnetDenoiser, createUnetDenoiser } from '../runtime/onnxruntime.js';
 import { type SampleOptions, type SampleResult, sample, sampleGuided } from '../sampling/loop.js';
@@ -274,7 +274,8 @@ export class StableDiffusionPipeline {
       field: 'options',
       example: '{ signal }',
       kind: 'an option of decode',
-    }) as { signal?: AbortSignal } | null;
+    }) as { signal?: unknown } | null;
+    const signal = checkSignal(o?.signal);
     const c = this.#components;
     const input = readFloat32(latents, 'latents');
     const [batch, channels, h, w] = input.dims;
@@ -286,7 +287,7 @@ export class StableDiffusionPipeline {
         fix: "pass generate's latents, or a copy of onStep's predOriginalSample.",
       });
     }
-    throwIfAborted(o?.signal, 'before the VAE decoder');
+    throwIfAborted(signal, 'before the VAE decoder');
     const decoded = await decodeLatents(this.#ort, c.vaeDecoder, input, c.scalingFactor, c.vaeScaleFactor);
     return postprocessImages(decoded);
   }
