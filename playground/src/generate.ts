@@ -66,6 +66,11 @@ export interface GenerateState {
     from: 'folder input' | 'directory picker' | 'drop' | 'url';
     backend: Backend;
     backendReason: string;
+    /**
+     * The GPU adapter ONNX Runtime's WebGPU backend runs on ("vendor architecture"), read back from
+     * `ort.env.webgpu.adapter` once the sessions exist; null on WebAssembly.
+     */
+    gpuAdapter: string | null;
     threads: number;
     crossOriginIsolated: boolean;
     defaultSize: number;
@@ -126,6 +131,13 @@ function draw(
 
 function fmtMs(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms.toFixed(ms < 10 ? 1 : 0)} ms`;
+}
+
+/** "vendor architecture" of a GPUAdapter (its `info`), or "unknown adapter". */
+function adapterName(adapter: unknown): string {
+  const info = (adapter as { info?: { vendor?: string; architecture?: string } } | undefined)?.info;
+  const name = [info?.vendor, info?.architecture].filter((x) => x).join(' ');
+  return name === '' ? 'unknown adapter' : name;
 }
 
 function message(error: unknown): string {
@@ -332,6 +344,19 @@ export class GeneratePanel {
   // -------------------------------------------------------------------------------------------
   // Loading
 
+  /** The load or run in progress (each catches its own errors: this never rejects). */
+  private work: Promise<void> = Promise.resolve();
+
+  /** Start an operation after the current one: `previous` settles when it has finished. */
+  private exclusive(): { previous: Promise<void>; done: () => void } {
+    const previous = this.work;
+    let done!: () => void;
+    this.work = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    return { previous, done };
+  }
+
   private setBusy(busy: boolean): void {
     this.state.busy = busy;
     this.el<HTMLButtonElement>('gen-run').disabled = busy || this.pipe === null;
@@ -359,7 +384,11 @@ export class GeneratePanel {
     source: string | (() => ModelFiles | Promise<ModelFiles>),
     from: NonNullable<GenerateState['model']>['from'],
   ): Promise<void> {
-    if (this.state.busy) this.controller?.abort();
+    // A run or load in progress stops at its next check; its sessions are released only after it
+    // has (releasing a session under a running call would fail that call, not stop it).
+    this.controller?.abort();
+    const finished = this.exclusive();
+    await finished.previous;
     const s = this.state;
     const controller = new AbortController();
     this.controller = controller;
@@ -388,7 +417,9 @@ export class GeneratePanel {
       const { StableDiffusionPipeline } = await pipelineModule();
       const pipe = await StableDiffusionPipeline.fromPretrained(files, {
         ort: timedOrt(ort, (r) => this.records.push(r)),
-        sessionOptions: { executionProviders: decision.executionProviders },
+        // Errors only: ONNX Runtime warns on every WebGPU session that it keeps shape operators on
+        // the CPU (by design); the panel reports failures itself.
+        sessionOptions: { executionProviders: decision.executionProviders, logSeverityLevel: 3 },
         onWarning: (w) => s.warnings.push(w),
         signal: controller.signal,
         ...(typeof files === 'string'
@@ -415,6 +446,7 @@ export class GeneratePanel {
         from,
         backend: decision.backend,
         backendReason: decision.reason,
+        gpuAdapter: decision.backend === 'webgpu' ? adapterName(ort.env.webgpu.adapter) : null,
         threads: used,
         crossOriginIsolated: globalThis.crossOriginIsolated === true,
         defaultSize: pipe.defaultSize,
@@ -430,6 +462,7 @@ export class GeneratePanel {
       this.el<HTMLInputElement>('gen-height').placeholder = size;
       this.modelStatus(
         `Loaded ${pipe.location} in ${fmtMs(s.model.loadMs)}: ${decision.reason}` +
+          `${s.model.gpuAdapter === null ? '' : ` (adapter: ${s.model.gpuAdapter})`}` +
           `${decision.backend === 'wasm' ? `, ${used} thread${used === 1 ? '' : 's'}${used === 1 && !s.model.crossOriginIsolated ? ' (the page is not cross-origin isolated)' : ''}` : ''}. ` +
           `Default size ${size} x ${size}, VAE factor ${pipe.vaeScaleFactor}, scaling_factor ${pipe.scalingFactor}, ` +
           `${pipe.vaeEncoderStyle === null ? 'no VAE encoder (text-to-image only)' : `VAE encoder: ${pipe.vaeEncoderStyle}`}.`,
@@ -447,6 +480,7 @@ export class GeneratePanel {
       }
     } finally {
       if (this.controller === controller) this.controller = null;
+      finished.done();
       s.loads++;
       this.showWarnings();
       this.setBusy(false);
@@ -531,6 +565,7 @@ export class GeneratePanel {
   async generate(): Promise<void> {
     const pipe = this.pipe;
     if (pipe === null || this.state.busy) return;
+    const finished = this.exclusive();
     const s = this.state;
     const controller = new AbortController();
     this.controller = controller;
@@ -656,6 +691,7 @@ export class GeneratePanel {
     } finally {
       if (this.pipe !== null && this.folderScheduler !== null) this.pipe.scheduler = this.folderScheduler;
       if (this.controller === controller) this.controller = null;
+      finished.done();
       s.runs++;
       this.showWarnings();
       this.setBusy(false);

@@ -18,6 +18,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FullState } from '../../playground/src/main.js';
 import { StableDiffusionPipeline } from '../../src/node/pipeline.js';
+import { Generator } from '../../src/noise/generator.js';
 import type { PipelineImage } from '../../src/pipeline/image.js';
 import { DDIMScheduler } from '../../src/scheduler/ddim.js';
 import {
@@ -201,8 +202,8 @@ async function copyToOpfs(target: Page): Promise<void> {
   }, FOLDER_FILES);
 }
 
-async function openPage(query = ''): Promise<Page> {
-  const p = await browser.context.newPage();
+async function openPage(query = '', b: Browser = browser): Promise<Page> {
+  const p = await b.context.newPage();
   p.on('pageerror', (error) => pageErrors.push(error.message));
   p.on('console', (message) => {
     if (message.type() === 'error') pageErrors.push(`${message.text()} (${message.location().url})`);
@@ -397,6 +398,28 @@ describe('the Generate panel', () => {
     expectCaseImage((await pictures()).image, c, (await nodeRun(c)).images[0]);
   });
 
+  it('loading a folder during a run stops the run first, then loads', async () => {
+    await page.fill('#gen-steps', '400');
+    await page.selectOption('#gen-preview', 'off');
+    const before = await genState();
+    await page.click('#gen-run');
+    await page.waitForFunction(
+      () => (window as unknown as { __playground: FullState }).__playground.generate.progress.step >= 1,
+      undefined,
+      { timeout: 60_000 },
+    );
+    const s = await until('loads', () => page.setInputFiles('#gen-folder', tinySdDir));
+    expect(s.runs).toBe(before.runs + 1);
+    expect(s.progress.step).toBeLessThan(400);
+    expect(s.status).toBe('ready');
+    expect(s.error).toBeNull();
+    const c = loadCase(CASES, 'g_no_cfg');
+    await fillCase(c, 'off');
+    const run = await until('runs', () => page.click('#gen-run'));
+    expect(run.status).toBe('done');
+    expectCaseImage((await pictures()).image, c, (await nodeRun(c)).images[0]);
+  });
+
   it("shows the library's errors: zero SNR with epsilon prediction, a size that is not a multiple of 8", async () => {
     await page.setChecked('#gen-zero-snr', true);
     let s = await until('runs', () => page.click('#gen-run'));
@@ -481,6 +504,64 @@ describe('the Generate panel', () => {
     expect(threaded.workers().length).toBeGreaterThanOrEqual(1);
     expect(page.workers()).toHaveLength(0);
     await threaded.close();
+  });
+
+  it("runs on WebGPU where the browser has an adapter (Chromium's software one here): the Node pipeline's image", async () => {
+    // A second browser with SwiftShader's WebGPU adapter (the first has no GPU at all). Software
+    // WebGPU is slow (seconds per UNet call), so the run is small: 2 steps at 32 x 32.
+    const gpuBrowser = await launchChromium({ softwareWebGpu: true });
+    try {
+      await gpuBrowser.context.route('**/*', (route) => {
+        const url = route.request().url();
+        if (url.startsWith(`${server.origin}/`)) return route.continue();
+        blocked.push(url);
+        return route.abort();
+      });
+      const gpu = await openPage('', gpuBrowser);
+      expect(await gpu.selectOption('#gen-backend', 'auto')).toEqual(['auto']);
+      const s = await until('loads', () => gpu.setInputFiles('#gen-folder', tinySdDir), gpu);
+      expect(s.error).toBeNull();
+      // ONNX Runtime's WebGPU backend made its device on SwiftShader's adapter.
+      expect(s.model).toMatchObject({
+        backend: 'webgpu',
+        backendReason: 'WebGPU, found',
+        gpuAdapter: 'google swiftshader',
+      });
+      const call = { prompt: 'a red barn', steps: 2, size: 32, guidance: 7.5, seed: '11' };
+      await gpu.fill('#gen-prompt', call.prompt);
+      await gpu.fill('#gen-negative', '');
+      await gpu.fill('#gen-steps', String(call.steps));
+      await gpu.fill('#gen-width', String(call.size));
+      await gpu.fill('#gen-height', String(call.size));
+      await gpu.fill('#gen-guidance', String(call.guidance));
+      await gpu.fill('#gen-seed', call.seed);
+      await gpu.selectOption('#gen-preview', 'vae');
+      const run = await until('runs', () => gpu.click('#gen-run'), gpu);
+      expect(run.error).toBeNull();
+      const x0: { data: Float32Array; dims: number[] }[] = [];
+      const want = await node.generate({
+        prompt: call.prompt,
+        numInferenceSteps: call.steps,
+        width: call.size,
+        height: call.size,
+        guidanceScale: call.guidance,
+        generator: new Generator().manualSeed(call.seed),
+        onStep: (info) => {
+          x0.push({
+            data: (info.predOriginalSample.data as Float32Array).slice(),
+            dims: [...info.predOriginalSample.dims],
+          });
+        },
+      });
+      const { image, previews } = await pictures(gpu);
+      expectSameImage(image!, want.images[0], 'WebGPU page vs Node pipeline');
+      expect(previews).toHaveLength(2);
+      for (const [i, p] of previews.entries())
+        expectSameImage(p, (await node.decode(x0[i]))[0], `WebGPU x0 preview ${i}`);
+      await gpu.close();
+    } finally {
+      await gpuBrowser.close();
+    }
   });
 
   it('made no request beyond 127.0.0.1 and logged no errors', () => {
