@@ -2,7 +2,8 @@
  * Hostile model folders and generate inputs: each is a typed error naming the file or option and
  * the fix, raised before any model runs (the recording ort sees no session created, or no call).
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, ArgumentError, ConfigError, LoadError, ShapeError, StateError } from '../src/errors.js';
@@ -13,6 +14,7 @@ import { Generator } from '../src/noise/generator.js';
 import { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { DDIMScheduler } from '../src/scheduler/ddim.js';
 import { DDIMInverseScheduler } from '../src/scheduler/ddim-inverse.js';
+import { guardNetwork, startHubServer } from './helpers/hub-server.js';
 import {
   FOLDER_FILES,
   folderCopy,
@@ -155,9 +157,29 @@ describe('hostile model folders: a LoadError naming the file, before any model r
     expect((file.error as LoadError).message).toMatch(/is a file, not a model folder/);
     const none = await loadError('./no-such-folder');
     expect((none.error as LoadError).message).toMatch(/not an existing folder/);
-    // Not a path and not a folder: no source here opens Hub ids (the download helper's), so none can.
-    const hub = await loadError('org/no-such-model');
-    expect((hub.error as LoadError).message).toMatch(/not a model folder this runtime can open/);
+    // Not a path and not a folder: a Hub repo id. Asked of a Hub-like server on 127.0.0.1 that has
+    // no such repository (401, as the Hub answers for missing and private repos alike).
+    const server = await startHubServer();
+    const restoreFetch = guardNetwork();
+    const cacheDir = mkdtempSync(join(tmpdir(), 'ddim-hostile-'));
+    try {
+      const hub = await StableDiffusionPipeline.fromPretrained('org/no-such-model', {
+        ort: recordingOrt([]),
+        endpoint: server.url,
+        cacheDir,
+        token: false,
+      }).catch((e: unknown) => e);
+      expect(hub).toBeInstanceOf(LoadError);
+      expect((hub as LoadError).field).toBe('token');
+      expect((hub as LoadError).message).toContain('org/no-such-model');
+      expect(server.requests.map((r) => r.path)).toEqual([
+        '/api/models/org/no-such-model/revision/main?blobs=true',
+      ]);
+    } finally {
+      restoreFetch();
+      await server.close();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -37,29 +37,31 @@ export class LoadContext {
   /** Aborted when the deadline passes or the caller's signal aborts; handed to fetch. */
   readonly signal: AbortSignal;
   readonly timeoutMs: number;
+  /**
+   * Idle mode (model downloads): the bound is on silence, not on the whole load; every awaited
+   * step that settles (a response, a body chunk) restarts it. A multi-GB file takes minutes, and
+   * only a stalled transfer should fail.
+   */
+  readonly idle: boolean;
   private readonly controller = new AbortController();
   private readonly userSignal: AbortSignal | undefined;
-  private readonly timer: ReturnType<typeof setTimeout>;
-  private readonly aborted: Promise<never>;
+  private timer: ReturnType<typeof setTimeout>;
   private timedOut = false;
+  private disposed = false;
   private readonly onUserAbort = (): void => this.controller.abort();
+  private readonly onTimeout = (): void => {
+    this.timedOut = true;
+    this.controller.abort();
+  };
 
-  constructor(timeoutMs: number, userSignal?: AbortSignal) {
+  constructor(timeoutMs: number, userSignal?: AbortSignal, mode: { idle?: boolean } = {}) {
     this.timeoutMs = timeoutMs;
+    this.idle = mode.idle === true;
     this.signal = this.controller.signal;
     this.userSignal = userSignal;
     if (userSignal?.aborted) this.controller.abort();
     else userSignal?.addEventListener('abort', this.onUserAbort, { once: true });
-    this.timer = setTimeout(() => {
-      this.timedOut = true;
-      this.controller.abort();
-    }, timeoutMs);
-    this.aborted = new Promise<never>((_, reject) => {
-      if (this.signal.aborted) reject(this.signal.reason);
-      else this.signal.addEventListener('abort', () => reject(this.signal.reason), { once: true });
-    });
-    // Only ever observed through race(); never let it surface as an unhandled rejection.
-    this.aborted.catch(() => {});
+    this.timer = setTimeout(this.onTimeout, timeoutMs);
   }
 
   /** The typed error for the reason the load stopped. */
@@ -68,7 +70,7 @@ export class LoadContext {
       return new LoadError({
         field: 'timeoutMs',
         value: this.timeoutMs,
-        problem: `ran out before ${what} answered`,
+        problem: this.idle ? `passed with no data from ${what}` : `ran out before ${what} answered`,
         fix: 'check that the server or endpoint is reachable, or pass a larger timeoutMs.',
       });
     }
@@ -86,15 +88,36 @@ export class LoadContext {
       promise.catch(() => {});
       throw this.stopError(what);
     }
+    // A promise per call, dropped when the call settles. Racing one long-lived "aborted" promise
+    // instead would add a reaction to it per call, each holding its call's result: a download of
+    // N chunks would keep all N chunks alive until the load ends (measured: a 256 MiB file, +282 MiB).
+    let onAbort = (): void => {};
+    const stopped = new Promise<never>((_, reject) => {
+      onAbort = () => reject(this.signal.reason);
+    });
+    stopped.catch(() => {});
+    this.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      return await Promise.race([promise, this.aborted]);
+      const value = await Promise.race([promise, stopped]);
+      if (this.idle) this.restart();
+      return value;
     } catch (error) {
       if (this.signal.aborted) throw this.stopError(what);
       throw error;
+    } finally {
+      this.signal.removeEventListener('abort', onAbort);
     }
   }
 
+  /** Idle mode: progress was made, so the silence bound starts again. */
+  private restart(): void {
+    if (this.signal.aborted || this.disposed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(this.onTimeout, this.timeoutMs);
+  }
+
   dispose(): void {
+    this.disposed = true;
     clearTimeout(this.timer);
     this.userSignal?.removeEventListener('abort', this.onUserAbort);
   }
@@ -123,6 +146,10 @@ export interface RequestTarget {
   repoId?: string;
   revision?: string;
   subfolder?: string;
+  /** A file of a model folder (not a scheduler config): a 404 then names it rather than suggesting a subfolder. */
+  file?: string;
+  /** The fix a plain 404 suggests, when neither of the above fits (an API route). */
+  notFoundFix?: string;
   hasToken: boolean;
 }
 
@@ -137,6 +164,28 @@ export interface FetchFileOptions {
    * the response that redirects to the CDN (Node only: browsers hide manual redirects).
    */
   manualRedirects?: boolean;
+  /**
+   * With manualRedirects: stop at a redirect to another origin and hand back that response (the
+   * Hub's metadata for an LFS file is on its redirect to the CDN), as huggingface_hub's HEAD does.
+   */
+  stopAtOtherOrigin?: boolean;
+  /** Statuses handed back to the caller instead of becoming errors (416 when resuming a download). */
+  acceptStatus?: readonly number[];
+  /** The error for a body past maxBytes (default: worded for a scheduler config). */
+  tooLarge?: (source: string, maxBytes: number, got: string) => LoadError;
+}
+
+/** A response whose body is not read yet, with the Hub's metadata gathered along the redirects. */
+export interface OpenedResponse {
+  response: Response;
+  /** The URL the body comes from, after redirects. */
+  url: string;
+  /** `X-Repo-Commit` of the Hub's response (same origin as the request), if sent. */
+  commit?: string;
+  /** `X-Linked-Etag` or `ETag` of the Hub's response, if sent (raw, not normalized). */
+  etag?: string;
+  /** `X-Linked-Size` of the Hub's response: the size of the file behind a redirect to the CDN. */
+  linkedSize?: number;
 }
 
 export interface FetchedFile {
@@ -150,6 +199,22 @@ export interface FetchedFile {
 }
 
 export async function fetchFile(url: string, options: FetchFileOptions): Promise<FetchedFile> {
+  const opened = await openResponse(url, options);
+  const bytes = await readBody(opened.response, {
+    maxBytes: options.maxBytes,
+    context: options.context,
+    url: opened.url,
+    tooLarge: options.tooLarge,
+  });
+  return { bytes, url: opened.url, commit: opened.commit, etag: opened.etag };
+}
+
+/**
+ * Send the request and follow redirects (ourselves with `manualRedirects`), up to a response with
+ * a body to read: 2xx, or a status in `acceptStatus`. Every other status is a typed LoadError.
+ * The caller reads or cancels the body.
+ */
+export async function openResponse(url: string, options: FetchFileOptions): Promise<OpenedResponse> {
   const { context, target } = options;
   const doFetch = options.fetch;
   const origin = new URL(url).origin;
@@ -157,6 +222,7 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
   let current = url;
   let commit: string | undefined;
   let etag: string | undefined;
+  let linkedSize: number | undefined;
   for (let hop = 0; ; hop++) {
     let response: Response;
     try {
@@ -194,11 +260,13 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
     if (new URL(response.url || current).origin === origin) {
       commit = response.headers.get('x-repo-commit') ?? commit;
       etag = response.headers.get('x-linked-etag') ?? response.headers.get('etag') ?? etag;
+      const size = response.headers.get('x-linked-size');
+      if (size !== null && /^\d{1,16}$/.test(size.trim())) linkedSize = Number(size.trim());
     }
     if (options.manualRedirects && response.status >= 300 && response.status < 400) {
-      discardBody(response);
       const location = response.headers.get('location');
       if (!location) {
+        discardBody(response);
         throw new LoadError({
           field: 'source',
           value: current,
@@ -207,6 +275,7 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
         });
       }
       if (hop >= MAX_REDIRECTS) {
+        discardBody(response);
         throw new LoadError({
           field: 'source',
           value: url,
@@ -214,7 +283,23 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
           fix: 'the server is redirecting in a loop; check the URL or endpoint.',
         });
       }
-      const next = new URL(location, current);
+      let next: URL;
+      try {
+        next = new URL(location, current);
+      } catch (error) {
+        discardBody(response);
+        throw new LoadError({
+          field: 'source',
+          value: location,
+          problem: `is not a valid redirect target (from ${current})`,
+          fix: 'the server is not a Hub-compatible endpoint; check the URL or endpoint.',
+          cause: error,
+        });
+      }
+      if (options.stopAtOtherOrigin && next.origin !== new URL(current).origin) {
+        return { response, url: current, commit, etag, linkedSize };
+      }
+      discardBody(response);
       if (next.protocol !== 'http:' && next.protocol !== 'https:') {
         throw new LoadError({
           field: 'source',
@@ -228,12 +313,11 @@ export async function fetchFile(url: string, options: FetchFileOptions): Promise
       current = next.href;
       continue;
     }
-    if (!response.ok) {
+    if (!response.ok && !options.acceptStatus?.includes(response.status)) {
       discardBody(response);
       throw httpError(response, current, target);
     }
-    const bytes = await readBody(response, options.maxBytes, context, current);
-    return { bytes, url: response.url || current, commit, etag };
+    return { response, url: response.url || current, commit, etag, linkedSize };
   }
 }
 
@@ -245,7 +329,7 @@ function networkReason(error: unknown): string {
   return String(error);
 }
 
-function discardBody(response: Response): void {
+export function discardBody(response: Response): void {
   // Frees the connection; never awaited, so a stalled body cannot hold up the error.
   response.body?.cancel().catch(() => {});
 }
@@ -295,7 +379,14 @@ function httpError(response: Response, url: string, target: RequestTarget): Load
   }
   if (status === 404) {
     let fix: string;
-    if (target.repoId === undefined) {
+    if (target.notFoundFix !== undefined) {
+      fix = target.notFoundFix;
+    } else if (target.file !== undefined) {
+      fix =
+        target.repoId === undefined
+          ? `the folder at this URL has no ${target.file}: check the base URL (it must be the model folder holding model_index.json).`
+          : `${repo} has no ${target.file} at revision "${target.revision}": check the repo id and revision, and that it is a diffusers ONNX model repository.`;
+    } else if (target.repoId === undefined) {
       fix = `check the URL: it must be ${CONFIG_NAME} itself, or a folder holding it (with { subfolder } if it sits in one).`;
     } else if (target.subfolder === undefined) {
       fix = `a diffusers model repository keeps this file in a subfolder: pass { subfolder: "scheduler" }; also check the revision ("${target.revision}").`;
@@ -347,38 +438,98 @@ function isResponseLike(value: unknown): value is Response {
   }
 }
 
-/** Read a body, stopping as soon as it passes maxBytes: a huge or endless body is never buffered. */
-async function readBody(
-  response: Response,
-  maxBytes: number,
-  context: LoadContext,
-  url: string,
-): Promise<Uint8Array> {
+/** The connection failed while the body streamed: transient (a retry, or a Range request, may finish it). */
+export function bodyError(url: string, received: number, error: unknown): LoadError {
+  return transient(
+    new LoadError({
+      field: 'source',
+      value: url,
+      problem: `broke off after ${received} bytes of the body (${networkReason(error)})`,
+      fix: 'the connection dropped; try again.',
+      cause: error,
+    }),
+  );
+}
+
+/**
+ * Read a body, stopping as soon as it passes maxBytes: a huge or endless body is never buffered.
+ * With a Content-Length (no Content-Encoding, so it counts the bytes we get) the buffer is
+ * allocated once, so a model file of N bytes takes N bytes of memory, not 2N; a body that ends
+ * short of it is a truncated transfer, a LoadError.
+ */
+export interface ReadBodyOptions {
+  maxBytes: number;
+  context: LoadContext;
+  /** The URL, for messages. */
+  url: string;
+  tooLarge?: (source: string, maxBytes: number, got: string) => LoadError;
+  /** Bytes so far and the declared size (null when not declared), after every chunk. */
+  onProgress?: (loaded: number, total: number | null) => void;
+}
+
+export async function readBody(response: Response, options: ReadBodyOptions): Promise<Uint8Array> {
+  const { maxBytes, context, url, onProgress } = options;
+  const tooLargeError = options.tooLarge ?? tooLarge;
   const declared = response.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) {
     discardBody(response);
-    throw tooLarge(url, maxBytes, `it declares ${declared} bytes`);
+    throw tooLargeError(url, maxBytes, `it declares ${declared} bytes`);
   }
   if (!response.body) {
     // Only an injected fetch returns a Response without a stream; it has the bytes in memory already.
     const buffer = new Uint8Array(await context.race(response.arrayBuffer(), url));
-    if (buffer.byteLength > maxBytes) throw tooLarge(url, maxBytes, `${buffer.byteLength} bytes`);
+    if (buffer.byteLength > maxBytes) throw tooLargeError(url, maxBytes, `${buffer.byteLength} bytes`);
+    onProgress?.(buffer.byteLength, buffer.byteLength);
     return buffer;
   }
+  const encoded =
+    (response.headers.get('content-encoding') ?? 'identity').trim().toLowerCase() !== 'identity';
+  const expected =
+    declared !== null && /^\d{1,16}$/.test(declared.trim()) && !encoded ? Number(declared) : -1;
   const reader = response.body.getReader();
   const chunks: Uint8Array[] = [];
+  const whole = expected >= 0 ? new Uint8Array(expected) : undefined;
   let total = 0;
   try {
     for (;;) {
       const { done, value } = await context.race(reader.read(), url);
       if (done) break;
+      if (total + value.byteLength > maxBytes) {
+        throw tooLargeError(url, maxBytes, `more than ${maxBytes} bytes arrived`);
+      }
+      if (whole) {
+        if (total + value.byteLength > whole.byteLength) {
+          throw new LoadError({
+            field: 'source',
+            value: url,
+            problem: `sent more than the ${whole.byteLength} bytes its Content-Length declares`,
+            fix: 'the server or a proxy is misbehaving; try again, or another mirror.',
+          });
+        }
+        whole.set(value, total);
+      } else {
+        chunks.push(value);
+      }
       total += value.byteLength;
-      if (total > maxBytes) throw tooLarge(url, maxBytes, `more than ${maxBytes} bytes arrived`);
-      chunks.push(value);
+      onProgress?.(total, whole ? whole.byteLength : null);
     }
   } catch (error) {
     reader.cancel().catch(() => {});
-    throw error;
+    if (error instanceof DdimError) throw error;
+    throw bodyError(url, total, error);
+  }
+  if (whole) {
+    if (total !== whole.byteLength) {
+      throw transient(
+        new LoadError({
+          field: 'source',
+          value: url,
+          problem: `ended after ${total} of the ${whole.byteLength} bytes its Content-Length declares (a truncated transfer)`,
+          fix: 'the connection dropped; try again.',
+        }),
+      );
+    }
+    return whole;
   }
   const bytes = new Uint8Array(total);
   let offset = 0;
@@ -491,6 +642,23 @@ export function checkRepoId(source: string): string {
   }
   if (source.endsWith('.git')) fail('is not a Hub repo id (it cannot end in ".git")');
   return source;
+}
+
+/**
+ * Check a file path inside a model folder ("unet/model.onnx"): relative, '/'-separated, without
+ * empty, "." or ".." segments, backslashes or control characters, so that no source can be led
+ * outside its folder (or repo) by a path. Returns its segments.
+ */
+export function checkModelFilePath(path: unknown): string[] {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new LoadError({
+      field: 'path',
+      value: path,
+      problem: 'must be a non-empty relative file path',
+      fix: 'pass a path inside the model folder, such as "unet/model.onnx".',
+    });
+  }
+  return checkRelativePath('path', path, '"unet/model.onnx"');
 }
 
 /** Split a relative path; reject anything that could leave the folder it is joined to. */

@@ -10,7 +10,8 @@
  * are passed as objects, not strings, and have their own constructor.
  */
 import { ArgumentError, LoadError } from '../errors.js';
-import { checkRelativePath } from './hub-internal.js';
+import { checkModelFilePath } from './hub-internal.js';
+import { fetchModelFilesSource } from './remote-model-files.js';
 
 /** An ONNX model as `InferenceSession.create` takes it. */
 export interface OnnxModelFile {
@@ -112,19 +113,9 @@ export async function openModelFiles(source: string, options: ModelFilesOptions 
   });
 }
 
-/**
- * Check a file path inside a model folder ("unet/model.onnx"): relative, '/'-separated, without
- * empty, "." or ".." segments, backslashes or control characters, so that no source can be led
- * outside its folder (or repo) by a path. Returns its segments.
- */
-export function checkModelFilePath(path: unknown): string[] {
-  if (typeof path !== 'string' || path.length === 0) {
-    throw new LoadError({
-      field: 'path',
-      value: path,
-      problem: 'must be a non-empty relative file path',
-      fix: 'pass a path inside the model folder, such as "unet/model.onnx".',
-    });
-  }
-  return checkRelativePath('path', path, '"unet/model.onnx"');
-}
+// The one check of a file path inside a model folder, shared by every source (it lives with the
+// other path checks, so that the sources can use it without importing this registry).
+export { checkModelFilePath };
+
+// URLs and Hub ids over fetch, in every runtime; sources registered later (the Node entry's) go first.
+registerModelFilesSource(fetchModelFilesSource);

@@ -12,7 +12,7 @@
  */
 import { DdimError, LoadError } from '../errors.js';
 import { checkModelFilePath, type ModelFiles, type OnnxModelFile } from './model-files.js';
-import { inspectOnnxModel } from './onnx-file.js';
+import { inspectOnnxModel, shortExternalData } from './onnx-file.js';
 
 /** The largest text file read (configs, vocab.json, merges.txt, tokenizer.json are a few MB). */
 export const MAX_PICKED_TEXT_BYTES = 64 * 1024 * 1024;
@@ -109,10 +109,10 @@ class PickedModelFiles implements ModelFiles {
 
   async readModel(path: string): Promise<OnnxModelFile> {
     const model = await this.bytes(path, await this.file(path));
-    const { externalData } = inspectOnnxModel(model, path);
+    const { externalFiles } = await inspectOnnxModel(model, path);
     const folder = path.includes('/') ? path.slice(0, path.lastIndexOf('/') + 1) : '';
     const data: OnnxModelFile['externalData'] = [];
-    for (const location of externalData) {
+    for (const { location, minBytes } of externalFiles) {
       // The location is relative to the model's folder and may not leave it (onnx's own checker
       // refuses ".." and absolute locations too).
       let dataPath: string;
@@ -128,7 +128,10 @@ class PickedModelFiles implements ModelFiles {
         });
       }
       const file = await this.file(dataPath, path);
-      data.push({ path: location, data: await this.bytes(dataPath, file) });
+      const bytes = await this.bytes(dataPath, file);
+      if (bytes.byteLength < minBytes)
+        throw shortExternalData(path, dataPath, dataPath, minBytes, bytes.byteLength);
+      data.push({ path: location, data: bytes });
     }
     return { model, externalData: data };
   }

@@ -66,7 +66,7 @@ export function hubCacheDir(env: Env = process.env): string {
 }
 
 /** HF_ENDPOINT, checked like the endpoint option. */
-function envEndpoint(env: Env): string {
+export function envEndpoint(env: Env): string {
   const value = env.HF_ENDPOINT?.trim();
   if (!value) return DEFAULT_ENDPOINT;
   try {
@@ -81,12 +81,12 @@ function envEndpoint(env: Env): string {
   }
 }
 
-function envFlag(value: string | undefined): boolean {
+export function envFlag(value: string | undefined): boolean {
   return value !== undefined && ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
 }
 
 /** huggingface_hub's `get_token`: HF_TOKEN, the legacy HUGGING_FACE_HUB_TOKEN, then the login token file. */
-async function envToken(env: Env): Promise<string | undefined> {
+export async function envToken(env: Env): Promise<string | undefined> {
   const fromEnv = env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN;
   if (fromEnv?.trim()) return fromEnv.trim();
   const file = env.HF_TOKEN_PATH ? expandHome(env.HF_TOKEN_PATH) : path.join(hfHome(env), 'token');
@@ -101,12 +101,12 @@ async function envToken(env: Env): Promise<string | undefined> {
 }
 
 /** True when `child` is `parent` or lies inside it (both absolute, already resolved). */
-function isInside(parent: string, child: string): boolean {
+export function isInside(parent: string, child: string): boolean {
   const rel = path.relative(parent, child);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-function escapeError(field: string, value: unknown, where: string): LoadError {
+export function escapeError(field: string, value: unknown, where: string): LoadError {
   return new LoadError({
     field,
     value,
@@ -115,7 +115,7 @@ function escapeError(field: string, value: unknown, where: string): LoadError {
   });
 }
 
-async function statOrUndefined(p: string): Promise<Stats | undefined> {
+export async function statOrUndefined(p: string): Promise<Stats | undefined> {
   try {
     return await fs.stat(p);
   } catch {
@@ -201,12 +201,12 @@ async function loadLocal(
 // ---------------------------------------------------------------------------------------------
 // The Hugging Face cache
 
-interface RepoCache {
+export interface RepoCache {
   cacheDir: string;
   repoDir: string;
 }
 
-function repoCache(cacheDir: string, repoId: string): RepoCache {
+export function repoCache(cacheDir: string, repoId: string): RepoCache {
   const root = path.resolve(cacheDir);
   // huggingface_hub's repo_folder_name: "models--" + the id's parts joined by "--".
   const repoDir = path.join(root, `models--${repoId.split('/').join('--')}`);
@@ -230,7 +230,7 @@ function gitBlobSha1(bytes: Uint8Array): string {
 }
 
 /** Resolve a revision to a commit through refs/<revision>; undefined when the cache does not know it. */
-async function commitForRevision(repo: RepoCache, revision: string): Promise<string | undefined> {
+export async function commitForRevision(repo: RepoCache, revision: string): Promise<string | undefined> {
   if (isCommitHash(revision)) return revision;
   const refsDir = path.join(repo.repoDir, 'refs');
   const refFile = path.join(refsDir, ...revision.split('/'));
@@ -338,7 +338,7 @@ async function requireDirectory(folder: string, original: unknown): Promise<void
 }
 
 /** Make `file` by `create(temp)` under a temporary name, then rename it into place: never half-written. */
-async function createAtomically(file: string, create: (temp: string) => Promise<void>): Promise<void> {
+export async function createAtomically(file: string, create: (temp: string) => Promise<void>): Promise<void> {
   const temp = `${file}.${randomBytes(6).toString('hex')}.incomplete`;
   try {
     await create(temp);
@@ -386,9 +386,20 @@ export async function writeToHubCache(write: CacheWrite): Promise<string> {
     await createAtomically(blob, (temp) => fs.writeFile(temp, write.bytes));
   }
 
+  await linkSnapshotEntry(pointer, blob, write.useSymlinks !== false);
+  await writeRef(ref, write.revision, write.commit);
+  return pointer;
+}
+
+/**
+ * The snapshot entry `pointer` for `blob`: a relative symlink (what huggingface_hub writes), or a
+ * copy where the file system refuses symlinks (Windows without developer mode; huggingface_hub
+ * falls back the same way). Made under a temporary name and renamed into place.
+ */
+export async function linkSnapshotEntry(pointer: string, blob: string, useSymlinks = true): Promise<void> {
   await makeDirectory(path.dirname(pointer));
   await createAtomically(pointer, async (temp) => {
-    if (write.useSymlinks !== false) {
+    if (useSymlinks) {
       try {
         await fs.symlink(path.relative(path.dirname(pointer), blob), temp);
         return;
@@ -398,14 +409,15 @@ export async function writeToHubCache(write: CacheWrite): Promise<string> {
     }
     await fs.copyFile(blob, temp);
   });
+}
 
-  if (write.revision !== write.commit) {
-    await makeDirectory(path.dirname(ref));
-    const current = await fs.readFile(ref, 'utf8').catch(() => undefined);
-    // huggingface_hub writes the bare hash, no newline, and only when it changed.
-    if (current !== write.commit) await createAtomically(ref, (temp) => fs.writeFile(temp, write.commit));
-  }
-  return pointer;
+/** refs/<revision> = commit (nothing for a revision that is the commit itself). */
+export async function writeRef(ref: string, revision: string, commit: string): Promise<void> {
+  if (revision === commit) return;
+  await makeDirectory(path.dirname(ref));
+  const current = await fs.readFile(ref, 'utf8').catch(() => undefined);
+  // huggingface_hub writes the bare hash, no newline, and only when it changed.
+  if (current !== commit) await createAtomically(ref, (temp) => fs.writeFile(temp, commit));
 }
 
 async function loadFromHub(
