@@ -178,6 +178,7 @@ const PANEL_HTML = `
       <form id="gen-url-form" autocomplete="off">
         <div class="field"><label for="gen-url">URL or Hub id</label><input id="gen-url" type="text" placeholder="https://example.org/sd15-onnx or org/name" /></div>
         <div class="field"><label for="gen-revision">revision</label><input id="gen-revision" type="text" value="main" /></div>
+        <div class="field"><label for="gen-endpoint">Hub endpoint</label><input id="gen-endpoint" type="text" value="https://huggingface.co" /></div>
         <button id="gen-url-load" type="submit">Load</button>
       </form>
       <div class="field">
@@ -425,6 +426,7 @@ export class GeneratePanel {
         ...(typeof files === 'string'
           ? {
               revision: this.el<HTMLInputElement>('gen-revision').value.trim() || undefined,
+              endpoint: this.el<HTMLInputElement>('gen-endpoint').value.trim() || undefined,
               onProgress: (p: { file: string; loaded: number; total: number | null }) => {
                 s.download[p.file] = { loaded: p.loaded, total: p.total };
                 this.modelStatus(
