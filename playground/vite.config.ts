@@ -38,7 +38,9 @@ export default defineConfig({
     outDir: fileURLToPath(new URL('./dist', import.meta.url)),
     emptyOutDir: true,
     target: 'es2022',
-    // One small bundle, no chunks fetched lazily: the built page works offline.
+    // Assets are files next to the page, never inlined or fetched from elsewhere: the built page
+    // works offline. The page's script is one bundle; the Generate panel's pipeline and ONNX
+    // Runtime (with its .wasm) are chunks fetched from the same folder when a model is loaded.
     assetsInlineLimit: 0,
     sourcemap: true,
   },
