@@ -1,8 +1,10 @@
 /**
  * Entry point of the playground page: page.ts (config form, schedule charts, table, warnings),
  * loading.ts (where configs come from), mixture.ts (2-D sampling) and images.ts (image grid), the
- * two sampling panels on run-panel.ts.
+ * two sampling panels on run-panel.ts, and generate.ts (a Stable Diffusion ONNX model run with
+ * ddim/pipeline on onnxruntime-web).
  */
+import { GeneratePanel, type GenerateState } from './generate.js';
 import { ImagesPanel, type ImagesState } from './images.js';
 import { applyQuery, setupConfigSources } from './loading.js';
 import { MixturePanel, type SamplingState } from './mixture.js';
@@ -12,6 +14,7 @@ import { currentState, onSchedule, type PlaygroundState, start } from './page.js
 export interface FullState extends PlaygroundState {
   sampling: SamplingState;
   images: ImagesState;
+  generate: GenerateState;
 }
 
 const $ = (id: string): HTMLElement => document.getElementById(id)!;
@@ -21,6 +24,7 @@ const images = new ImagesPanel($('images-panel'));
 const state = currentState() as FullState;
 state.sampling = mixture.state;
 state.images = images.state;
+state.generate = new GeneratePanel($('generate-panel')).state;
 onSchedule((view) => {
   const input = {
     config: view.config,

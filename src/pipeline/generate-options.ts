@@ -461,7 +461,8 @@ function readTexts(value: unknown, field: string): string[] {
 }
 
 /** A float tensor the caller passed, as a float32 copy (the pipeline runs in float32). */
-function readFloat32(t: TensorLike, field: string): Float32Tensor {
+/** A float32 copy of a tensor input (float16 / float64 converted), checked (a ShapeError naming `field`). */
+export function readFloat32(t: TensorLike, field: string): Float32Tensor {
   const type = checkTensor(t, field);
   const data = new Float32Array(t.data.length);
   convertInto(t.data, type, data, 'float32');

@@ -18,19 +18,21 @@ import {
   DdimError,
   defaultWarningHandler,
   LoadError,
+  ShapeError,
   StateError,
   type WarningHandler,
 } from '../errors.js';
-import { checkOptionalFunction, readOptions } from '../guard.js';
+import { checkOptionalFunction, checkSignal, readOptions } from '../guard.js';
 import { type ModelFiles, type ModelFilesOptions, openModelFiles } from '../loading/model-files.js';
 import { createGuidedUnetDenoiser, createUnetDenoiser } from '../runtime/onnxruntime.js';
 import { type SampleOptions, type SampleResult, sample, sampleGuided } from '../sampling/loop.js';
 import { DDIMScheduler } from '../scheduler/ddim.js';
-import type { Float32Tensor } from '../tensor/tensor.js';
+import type { Float32Tensor, TensorLike } from '../tensor/tensor.js';
 import { loadComponents, type PipelineComponents, type VaeEncoderStyle } from './components.js';
 import {
   type GenerateOptions,
   type GenerateRequest,
+  readFloat32,
   readGenerateOptions,
   throwIfAborted,
 } from './generate-options.js';
@@ -72,6 +74,7 @@ const MODEL_FILES_OPTION_KEYS = [
   'onWarning',
 ];
 const LOAD_KEYS: ReadonlySet<string> = new Set([...MODEL_FILES_OPTION_KEYS, 'ort', 'sessionOptions']);
+const DECODE_KEYS: ReadonlySet<string> = new Set(['signal']);
 
 function isModelFiles(value: unknown): value is ModelFiles {
   return (
@@ -229,13 +232,7 @@ export class StableDiffusionPipeline {
    * is not). Every option is checked before any model runs.
    */
   async generate(options: GenerateOptions): Promise<GenerateResult> {
-    if (this.#released) {
-      throw new StateError({
-        field: 'pipeline',
-        problem: 'was released',
-        fix: 'load the model again with StableDiffusionPipeline.fromPretrained.',
-      });
-    }
+    this.#checkNotReleased();
     const c = this.#components;
     const request = readGenerateOptions(options, {
       vaeScaleFactor: c.vaeScaleFactor,
@@ -260,6 +257,49 @@ export class StableDiffusionPipeline {
     const latents = result.latents as Float32Tensor;
     const decoded = await decodeLatents(this.#ort, c.vaeDecoder, latents, c.scalingFactor, c.vaeScaleFactor);
     return { images: postprocessImages(decoded), latents };
+  }
+
+  /**
+   * `generate`'s last stage on latents you give: `latents / scaling_factor`, the VAE decoder, and
+   * diffusers' postprocessing to uint8 RGBA, so `decode(result.latents)` gives `result.images`.
+   * Made for previews of a step's predicted x0 (a copy of `onStep`'s `predOriginalSample`), as
+   * the playground shows them; diffusers has no such step (decode with `pipe.vae.decode` there).
+   * Each call is one VAE decoder run on the whole batch. `latents`: `[images, channels, h, w]`
+   * (float32, float16 or float64), a ShapeError otherwise; `signal`: an AbortError before the run.
+   */
+  async decode(latents: TensorLike, options: { signal?: AbortSignal } = {}): Promise<PipelineImage[]> {
+    this.#checkNotReleased();
+    const o = readOptions(options, {
+      allowed: DECODE_KEYS,
+      field: 'options',
+      example: '{ signal }',
+      kind: 'an option of decode',
+    }) as { signal?: unknown } | null;
+    const signal = checkSignal(o?.signal);
+    const c = this.#components;
+    const input = readFloat32(latents, 'latents');
+    const [batch, channels, h, w] = input.dims;
+    if (input.dims.length !== 4 || batch < 1 || channels !== c.unet.latentChannels || h < 1 || w < 1) {
+      throw new ShapeError({
+        field: 'latents.dims',
+        value: input.dims,
+        problem: `must be [images, ${c.unet.latentChannels}, height / ${c.vaeScaleFactor}, width / ${c.vaeScaleFactor}] (the UNet's latents)`,
+        fix: "pass generate's latents, or a copy of onStep's predOriginalSample.",
+      });
+    }
+    throwIfAborted(signal, 'before the VAE decoder');
+    const decoded = await decodeLatents(this.#ort, c.vaeDecoder, input, c.scalingFactor, c.vaeScaleFactor);
+    return postprocessImages(decoded);
+  }
+
+  #checkNotReleased(): void {
+    if (this.#released) {
+      throw new StateError({
+        field: 'pipeline',
+        problem: 'was released',
+        fix: 'load the model again with StableDiffusionPipeline.fromPretrained.',
+      });
+    }
   }
 
   /** The prompt embeddings (and the negative ones under guidance), repeated per image. */

@@ -26,7 +26,22 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchChromium(): Promise<Browser> {
+/**
+ * Chromium's own software WebGPU adapter (SwiftShader on Vulkan, shipped with Debian's Chromium):
+ * `navigator.gpu.requestAdapter()` then finds a (fallback) adapter without a GPU.
+ */
+const SOFTWARE_WEBGPU_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+];
+
+export interface LaunchOptions {
+  /** WebGPU on SwiftShader instead of no GPU at all (`--disable-gpu`). */
+  softwareWebGpu?: boolean;
+}
+
+export async function launchChromium(options: LaunchOptions = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH)) {
     throw new Error(
       `Chromium is not installed at ${CHROMIUM_PATH}. Install Debian's package (apt-get install -y chromium) ` +
@@ -37,7 +52,9 @@ export async function launchChromium(): Promise<Browser> {
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ARGS,
+    args: options.softwareWebGpu
+      ? [...ARGS.filter((a) => a !== '--disable-gpu'), ...SOFTWARE_WEBGPU_ARGS]
+      : ARGS,
     viewport: { width: 1440, height: 1000 },
     deviceScaleFactor: 1,
     timeout: 60_000,

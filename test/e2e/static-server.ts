@@ -1,7 +1,11 @@
 /**
  * A tiny static file server for the e2e test, bound to 127.0.0.1 on a free port. It serves the
- * built playground, and extra routes (config files, a stand-in for the Hub) from a map, so the
- * test never touches the internet.
+ * built playground, folders mounted under a path (the test model), and extra routes (config
+ * files, a stand-in for the Hub) from a map, so the test never touches the internet.
+ *
+ * Every response carries the cross-origin isolation headers (COOP same-origin, COEP
+ * require-corp), as the playground's vite dev and preview servers send them: the page is then
+ * cross-origin isolated, and ONNX Runtime's WebAssembly threads (SharedArrayBuffer) work.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -16,6 +20,15 @@ const TYPES: Record<string, string> = {
   '.map': 'application/json',
   '.png': 'image/png',
   '.svg': 'image/svg+xml',
+  '.wasm': 'application/wasm',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+/** Cross-origin isolation: what SharedArrayBuffer (ONNX Runtime's threads) needs. */
+export const ISOLATION_HEADERS = {
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-embedder-policy': 'require-corp',
 };
 
 export interface StaticServer {
@@ -25,29 +38,42 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
-/** Serve `root`; `extra` maps exact paths to bodies (served as JSON) and wins over files. */
-export async function serveStatic(root: string, extra: Record<string, string> = {}): Promise<StaticServer> {
+/**
+ * Serve `root`; `extra` maps exact paths to bodies (served as JSON) and wins over files; `mounts`
+ * maps path prefixes ("/models/tiny-sd/") to folders served under them.
+ */
+export async function serveStatic(
+  root: string,
+  extra: Record<string, string> = {},
+  mounts: Record<string, string> = {},
+): Promise<StaticServer> {
   const requests: string[] = [];
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname);
     requests.push(path);
     if (Object.hasOwn(extra, path)) {
-      res.writeHead(200, { 'content-type': 'application/json' });
+      res.writeHead(200, { 'content-type': 'application/json', ...ISOLATION_HEADERS });
       res.end(extra[path]);
       return;
     }
-    const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
-    if (!file.startsWith(root + sep) && file !== root) {
-      res.writeHead(403).end();
+    const mount = Object.keys(mounts).find((prefix) => path.startsWith(prefix));
+    const base = mount === undefined ? root : mounts[mount];
+    const rest = mount === undefined ? path : `/${path.slice(mount.length)}`;
+    const file = normalize(join(base, rest.endsWith('/') ? `${rest}index.html` : rest));
+    if (!file.startsWith(base + sep) && file !== base) {
+      res.writeHead(403, ISOLATION_HEADERS).end();
       return;
     }
     try {
       if (!(await stat(file)).isFile()) throw new Error('not a file');
       const body = await readFile(file);
-      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.writeHead(200, {
+        'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+        ...ISOLATION_HEADERS,
+      });
       res.end(body);
     } catch {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}`);
+      res.writeHead(404, { 'content-type': 'text/plain', ...ISOLATION_HEADERS }).end(`not found: ${path}`);
     }
   });
   await new Promise<void>((resolve, reject) => {
