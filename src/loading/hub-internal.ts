@@ -6,7 +6,7 @@
  *
  * Not exported from the package entry: these are building blocks, `hub.ts` is the API.
  */
-import { AbortError, DdimError, describeValue, LoadError } from '../errors.js';
+import { AbortError, DdimError, defaultWarningHandler, describeValue, LoadError } from '../errors.js';
 import { assertNoForbiddenKeys, isPlainObject } from '../guard.js';
 
 /** The file a diffusers scheduler's config is saved as (diffusers' `SCHEDULER_CONFIG_NAME`). */
@@ -786,4 +786,118 @@ export function configFilePath(subfolder: string | undefined): string {
 
 export function authHeaders(token: string | undefined): Record<string, string> {
   return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Options every load from the Hub or a URL shares
+
+/** A LoadError for an option: loading options are part of the load's description. */
+export function optionError(field: string, value: unknown, problem: string, fix: string): LoadError {
+  return new LoadError({ field, value, problem, fix });
+}
+
+/** The options of reaching the Hub or a URL, as the caller wrote them. */
+export interface HubAccessInput {
+  revision?: unknown;
+  token?: unknown;
+  endpoint?: unknown;
+  fetch?: unknown;
+  localFilesOnly?: unknown;
+  cacheDir?: unknown;
+  onWarning?: unknown;
+  signal?: unknown;
+  timeoutMs?: unknown;
+}
+
+/** Those options checked (each a LoadError naming it), defaults filled where the core has one. */
+export interface HubAccess {
+  revision: string;
+  token: string | false | undefined;
+  endpoint: string | undefined;
+  fetch: FetchLike;
+  localFilesOnly: boolean | undefined;
+  cacheDir: string | undefined;
+  warn: (message: string) => void;
+  signal: AbortSignal | undefined;
+  timeoutMs: number;
+}
+
+/** Check the options shared by scheduler-config loads and model-folder loads, once, in one place. */
+export function checkHubAccess(o: HubAccessInput): HubAccess {
+  const token = o.token;
+  if (token !== undefined && token !== false && (typeof token !== 'string' || token.length === 0)) {
+    throw optionError(
+      'token',
+      typeof token === 'string' ? token : typeof token,
+      'must be a non-empty string, or false for no token',
+      'pass a Hugging Face access token ("hf_...").',
+    );
+  }
+  if (o.fetch !== undefined && typeof o.fetch !== 'function') {
+    throw optionError(
+      'fetch',
+      o.fetch,
+      'must be a function like globalThis.fetch',
+      'omit it to use globalThis.fetch.',
+    );
+  }
+  const fetchImpl: FetchLike =
+    (o.fetch as FetchLike | undefined) ??
+    ((input, init) => {
+      if (typeof globalThis.fetch !== 'function') {
+        throw optionError(
+          'fetch',
+          undefined,
+          'is not available in this runtime',
+          'pass { fetch } explicitly.',
+        );
+      }
+      return globalThis.fetch(input, init);
+    });
+  if (o.localFilesOnly !== undefined && typeof o.localFilesOnly !== 'boolean') {
+    throw optionError(
+      'localFilesOnly',
+      o.localFilesOnly,
+      'must be true or false',
+      'omit it to go online when needed.',
+    );
+  }
+  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir.length === 0)) {
+    throw optionError(
+      'cacheDir',
+      o.cacheDir,
+      'must be a folder path',
+      'omit it for the Hugging Face default cache.',
+    );
+  }
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
+    throw optionError('onWarning', o.onWarning, 'must be a function', 'pass (message) => ... or omit it.');
+  }
+  if (
+    o.signal !== undefined &&
+    (o.signal === null || typeof (o.signal as AbortSignal).addEventListener !== 'function')
+  ) {
+    throw optionError('signal', o.signal, 'must be an AbortSignal', 'pass controller.signal.');
+  }
+  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  // setTimeout fires at once past 2^31 - 1 ms, so larger bounds are refused rather than broken.
+  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 2 ** 31 - 1) {
+    throw optionError(
+      'timeoutMs',
+      timeoutMs,
+      'must be a number of milliseconds between 1 and 2147483647',
+      `omit it for ${DEFAULT_TIMEOUT_MS} ms.`,
+    );
+  }
+  return {
+    revision: checkRevision(o.revision),
+    token: token as string | false | undefined,
+    endpoint: checkEndpoint(o.endpoint),
+    fetch: fetchImpl,
+    localFilesOnly: o.localFilesOnly as boolean | undefined,
+    cacheDir: o.cacheDir as string | undefined,
+    warn: (o.onWarning as ((message: string) => void) | undefined) ?? defaultWarningHandler,
+    signal: o.signal as AbortSignal | undefined,
+    timeoutMs,
+  };
 }

@@ -16,15 +16,14 @@
  * while streaming, and JSON holding `__proto__` / `constructor` / `prototype` keys is refused.
  */
 
-import { ArgumentError, DdimError, defaultWarningHandler, describeValue, LoadError } from '../errors.js';
+import { ArgumentError, DdimError, describeValue, LoadError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
 import { type DiffusersJsonOptions, toDiffusersJsonString } from './diffusers-json.js';
 import {
   authHeaders,
   CONFIG_NAME,
-  checkEndpoint,
+  checkHubAccess,
   checkRepoId,
-  checkRevision,
   checkSubfolder,
   configFilePath,
   configUrlFor,
@@ -38,6 +37,7 @@ import {
   isHttpUrl,
   LoadContext,
   looksLikeLocalPath,
+  optionError,
   parseConfigBytes,
   type RequestTarget,
 } from './hub-internal.js';
@@ -153,10 +153,6 @@ export function registerConfigSource(source: ConfigSource): () => void {
   };
 }
 
-function optionError(field: string, value: unknown, problem: string, fix: string): LoadError {
-  return new LoadError({ field, value, problem, fix });
-}
-
 /** The keys of LoadConfigOptions: anything else is a LoadError, so a misspelt option is never ignored. */
 export const LOAD_OPTION_KEYS: ReadonlySet<string> = new Set([
   'subfolder',
@@ -194,16 +190,6 @@ function resolveOptionsUnguarded(
     );
   }
   const o = options ?? {};
-  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // setTimeout fires at once past 2^31 - 1 ms, so larger bounds are refused rather than broken.
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 2 ** 31 - 1) {
-    throw optionError(
-      'timeoutMs',
-      timeoutMs,
-      'must be a number of milliseconds between 1 and 2147483647',
-      `omit it for ${DEFAULT_TIMEOUT_MS} ms.`,
-    );
-  }
   const maxBytes = o.maxBytes ?? DEFAULT_MAX_BYTES;
   if (typeof maxBytes !== 'number' || !Number.isSafeInteger(maxBytes) || maxBytes < 1) {
     throw optionError(
@@ -213,61 +199,7 @@ function resolveOptionsUnguarded(
       `omit it for ${DEFAULT_MAX_BYTES}.`,
     );
   }
-  const token = o.token;
-  if (token !== undefined && token !== false && (typeof token !== 'string' || token.length === 0)) {
-    throw optionError(
-      'token',
-      typeof token === 'string' ? token : typeof token,
-      'must be a non-empty string, or false for no token',
-      'pass a Hugging Face access token ("hf_...").',
-    );
-  }
-  if (o.fetch !== undefined && typeof o.fetch !== 'function') {
-    throw optionError(
-      'fetch',
-      o.fetch,
-      'must be a function like globalThis.fetch',
-      'omit it to use globalThis.fetch.',
-    );
-  }
-  const fetchImpl: FetchLike =
-    o.fetch ??
-    ((input, init) => {
-      if (typeof globalThis.fetch !== 'function') {
-        throw optionError(
-          'fetch',
-          undefined,
-          'is not available in this runtime',
-          'pass { fetch } explicitly.',
-        );
-      }
-      return globalThis.fetch(input, init);
-    });
-  if (o.localFilesOnly !== undefined && typeof o.localFilesOnly !== 'boolean') {
-    throw optionError(
-      'localFilesOnly',
-      o.localFilesOnly,
-      'must be true or false',
-      'omit it to go online when needed.',
-    );
-  }
-  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir.length === 0)) {
-    throw optionError(
-      'cacheDir',
-      o.cacheDir,
-      'must be a folder path',
-      'omit it for the Hugging Face default cache.',
-    );
-  }
-  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
-    throw optionError('onWarning', o.onWarning, 'must be a function', 'pass (message) => ... or omit it.');
-  }
-  if (
-    o.signal !== undefined &&
-    (o.signal === null || typeof (o.signal as AbortSignal).addEventListener !== 'function')
-  ) {
-    throw optionError('signal', o.signal, 'must be an AbortSignal', 'pass controller.signal.');
-  }
+  const access = checkHubAccess(o);
   for (const key of Object.keys(o)) {
     if (!LOAD_OPTION_KEYS.has(key)) {
       throw optionError(
@@ -278,19 +210,7 @@ function resolveOptionsUnguarded(
       );
     }
   }
-  return {
-    signal: o.signal,
-    subfolder: checkSubfolder(o.subfolder),
-    revision: checkRevision(o.revision),
-    token,
-    endpoint: checkEndpoint(o.endpoint),
-    fetch: fetchImpl,
-    maxBytes,
-    timeoutMs,
-    localFilesOnly: o.localFilesOnly,
-    cacheDir: o.cacheDir,
-    warn: o.onWarning ?? defaultWarningHandler,
-  };
+  return { ...access, subfolder: checkSubfolder(o.subfolder), maxBytes };
 }
 
 /**

@@ -4,14 +4,13 @@
  * option before any request, and what is left unset stays unset for the source's own defaults
  * (the environment under Node).
  */
-import { defaultWarningHandler, LoadError } from '../errors.js';
+import { LoadError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
 import {
-  checkEndpoint,
-  checkRevision,
-  DEFAULT_TIMEOUT_MS,
+  checkHubAccess,
   type FetchLike,
   LoadContext,
+  optionError,
 } from './hub-internal.js';
 import type { ModelFilesOptions } from './model-files.js';
 
@@ -43,10 +42,6 @@ export const MAX_TEXT_BYTES = 64 * 1024 * 1024;
 /** A repository listing with a few thousand files is a few MB. */
 export const MAX_LISTING_BYTES = 32 * 1024 * 1024;
 
-function optionError(field: string, value: unknown, problem: string, fix: string): LoadError {
-  return new LoadError({ field, value, problem, fix });
-}
-
 export function resolveModelFilesOptions(
   options: RemoteModelFilesOptions | undefined,
 ): ResolvedModelFilesOptions {
@@ -62,55 +57,7 @@ function resolveUnguarded(options: RemoteModelFilesOptions | undefined): Resolve
     throw optionError('options', options, 'must be an object', 'pass { revision, token, ... } or nothing.');
   }
   const o = options ?? {};
-  const token = o.token;
-  if (token !== undefined && token !== false && (typeof token !== 'string' || token.length === 0)) {
-    throw optionError(
-      'token',
-      typeof token === 'string' ? token : typeof token,
-      'must be a non-empty string, or false for no token',
-      'pass a Hugging Face access token ("hf_...").',
-    );
-  }
-  if (o.fetch !== undefined && typeof o.fetch !== 'function') {
-    throw optionError(
-      'fetch',
-      o.fetch,
-      'must be a function like globalThis.fetch',
-      'omit it to use globalThis.fetch.',
-    );
-  }
-  const fetchImpl: FetchLike =
-    o.fetch ??
-    ((input, init) => {
-      if (typeof globalThis.fetch !== 'function') {
-        throw optionError(
-          'fetch',
-          undefined,
-          'is not available in this runtime',
-          'pass { fetch } explicitly.',
-        );
-      }
-      return globalThis.fetch(input, init);
-    });
-  if (o.localFilesOnly !== undefined && typeof o.localFilesOnly !== 'boolean') {
-    throw optionError(
-      'localFilesOnly',
-      o.localFilesOnly,
-      'must be true or false',
-      'omit it to go online when needed.',
-    );
-  }
-  if (o.cacheDir !== undefined && (typeof o.cacheDir !== 'string' || o.cacheDir.length === 0)) {
-    throw optionError(
-      'cacheDir',
-      o.cacheDir,
-      'must be a folder path',
-      'omit it for the Hugging Face default cache.',
-    );
-  }
-  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') {
-    throw optionError('onWarning', o.onWarning, 'must be a function', 'pass (message) => ... or omit it.');
-  }
+  const access = checkHubAccess(o);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') {
     throw optionError(
       'onProgress',
@@ -119,23 +66,7 @@ function resolveUnguarded(options: RemoteModelFilesOptions | undefined): Resolve
       'pass ({ file, loaded, total }) => ... or omit it.',
     );
   }
-  if (
-    o.signal !== undefined &&
-    (o.signal === null || typeof (o.signal as AbortSignal).addEventListener !== 'function')
-  ) {
-    throw optionError('signal', o.signal, 'must be an AbortSignal', 'pass controller.signal.');
-  }
-  const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  // setTimeout fires at once past 2^31 - 1 ms, so larger bounds are refused rather than broken.
-  if (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > 2 ** 31 - 1) {
-    throw optionError(
-      'timeoutMs',
-      timeoutMs,
-      'must be a number of milliseconds between 1 and 2147483647',
-      `omit it for ${DEFAULT_TIMEOUT_MS} ms.`,
-    );
-  }
-  const warn = o.onWarning ?? defaultWarningHandler;
+  const warn = access.warn;
   const onProgress = o.onProgress;
   let progressBroken = false;
   const progress = (file: string, loaded: number, total: number | null): void => {
@@ -149,18 +80,7 @@ function resolveUnguarded(options: RemoteModelFilesOptions | undefined): Resolve
       );
     }
   };
-  return {
-    revision: checkRevision(o.revision),
-    token,
-    endpoint: checkEndpoint(o.endpoint),
-    fetch: fetchImpl,
-    localFilesOnly: o.localFilesOnly,
-    cacheDir: o.cacheDir,
-    signal: o.signal,
-    progress,
-    warn,
-    timeoutMs,
-  };
+  return { ...access, progress };
 }
 
 /**
