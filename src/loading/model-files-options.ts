@@ -6,12 +6,7 @@
  */
 import { LoadError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import {
-  checkHubAccess,
-  type FetchLike,
-  LoadContext,
-  optionError,
-} from './hub-internal.js';
+import { checkHubAccess, type FetchLike, LoadContext, optionError } from './hub-internal.js';
 import type { ModelFilesOptions } from './model-files.js';
 
 /** Options of the fetching sources beyond ModelFilesOptions. */
