@@ -18,7 +18,17 @@
 // Every entry returns 1 when every result it stores (and the unclamped x0) is finite, else 0: the
 // caller then scans for the element to name. (The JS path also reports 0 past a sum of 2^127,
 // a false alarm its scan clears; these report exactly the non-finite results.)
-import { decodeHalf4, encodeHalf4, f32ToHalf, f64ToHalf, halfSpecial4, halfToF32, halfToF64 } from './half';
+import {
+  encodeHalf4,
+  f32ToHalf,
+  f64ToHalf,
+  halfLanes,
+  halfSpecial4,
+  halfSpecial8,
+  halfToF32,
+  halfToF64,
+  widenHalf4,
+} from './half';
 import {
   PARAMS,
   SCRATCH_M,
@@ -185,7 +195,11 @@ function bounded32(x: usize, m: usize, u: usize, z: usize, prev: usize, x0: usiz
   return i32(!v128.any_true(bad));
 }
 
-/** linear32 over float16 bits in and out, decoding and encoding in registers (the fp16 SD case). */
+/**
+ * linear32 over float16 bits in and out, decoding and encoding in registers (the fp16 SD case).
+ * Inputs are widened by widenHalf4 (a NaN input stays a NaN, all the step needs); the finiteness
+ * test reads the encoded outputs, 8 at a time.
+ */
 function linearHalf(x: usize, m: usize, prev: usize, x0: usize, n: i32): i32 {
   const a = p32(A);
   const b = p32(B);
@@ -197,21 +211,25 @@ function linearHalf(x: usize, m: usize, prev: usize, x0: usize, n: i32): i32 {
   for (; o + 16 <= end; o += 16) {
     const xh = v128.load(x + o);
     const mh = v128.load(m + o);
-    const xl = decodeHalf4(i32x4.extend_low_i16x8_u(xh));
-    const xu = decodeHalf4(i32x4.extend_high_i16x8_u(xh));
-    const ml = decodeHalf4(i32x4.extend_low_i16x8_u(mh));
-    const mu = decodeHalf4(i32x4.extend_high_i16x8_u(mh));
-    const vl = encodeHalf4(f32x4.add(f32x4.mul(p, xl), f32x4.mul(q, ml)));
-    const vu = encodeHalf4(f32x4.add(f32x4.mul(p, xu), f32x4.mul(q, mu)));
-    const wl = encodeHalf4(f32x4.add(f32x4.mul(a, xl), f32x4.mul(b, ml)));
-    const wu = encodeHalf4(f32x4.add(f32x4.mul(a, xu), f32x4.mul(b, mu)));
-    v128.store(prev + o, i16x8.narrow_i32x4_u(vl, vu));
-    v128.store(x0 + o, i16x8.narrow_i32x4_u(wl, wu));
-    bad = v128.or(bad, v128.or(v128.or(halfSpecial4(vl), halfSpecial4(vu)), v128.or(halfSpecial4(wl), halfSpecial4(wu))));
+    const xl = widenHalf4(halfLanes(xh, false));
+    const xu = widenHalf4(halfLanes(xh, true));
+    const ml = widenHalf4(halfLanes(mh, false));
+    const mu = widenHalf4(halfLanes(mh, true));
+    const v = i16x8.narrow_i32x4_u(
+      encodeHalf4(f32x4.add(f32x4.mul(p, xl), f32x4.mul(q, ml))),
+      encodeHalf4(f32x4.add(f32x4.mul(p, xu), f32x4.mul(q, mu))),
+    );
+    const w = i16x8.narrow_i32x4_u(
+      encodeHalf4(f32x4.add(f32x4.mul(a, xl), f32x4.mul(b, ml))),
+      encodeHalf4(f32x4.add(f32x4.mul(a, xu), f32x4.mul(b, mu))),
+    );
+    v128.store(prev + o, v);
+    v128.store(x0 + o, w);
+    bad = v128.or(bad, v128.or(halfSpecial8(v), halfSpecial8(w)));
   }
   for (; o < end; o += 2) {
-    const xv = decodeHalf4(i32x4.splat(<i32>load<u16>(x + o)));
-    const mv = decodeHalf4(i32x4.splat(<i32>load<u16>(m + o)));
+    const xv = widenHalf4(i32x4.splat(<i32>load<u16>(x + o) << 16));
+    const mv = widenHalf4(i32x4.splat(<i32>load<u16>(m + o) << 16));
     const v = encodeHalf4(f32x4.add(f32x4.mul(p, xv), f32x4.mul(q, mv)));
     const w = encodeHalf4(f32x4.add(f32x4.mul(a, xv), f32x4.mul(b, mv)));
     store<u16>(prev + o, <u16>i32x4.extract_lane(v, 0));
