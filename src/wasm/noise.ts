@@ -11,8 +11,6 @@ import type { Generator } from '../noise.js';
 import type { DType } from '../tensor.js';
 import { type KernelInstance, STAGE_ELEMENTS } from './instance.js';
 
-/** Values drawn per kernel call when the output is copied out (a multiple of 16, within a slot). */
-const CHUNK = STAGE_ELEMENTS - 16;
 
 export type NoiseArray = Float32Array | Uint16Array | Float64Array;
 
@@ -57,14 +55,18 @@ export function fillRandnWasm(
     // The array lives in the instance: draw straight into it.
     draw(out.byteOffset + offset * size, length);
   } else {
-    // Through a staging slot, CHUNK values at a time; the last call takes the rest (16 or more,
+    // Through a staging slot, `chunk` values at a time; the last call takes the rest (16 or more,
     // so that it, and only it, redraws the last 16 values when the length is not a multiple of 16).
     const at = k.slot(0);
+    // Values per call: a multiple of 16 within a slot. (Computed here, not at the top of the
+    // module: src/noise.ts will import this module, and instance.ts imports src/noise.ts, so a
+    // top-level read of an imported binding could run before that binding is initialised.)
+    const chunk = STAGE_ELEMENTS - 16;
     let start = 0;
-    while (length - start >= CHUNK + 16) {
-      draw(at, CHUNK);
-      copyOut(k.view(), dtype, at, CHUNK, out, offset + start);
-      start += CHUNK;
+    while (length - start >= chunk + 16) {
+      draw(at, chunk);
+      copyOut(k.view(), dtype, at, chunk, out, offset + start);
+      start += chunk;
     }
     draw(at, length - start);
     copyOut(k.view(), dtype, at, length - start, out, offset + start);
