@@ -207,6 +207,7 @@ describe('the block kernels on every input', () => {
   });
 
   it('float16: every pair of the 2048 radius and 2048 angle inputs gives the JS kernel’s bits', () => {
+    k.ensureHalfTables();
     const { words, index, out } = stateSlots();
     const raw = new Int32Array(624);
     const pairs = 2048 * 2048;

@@ -170,6 +170,7 @@ export class KernelInstance {
   private top: number;
   private scratchAt = 0;
   private scratchBytes = 0;
+  private halfTables = false;
 
   constructor(module: WebAssembly.Module) {
     // The engine's own Math functions: the float64 stream calls them as the JS path does.
@@ -259,11 +260,11 @@ export class KernelInstance {
   }
 
   /**
-   * The noise kernels' tables, from the same expressions as src/noise.ts's (Math.log, Math.sin and
-   * Math.cos of this engine), so that both paths round the same doubles.
+   * The float32 noise kernel's tables, from the same expressions as src/noise.ts's (Math.log,
+   * Math.sin and Math.cos of this engine), so that both paths round the same doubles.
    */
   private fillTables(): void {
-    const { f32, f64 } = this.view();
+    const { f64 } = this.view();
     const ex = this.exports;
     const log = (ex.LOG_PAIRS.value as number) >> 3;
     for (let j = 0; j <= 256; j++) {
@@ -277,6 +278,17 @@ export class KernelInstance {
       f64[sincos + 2 * k] = Math.sin(k * step);
       f64[sincos + 2 * k + 1] = Math.cos(k * step);
     }
+  }
+
+  /**
+   * The float16 stream's tables, filled on its first draw: building them (the JS path's
+   * halfBoxMullerTables, with float16Table) takes ~20 ms once per process, which a program that
+   * never draws float16 noise should not pay.
+   */
+  ensureHalfTables(): void {
+    if (this.halfTables) return;
+    const f32 = this.view().f32;
+    const ex = this.exports;
     const half = halfBoxMullerTables();
     const radius = (ex.HALF_RADIUS.value as number) >> 2;
     const cossin = (ex.HALF_COSSIN.value as number) >> 2;
@@ -286,6 +298,7 @@ export class KernelInstance {
       f32[cossin + 2 * k] = half.cos[k];
       f32[cossin + 2 * k + 1] = half.sin[k];
     }
+    this.halfTables = true;
   }
 }
 

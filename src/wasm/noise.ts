@@ -11,7 +11,6 @@ import type { Generator } from '../noise.js';
 import type { DType } from '../tensor.js';
 import { type KernelInstance, STAGE_ELEMENTS } from './instance.js';
 
-
 export type NoiseArray = Float32Array | Uint16Array | Float64Array;
 
 function sizeOf(dtype: DType): number {
@@ -43,6 +42,7 @@ export function fillRandnWasm(
     return;
   }
   const ex = k.exports;
+  if (dtype === 'float16') k.ensureHalfTables();
   const draw = dtype === 'float32' ? ex.randnF32 : dtype === 'float64' ? ex.randnF64 : ex.randnF16;
   const state = (ex.MT_STATE.value as number) >> 2;
   const index = (ex.MT_INDEX.value as number) >> 2;
