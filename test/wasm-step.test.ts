@@ -473,6 +473,40 @@ describe('non-finite values', () => {
     }
   });
 
+  it('a non-finite input changes only its own element’s results (float16: the short conversions elsewhere)', () => {
+    for (const type of ['float16', 'float32'] as const) {
+      const c: Case = {
+        prediction: 'epsilon',
+        bound: 'none',
+        eta: 0,
+        clipped: false,
+        sampleType: type,
+        modelType: type,
+        noiseType: type,
+        outType: type,
+        batch: 1,
+        per: 203,
+      };
+      const clean = build(c, 21);
+      ddimStepKernelWasm(k, clean.wasm, 'auto');
+      for (const [at, bad] of [
+        [0, Number.NaN],
+        [77, Number.POSITIVE_INFINITY],
+        [200, Number.NEGATIVE_INFINITY],
+      ] as const) {
+        const b = build(c, 21);
+        b.wasm.modelOutput[at] = type === 'float16' ? numberToFloat16(bad) : bad;
+        expect(ddimStepKernelWasm(k, b.wasm, 'auto')).toBe(false);
+        for (let i = 0; i < 203; i++) {
+          const got = read(b.wasm.prevSample, type, i);
+          if (i === at) expect(Number.isFinite(got), `${type} element ${i}`).toBe(false);
+          else
+            expect(Object.is(got, read(clean.wasm.prevSample, type, i)), `${type} element ${i}`).toBe(true);
+        }
+      }
+    }
+  });
+
   it('a result that overflows only in the output dtype is reported', () => {
     for (const type of ['float32', 'float16'] as const) {
       const c: Case = {

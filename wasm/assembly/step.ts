@@ -20,6 +20,7 @@
 // a false alarm its scan clears; these report exactly the non-finite results.)
 import {
   encodeHalf4,
+  encodeNumberHalf4,
   f32ToHalf,
   f64ToHalf,
   halfLanes,
@@ -27,6 +28,7 @@ import {
   halfSpecial8,
   halfToF32,
   halfToF64,
+  widenFiniteHalf4,
   widenHalf4,
 } from './half';
 import {
@@ -196,36 +198,73 @@ function bounded32(x: usize, m: usize, u: usize, z: usize, prev: usize, x0: usiz
 }
 
 /**
+ * Eight elements of linearHalf at byte offset o: float16 x and m (already loaded as xh, mh) to
+ * float16 prev and x0. `exact` (a constant at each call site): widen Inf and NaN inputs to Inf
+ * and NaN and encode a NaN result as NaN; without it, 21 fewer instructions, for inputs known to
+ * be finite and scalars that cannot overflow float32 with them. Returns the lanes whose results
+ * are Inf or NaN.
+ */
+// @ts-ignore: decorator
+@inline function halfBlock8(
+  xh: v128,
+  mh: v128,
+  a: v128,
+  b: v128,
+  p: v128,
+  q: v128,
+  prev: usize,
+  x0: usize,
+  exact: bool,
+): v128 {
+  const xl = exact ? widenHalf4(halfLanes(xh, false)) : widenFiniteHalf4(halfLanes(xh, false));
+  const xu = exact ? widenHalf4(halfLanes(xh, true)) : widenFiniteHalf4(halfLanes(xh, true));
+  const ml = exact ? widenHalf4(halfLanes(mh, false)) : widenFiniteHalf4(halfLanes(mh, false));
+  const mu = exact ? widenHalf4(halfLanes(mh, true)) : widenFiniteHalf4(halfLanes(mh, true));
+  const vl = f32x4.add(f32x4.mul(p, xl), f32x4.mul(q, ml));
+  const vu = f32x4.add(f32x4.mul(p, xu), f32x4.mul(q, mu));
+  const wl = f32x4.add(f32x4.mul(a, xl), f32x4.mul(b, ml));
+  const wu = f32x4.add(f32x4.mul(a, xu), f32x4.mul(b, mu));
+  const v = exact
+    ? i16x8.narrow_i32x4_u(encodeHalf4(vl), encodeHalf4(vu))
+    : i16x8.narrow_i32x4_u(encodeNumberHalf4(vl), encodeNumberHalf4(vu));
+  const w = exact
+    ? i16x8.narrow_i32x4_u(encodeHalf4(wl), encodeHalf4(wu))
+    : i16x8.narrow_i32x4_u(encodeNumberHalf4(wl), encodeNumberHalf4(wu));
+  v128.store(prev, v);
+  v128.store(x0, w);
+  return v128.or(halfSpecial8(v), halfSpecial8(w));
+}
+
+/**
  * linear32 over float16 bits in and out, decoding and encoding in registers (the fp16 SD case).
- * Inputs are widened by widenHalf4 (a NaN input stays a NaN, all the step needs); the finiteness
- * test reads the encoded outputs, 8 at a time.
+ * The finiteness test reads the encoded outputs. Eight elements at a time take the short
+ * conversions (halfBlock8 without `exact`) unless one of their inputs is Inf or NaN (tested on
+ * the 16-bit patterns, 5 instructions) or a scalar is 2^100 or more (then a float32 product can
+ * overflow and Inf - Inf make a NaN): the results are the same either way, bit for bit.
  */
 function linearHalf(x: usize, m: usize, prev: usize, x0: usize, n: i32): i32 {
   const a = p32(A);
   const b = p32(B);
   const p = p32(P);
   const q = p32(Q);
+  const big = f32x4.splat(1.2676506002282294e30); // 2^100
+  // All four below 2^100 (a NaN is not): |scalar x| < 2^116 for any finite half, no overflow.
+  const safe =
+    v128.all_true<i32>(f32x4.lt(f32x4.abs(a), big)) &&
+    v128.all_true<i32>(f32x4.lt(f32x4.abs(b), big)) &&
+    v128.all_true<i32>(f32x4.lt(f32x4.abs(p), big)) &&
+    v128.all_true<i32>(f32x4.lt(f32x4.abs(q), big));
   let bad = v128.splat<i32>(0);
   const end = <usize>n << 1;
   let o: usize = 0;
   for (; o + 16 <= end; o += 16) {
     const xh = v128.load(x + o);
     const mh = v128.load(m + o);
-    const xl = widenHalf4(halfLanes(xh, false));
-    const xu = widenHalf4(halfLanes(xh, true));
-    const ml = widenHalf4(halfLanes(mh, false));
-    const mu = widenHalf4(halfLanes(mh, true));
-    const v = i16x8.narrow_i32x4_u(
-      encodeHalf4(f32x4.add(f32x4.mul(p, xl), f32x4.mul(q, ml))),
-      encodeHalf4(f32x4.add(f32x4.mul(p, xu), f32x4.mul(q, mu))),
-    );
-    const w = i16x8.narrow_i32x4_u(
-      encodeHalf4(f32x4.add(f32x4.mul(a, xl), f32x4.mul(b, ml))),
-      encodeHalf4(f32x4.add(f32x4.mul(a, xu), f32x4.mul(b, mu))),
-    );
-    v128.store(prev + o, v);
-    v128.store(x0 + o, w);
-    bad = v128.or(bad, v128.or(halfSpecial8(v), halfSpecial8(w)));
+    if (safe && !v128.any_true(v128.or(halfSpecial8(xh), halfSpecial8(mh)))) {
+      bad = v128.or(bad, halfBlock8(xh, mh, a, b, p, q, prev + o, x0 + o, false));
+    } else {
+      bad = v128.or(bad, halfBlock8(xh, mh, a, b, p, q, prev + o, x0 + o, true));
+    }
   }
   for (; o < end; o += 2) {
     const xv = widenHalf4(i32x4.splat(<i32>load<u16>(x + o) << 16));
