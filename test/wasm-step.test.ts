@@ -331,8 +331,8 @@ describe('ddimStepKernelWasm against ddimStepKernel, every case', () => {
         worst = Math.max(worst, w);
       }
     });
-    // Float32 lanes differ from the JS path at all (else the bound would test nothing), and use
-    // at most part of it (measured: a third, see notes/wasm.md).
+    // Float32 lanes differ from the JS path at all (else the bound would test nothing), and stay
+    // inside it (measured: at most 72% of it, 2.9 u S, on these cases).
     expect(narrowCases).toBeGreaterThan(100);
     expect(worst).toBeGreaterThan(0);
     expect(worst).toBeLessThan(1);

@@ -4,8 +4,8 @@
  *
  * Loading. The module ships as base64 inside a JS module, so it loads wherever this library's
  * code does -- Node, browsers, bundlers -- with no file to fetch and no Node built-in. It is
- * compiled synchronously on first use (`new WebAssembly.Module`, about a millisecond for its
- * ~30 KB), so that `step()` stays synchronous and needs no `await` before the first call. Where
+ * compiled synchronously on first use (`new WebAssembly.Module`, 1 to 2 ms for its ~20 KB),
+ * so that `step()` stays synchronous and needs no `await` before the first call. Where
  * the engine refuses that (Chrome on the main thread refused synchronous compiles of modules over
  * 4 KB until version 115, and still refuses them past 8 MB), or where WebAssembly or its SIMD
  * instructions are missing (then the module does not validate), the JS path runs; on a refusal,

@@ -16,7 +16,8 @@
  *
  * Tensors that live in the instance's memory (`KernelInstance.allocate`) are read and written in
  * place; others are copied through the staging slots, STAGE_ELEMENTS elements at a time, so that
- * the copies and the kernel work on data in the L2 cache (notes/wasm.md has the measurements).
+ * the copies and the kernel work on data in the L2 cache (docs/performance.md has the
+ * measurements: `npm run bench:wasm`).
  */
 import { ArgumentError } from '../errors.js';
 import { quantileInPlace, type StepKernelArgs, thresholdPrecision } from '../step.js';
