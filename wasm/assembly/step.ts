@@ -13,7 +13,7 @@
 // - f32x4, for float32 and float16 tensors: the scalars rounded to float32 and every product and
 //   sum rounded to float32 (as diffusers' own float32 tensor ops round), 2.5x the f64x2 speed;
 //   results within a few float32 ulps of the terms' magnitudes of the JS path's (the bound is in
-//   src/wasm/step.ts and tested).
+//   test/wasm-step.test.ts, derived there and tested).
 //
 // Every entry returns 1 when every result it stores (and the unclamped x0) is finite, else 0: the
 // caller then scans for the element to name. (The JS path also reports 0 past a sum of 2^127,
