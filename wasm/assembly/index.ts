@@ -1,0 +1,19 @@
+// The module's exports: see src/wasm/ for how the JavaScript side calls them.
+export { f32ToHalf, f64ToHalf, halfToF32, halfToF64 } from './half';
+export {
+  HALF_COSSIN,
+  HALF_RADIUS,
+  LOG_PAIRS,
+  MT_INDEX,
+  MT_SCRATCH,
+  MT_STATE,
+  PARAMS,
+  SINCOS_PAIRS,
+} from './layout';
+export { randnF16, randnF32, randnF64 } from './randn';
+export { absX0, step } from './step';
+
+/** First byte past the static data: the JavaScript side allocates its buffers from here on. */
+export function heapBase(): usize {
+  return __heap_base;
+}
