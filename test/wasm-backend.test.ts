@@ -1,6 +1,7 @@
 /**
  * The kernel backend switch (src/wasm/backend.ts) and how the module loads (src/wasm/instance.ts):
- * the default on an engine with WebAssembly SIMD, forcing the JS path, refusing a bad choice, and
+ * the default on an engine with WebAssembly SIMD, forcing the JS path, refusing a bad choice, the
+ * step-lanes option, which instance a call runs on (an arena's arrays on the arena), and
  * the fallbacks -- no WebAssembly, a module the engine does not validate, a refused synchronous
  * compile that an asynchronous one then replaces. Each fallback case loads the modules afresh
  * (their compile state is per module instance) with the global WebAssembly swapped.
@@ -55,6 +56,43 @@ describe('the backend switch', () => {
     }
     expect(() => b.setKernelBackend('fast' as never)).toThrow(/'auto', 'wasm' or 'js'/);
     expect(b.kernelBackend()).toBe('wasm');
+  });
+
+  it('takes the step lanes as an option, refusing unknown options and values; each call sets every option', async () => {
+    const b = await freshBackend();
+    expect(b.stepLanes()).toBe('auto');
+    b.setKernelBackend('auto', { stepLanes: 'float64' });
+    expect(b.stepLanes()).toBe('float64');
+    b.setKernelBackend('wasm');
+    expect(b.stepLanes()).toBe('auto');
+    expect(() => b.setKernelBackend('auto', { stepLanes: 'float32' as never })).toThrow(
+      /options.stepLanes must be 'auto' or 'float64'/,
+    );
+    expect(() => b.setKernelBackend('auto', { lanes: 'float64' } as never)).toThrow(b.errors.ArgumentError);
+    expect(() => b.setKernelBackend('auto', { lanes: 'float64' } as never)).toThrow(/lanes/);
+    expect(() => b.setKernelBackend('auto', 'float64' as never)).toThrow(/must be an options object/);
+    // A refused call changes nothing.
+    b.setKernelBackend('js', { stepLanes: 'float64' });
+    expect(() => b.setKernelBackend('wasm', { stepLanes: 'fast' as never })).toThrow(b.errors.ArgumentError);
+    expect(b.kernelBackend()).toBe('js');
+    expect(b.stepLanes()).toBe('float64');
+  });
+
+  it("sends calls to the arena an array lives in, else to the shared instance, and nowhere on 'js'", async () => {
+    const b = await freshBackend();
+    const shared = b.activeKernels();
+    const arena = b.newArena(1024, 0);
+    expect(arena).not.toBeNull();
+    expect(arena).not.toBe(shared);
+    const inArena = new Float32Array(arena?.buffer() as ArrayBuffer, arena?.allocateBytes(64), 16);
+    expect(b.kernelsFor(inArena)).toBe(arena);
+    expect(b.kernelsFor(new Float32Array(16))).toBe(shared);
+    // Sealed: it never grows, so what it cannot hold it refuses.
+    expect(arena?.allocateBytes(1 << 24)).toBe(-1);
+    expect(arena?.buffer()).toBe(inArena.buffer);
+    b.setKernelBackend('js');
+    expect(b.kernelsFor(inArena)).toBeNull();
+    expect(b.newArena(1024, 0)).toBeNull();
   });
 });
 

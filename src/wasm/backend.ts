@@ -1,10 +1,11 @@
 /**
- * Which implementation of the numeric kernels runs: the WebAssembly SIMD kernels (`'wasm'`) or
- * the JavaScript ones (`'js'`, the reference the kernels are tested against, and the fallback).
+ * Which implementation of the numeric kernels runs -- the WebAssembly SIMD kernels (`'wasm'`) or
+ * the JavaScript ones (`'js'`, the reference the kernels are tested against, and the fallback) --
+ * and which instance a call runs on.
  *
  * By default (`'auto'`) the kernels run wherever the engine has WebAssembly with 128-bit SIMD
  * (Node 20 and every evergreen browser), and the JS path elsewhere. `setKernelBackend('js')` forces
- * the JS path (tests run the whole suite both ways; a user can rule out the kernels when chasing a
+ * the JS path (the test suite runs both ways; a user can rule out the kernels when chasing a
  * difference); `setKernelBackend('wasm')` insists on the kernels and throws where they cannot run.
  *
  * Everything stays synchronous: the module compiles on first use. Only where the engine refuses
@@ -12,12 +13,39 @@
  * done; `await kernelsReady()` waits for that, and is never needed otherwise.
  */
 import { ArgumentError, StateError } from '../errors.js';
-import { compiledModule, KernelInstance, moduleReady, unavailableReason } from './instance.js';
+import { readOptions } from '../guard.js';
+import {
+  compiledModule,
+  instanceHolding,
+  KernelInstance,
+  moduleReady,
+  unavailableReason,
+} from './instance.js';
 
+/** The kernels in effect: WebAssembly SIMD or the JavaScript reference. */
 export type KernelBackend = 'wasm' | 'js';
+/** What `setKernelBackend` takes: a backend, or `'auto'` (WebAssembly where the engine has it). */
 export type KernelBackendChoice = KernelBackend | 'auto';
 
+/**
+ * The lanes the step runs float32 and float16 tensors in on the WebAssembly path. `'auto'`: four
+ * float32 lanes (as torch's float32 tensors compute; within a stated bound of the JS path's
+ * float64 arithmetic, see docs/performance.md); `'float64'`: two float64 lanes, bit for bit the JS
+ * path, at about 40% of the speed. Steps with a float64 tensor always run in float64 lanes.
+ */
+export type StepLanes = 'auto' | 'float64';
+
+/** Options of {@link setKernelBackend}. */
+export interface KernelBackendOptions {
+  /** The WebAssembly step's lanes for float32 / float16 tensors (default `'auto'`: float32 lanes). */
+  stepLanes?: StepLanes;
+}
+
+const BACKENDS: readonly KernelBackendChoice[] = ['auto', 'wasm', 'js'];
+const LANES: readonly StepLanes[] = ['auto', 'float64'];
+
 let choice: KernelBackendChoice = 'auto';
+let lanes: StepLanes = 'auto';
 /** The shared instance: undefined until first asked for, null when the kernels cannot run (yet). */
 let shared: KernelInstance | null | undefined;
 
@@ -31,17 +59,58 @@ function sharedInstance(): KernelInstance | null {
 }
 
 /**
- * The kernel instance the numeric code should use, or null for the JS path. This is the one
- * check on every hot call: a variable read once the instance exists.
+ * The shared kernel instance, or null for the JS path. The check on every hot call: two variable
+ * reads once the instance exists.
  */
 export function activeKernels(): KernelInstance | null {
   if (choice === 'js') return null;
   return sharedInstance();
 }
 
-/** Choose the kernels: `'auto'` (the default), `'wasm'` or `'js'`. */
-export function setKernelBackend(backend: KernelBackendChoice): void {
-  if (backend !== 'auto' && backend !== 'wasm' && backend !== 'js') {
+/**
+ * The instance a call on `data` runs on -- the arena it lives in, else the shared instance -- or
+ * null for the JS path. Arrays in other instances are copied like ordinary ones.
+ */
+export function kernelsFor(data: ArrayBufferView): KernelInstance | null {
+  if (choice === 'js') return null;
+  return instanceHolding(data) ?? sharedInstance();
+}
+
+/** The step's lanes for float32 / float16 tensors (see StepLanes). */
+export function stepLanes(): StepLanes {
+  return lanes;
+}
+
+/**
+ * A new instance with room for `bytes` of arrays and a workspace of `workspaceBytes`, sealed (its
+ * memory never grows, so arrays allocated in it stay valid while anyone holds them), or null on
+ * the JS path. The sampling loop keeps its buffers in one.
+ */
+export function newArena(bytes: number, workspaceBytes: number): KernelInstance | null {
+  if (choice === 'js') return null;
+  const module = compiledModule();
+  if (module === null) return null;
+  const arena = new KernelInstance(module);
+  arena.reserveAndSeal(bytes, workspaceBytes);
+  return arena;
+}
+
+/**
+ * Choose the numeric kernels: `'auto'` (the default: WebAssembly SIMD where the engine has it,
+ * else JavaScript), `'wasm'` (throws a StateError where the kernels cannot run) or `'js'`.
+ *
+ * Both compute the same results: noise and float16 conversion bit for bit, the step bit for bit
+ * in float64 lanes (`{ stepLanes: 'float64' }`, and whenever a tensor is float64) and within the
+ * bound docs/performance.md states in float32 lanes (the default for float32 and float16 tensors).
+ * Each call sets every option: omitted ones return to their defaults.
+ *
+ * ```ts
+ * setKernelBackend('js'); // the JavaScript kernels, e.g. to rule the WebAssembly ones out
+ * setKernelBackend('auto', { stepLanes: 'float64' }); // WebAssembly, bit for bit the JS path
+ * ```
+ */
+export function setKernelBackend(backend: KernelBackendChoice, options?: KernelBackendOptions): void {
+  if (!BACKENDS.includes(backend)) {
     throw new ArgumentError({
       field: 'backend',
       value: backend,
@@ -49,6 +118,7 @@ export function setKernelBackend(backend: KernelBackendChoice): void {
       fix: "pass 'auto' (WebAssembly where the engine has it), 'wasm' or 'js'.",
     });
   }
+  const wanted = readLanes(options);
   if (backend === 'wasm' && sharedInstance() === null) {
     const reason = unavailableReason();
     throw new StateError({
@@ -65,6 +135,27 @@ export function setKernelBackend(backend: KernelBackendChoice): void {
     });
   }
   choice = backend;
+  lanes = wanted;
+}
+
+const OPTIONS_SPEC = {
+  allowed: new Set(['stepLanes']),
+  field: 'options',
+  example: "{ stepLanes: 'float64' }",
+  kind: 'an option of setKernelBackend',
+};
+
+function readLanes(options: KernelBackendOptions | undefined): StepLanes {
+  const value = readOptions(options, OPTIONS_SPEC)?.stepLanes ?? 'auto';
+  if (!LANES.includes(value as StepLanes)) {
+    throw new ArgumentError({
+      field: 'options.stepLanes',
+      value,
+      problem: "must be 'auto' or 'float64'",
+      fix: "pass 'auto' (float32 lanes for float32 and float16 tensors) or 'float64' (bit for bit the JavaScript path).",
+    });
+  }
+  return value as StepLanes;
 }
 
 /** The kernels in effect now: `'wasm'` or `'js'`. */
@@ -74,8 +165,8 @@ export function kernelBackend(): KernelBackend {
 
 /**
  * Resolves once the kernels' compile has ended, to the backend then in effect. Needed only where
- * the engine refuses synchronous compiles (the JS path runs until then); elsewhere it resolves at
- * once.
+ * the engine refuses synchronous compiles of WebAssembly (older Chrome on the main thread; the
+ * JavaScript kernels run until then); elsewhere it resolves at once.
  */
 export async function kernelsReady(): Promise<KernelBackend> {
   await moduleReady();

@@ -1,6 +1,9 @@
 /**
  * The WebAssembly kernels (wasm/assembly/, built by scripts/build-wasm.mjs into
- * kernels.generated.ts): compiling the module, instantiating it, and one instance's memory.
+ * kernels.generated.ts): compiling the module, instantiating it, and one instance's memory. This
+ * folder knows nothing of dtypes, tensors, noise or steps: each concept's WebAssembly path lives
+ * beside its JavaScript one (tensor/convert-wasm.ts, noise/randn-wasm.ts,
+ * scheduler/step-kernel-wasm.ts) and calls the exports typed here.
  *
  * Loading. The module ships as base64 inside a JS module, so it loads wherever this library's
  * code does -- Node, browsers, bundlers -- with no file to fetch and no Node built-in. It is
@@ -13,15 +16,17 @@
  * (`kernelsReady()` in backend.ts waits for that).
  *
  * Memory. A WebAssembly function reads and writes only its instance's linear memory, so tensors
- * are either copied in and out (staging) or allocated there in the first place (`allocate`).
- * Growing a memory replaces its ArrayBuffer and detaches every view of the old one; this class
- * re-reads its own views after a growth, and reserves its staging area once, when it is created,
- * so that nothing a step does grows the memory under arrays a caller holds.
+ * are either copied in and out (the staging slots) or allocated there in the first place.
+ * Growing a memory replaces its ArrayBuffer and detaches every view of the old one. So:
+ *
+ * - the shared instance (backend.ts) hands no view of its memory to anyone: the glue makes views
+ *   for the length of one call and re-reads them after a growth;
+ * - an arena (a sampling loop's buffers) is reserved once and then sealed: it never grows again,
+ *   so the arrays allocated in it stay valid for as long as anyone holds them.
  */
-import { halfBoxMullerTables } from '../noise.js';
 import { WASM_BASE64 } from './kernels.generated.js';
 
-/** The module's exports (wasm/assembly/index.ts). Pointers and sizes are byte offsets / element counts. */
+/** The module's exports (wasm/assembly/index.ts). Pointers are byte offsets, sizes element counts. */
 export interface KernelExports {
   memory: WebAssembly.Memory;
   heapBase(): number;
@@ -40,6 +45,7 @@ export interface KernelExports {
   /** Returns 1 when every result is finite. */
   f32ToHalf(src: number, dst: number, n: number): number;
   f64ToHalf(src: number, dst: number, n: number): number;
+  /** Returns 1 when every result (and the unclamped x0) is finite. */
   step(
     kind: number,
     clipped: number,
@@ -60,14 +66,16 @@ export interface KernelExports {
 }
 
 /**
- * Elements per staging slot: a step copies caller arrays in and out this many at a time, so that
- * the copies and the kernel work on data in the L2 cache (five slots of float32: 320 KB).
+ * Elements per staging slot: calls copy caller arrays in and out this many at a time, so that the
+ * copies and the kernel work on data in the L2 cache (five slots of float32: 320 KB).
  */
 export const STAGE_ELEMENTS = 16384;
-/** Staging slots: sample, model output, noise, prevSample, predOriginalSample. */
+/** Staging slots: the step uses sample, model output, noise, prevSample, predOriginalSample. */
 export const STAGE_SLOTS = 5;
 const STAGE_SLOT_BYTES = STAGE_ELEMENTS * 8;
 const PAGE = 65536;
+/** Alignment of every region handed out: a cache line. */
+const ALIGN = 64;
 
 type Compiled =
   | { state: 'untried' }
@@ -148,7 +156,7 @@ export function unavailableReason(): string | null {
 }
 
 /** Typed views of one memory, re-created when the memory's buffer changes. */
-interface Views {
+export interface Views {
   buffer: ArrayBuffer;
   u16: Uint16Array;
   i32: Int32Array;
@@ -157,31 +165,50 @@ interface Views {
 }
 
 /**
- * One instance of the kernels and its linear memory: the fixed tables, the generator state slot,
- * the step's scalars, the staging slots (reserved at creation), then memory handed out by
- * `allocate`.
+ * Every instance by its memory's current buffer, so that an array can be traced to the instance
+ * it lives in (`instanceHolding`). Weak: an instance nobody references is collected with its memory.
+ */
+const byBuffer = new WeakMap<ArrayBufferLike, KernelInstance>();
+
+/** The instance whose memory `data` lives in, or null (an ordinary array). */
+export function instanceHolding(data: ArrayBufferView): KernelInstance | null {
+  return byBuffer.get(data.buffer) ?? null;
+}
+
+function alignUp(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
+
+/**
+ * One instance of the kernels and its linear memory: the module's fixed tables and scalars, the
+ * staging slots (reserved at creation), then arrays (`allocateBytes`) and one workspace region
+ * for a call's temporaries (`workspace`).
  */
 export class KernelInstance {
   readonly exports: KernelExports;
   /** Byte offset of staging slot k is stage + k * STAGE_SLOT_BYTES. */
   readonly stage: number;
+  /**
+   * What the concepts using this instance record about it (e.g. noise/randn-wasm.ts: whether its
+   * tables are filled), by key: this module knows none of them.
+   */
+  readonly prepared = new Set<string>();
   private views: Views;
-  /** First free byte for `allocate`. */
+  /** First free byte for `allocateBytes`. */
   private top: number;
-  private scratchAt = 0;
-  private scratchBytes = 0;
-  private halfTables = false;
+  private workspaceAt = 0;
+  private workspaceBytes = 0;
+  /** Sealed: the memory never grows again (views made now stay valid). */
+  private sealed = false;
 
   constructor(module: WebAssembly.Module) {
     // The engine's own Math functions: the float64 stream calls them as the JS path does.
     const imports = { math: { log: Math.log, cos: Math.cos, sin: Math.sin } };
     this.exports = new WebAssembly.Instance(module, imports).exports as unknown as KernelExports;
-    const base = this.exports.heapBase();
-    this.stage = Math.ceil(base / 64) * 64;
+    this.stage = alignUp(this.exports.heapBase());
     this.top = this.stage + STAGE_SLOTS * STAGE_SLOT_BYTES;
     this.views = viewsOf(this.exports.memory.buffer);
     this.ensure(this.top);
-    this.fillTables();
   }
 
   /** The memory's views, current after any growth. */
@@ -196,109 +223,68 @@ export class KernelInstance {
     return this.exports.memory.buffer;
   }
 
-  /** Byte offset of staging slot `slot` (0..STAGE_SLOTS - 1), each STAGE_ELEMENTS float64 wide. */
+  /** Byte offset of staging slot `slot` (0 .. STAGE_SLOTS - 1), each STAGE_ELEMENTS float64 wide. */
   slot(slot: number): number {
     return this.stage + slot * STAGE_SLOT_BYTES;
   }
 
   /**
-   * `bytes` of this instance's memory, 64-byte aligned, as a byte offset. Grows the memory when
-   * needed, which detaches every view of it made before: allocate everything a computation needs
-   * first, then make its views.
+   * Make room for `bytes` of arrays and a workspace of `workspaceBytes`, then seal the memory: it
+   * never grows again, so views of it stay valid while anyone holds them. An arena (a sampling
+   * loop's buffers) is made this way; the shared instance is never sealed.
+   */
+  reserveAndSeal(bytes: number, workspaceBytes: number): void {
+    this.workspaceAt = alignUp(this.top);
+    this.workspaceBytes = alignUp(workspaceBytes);
+    this.top = this.workspaceAt + this.workspaceBytes;
+    this.ensure(alignUp(this.top) + alignUp(bytes));
+    this.sealed = true;
+  }
+
+  /**
+   * `bytes` of this instance's memory, 64-byte aligned, as a byte offset; -1 when the instance is
+   * sealed and they do not fit. (Unsealed, this grows the memory, which detaches every view made
+   * before: allocate first, then make views.)
    */
   allocateBytes(bytes: number): number {
-    const at = Math.ceil(this.top / 64) * 64;
+    const at = alignUp(this.top);
+    if (!this.fits(at + bytes)) return -1;
     this.ensure(at + bytes);
     this.top = at + bytes;
     return at;
   }
 
   /**
-   * Grow the memory now so that `bytes` more (in any number of allocations, each rounded up to 64
-   * bytes) fit without growing it again: views made after this stay valid while they do.
+   * The byte offset of a region of at least `bytes` for one call's temporaries (a step's drawn
+   * noise and thresholding's |x0|), the same region every call; -1 when sealed and too small.
+   * Unsealed, a larger request grows the memory (see allocateBytes): ask once per call, before
+   * making any view.
    */
-  reserve(bytes: number): void {
-    this.ensure(Math.ceil(this.top / 64) * 64 + bytes);
+  workspace(bytes: number): number {
+    if (bytes <= this.workspaceBytes) return this.workspaceAt;
+    const at = alignUp(this.top);
+    if (!this.fits(at + bytes)) return -1;
+    this.ensure(at + bytes);
+    this.top = at + bytes;
+    this.workspaceAt = at;
+    this.workspaceBytes = bytes;
+    return at;
   }
 
-  /** A new zero array of `length` elements in this instance's memory (see allocateBytes about growth). */
-  allocate(type: 'float32', length: number): Float32Array;
-  allocate(type: 'float64', length: number): Float64Array;
-  allocate(type: 'float16', length: number): Uint16Array;
-  allocate(
-    type: 'float32' | 'float64' | 'float16',
-    length: number,
-  ): Float32Array | Float64Array | Uint16Array;
-  allocate(
-    type: 'float32' | 'float64' | 'float16',
-    length: number,
-  ): Float32Array | Float64Array | Uint16Array {
-    const size = type === 'float64' ? 8 : type === 'float32' ? 4 : 2;
-    const at = this.allocateBytes(length * size);
-    const buffer = this.buffer();
-    if (type === 'float64') return new Float64Array(buffer, at, length);
-    if (type === 'float32') return new Float32Array(buffer, at, length);
-    return new Uint16Array(buffer, at, length);
+  /** Whether the memory is sealed (an arena): it never grows again. */
+  get isSealed(): boolean {
+    return this.sealed;
   }
 
-  /**
-   * A scratch region of at least `bytes` (thresholding's |x0|), reused while large enough. A larger
-   * request allocates anew (see allocateBytes about growth).
-   */
-  scratch(bytes: number): number {
-    if (bytes > this.scratchBytes) {
-      this.scratchAt = this.allocateBytes(bytes);
-      this.scratchBytes = bytes;
-    }
-    return this.scratchAt;
+  private fits(end: number): boolean {
+    return !this.sealed || end <= this.exports.memory.buffer.byteLength;
   }
 
   private ensure(end: number): void {
     const memory = this.exports.memory;
     const have = memory.buffer.byteLength;
     if (end > have) memory.grow(Math.ceil((end - have) / PAGE));
-  }
-
-  /**
-   * The float32 noise kernel's tables, from the same expressions as src/noise.ts's (Math.log,
-   * Math.sin and Math.cos of this engine), so that both paths round the same doubles.
-   */
-  private fillTables(): void {
-    const { f64 } = this.view();
-    const ex = this.exports;
-    const log = (ex.LOG_PAIRS.value as number) >> 3;
-    for (let j = 0; j <= 256; j++) {
-      f64[log + 2 * j] = Math.log(1 + j / 256);
-      // 256 * LOG_TSCALE[j] of src/noise.ts: exact (a power of two), see logPair in randn.ts.
-      f64[log + 2 * j + 1] = 256 * (2 ** -31 / (1 + j / 256));
-    }
-    const sincos = (ex.SINCOS_PAIRS.value as number) >> 3;
-    const step = (2 * Math.PI) / 1024;
-    for (let k = 0; k <= 1024; k++) {
-      f64[sincos + 2 * k] = Math.sin(k * step);
-      f64[sincos + 2 * k + 1] = Math.cos(k * step);
-    }
-  }
-
-  /**
-   * The float16 stream's tables, filled on its first draw: building them (the JS path's
-   * halfBoxMullerTables, with float16Table) takes ~20 ms once per process, which a program that
-   * never draws float16 noise should not pay.
-   */
-  ensureHalfTables(): void {
-    if (this.halfTables) return;
-    const f32 = this.view().f32;
-    const ex = this.exports;
-    const half = halfBoxMullerTables();
-    const radius = (ex.HALF_RADIUS.value as number) >> 2;
-    const cossin = (ex.HALF_COSSIN.value as number) >> 2;
-    for (let k = 0; k < 2048; k++) {
-      // Each is a float32 value already (radius a float16 one): stored exactly.
-      f32[radius + k] = half.radius[k];
-      f32[cossin + 2 * k] = half.cos[k];
-      f32[cossin + 2 * k + 1] = half.sin[k];
-    }
-    this.halfTables = true;
+    byBuffer.set(memory.buffer, this);
   }
 }
 
