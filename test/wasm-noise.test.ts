@@ -1,19 +1,29 @@
 /**
- * The WebAssembly noise kernels against the JS path (src/noise.ts, the reference): the same values
- * bit for bit and the generator left in the same state, for every dtype, on random seeds, sizes
- * (below 16, non-multiples of 16, across the 624-word twist, across the staging chunks) and
- * offsets; and the float32 and float16 block kernels on every input they can see.
+ * The WebAssembly noise kernels (src/noise/randn-wasm.ts, behind Generator's fills) against the JS
+ * path (src/noise/box-muller.ts, the reference): the same values bit for bit and the generator
+ * left in the same state, for every dtype, on random seeds, sizes (below 16, non-multiples of 16,
+ * across the 624-word twist, across the staging chunks) and offsets, into ordinary arrays and into
+ * an arena's; and the float32 and float16 block kernels on every input they can see. Each side is
+ * drawn with its backend set explicitly, whatever the suite's project chose.
  */
 import { describe, expect, it } from 'vitest';
-import { Generator } from '../src/noise.js';
-import type { DType } from '../src/tensor.js';
-import { activeKernels } from '../src/wasm/backend.js';
-import type { KernelInstance } from '../src/wasm/instance.js';
-import { fillRandnWasm, type NoiseArray } from '../src/wasm/noise.js';
+import { Generator, type GeneratorState } from '../src/noise/generator.js';
+import type { DType, TensorData } from '../src/tensor/dtype.js';
+import { allocateIn } from '../src/tensor/kernel-memory.js';
+import { activeKernels, newArena } from '../src/wasm/backend.js';
+import { instanceHolding, type KernelInstance } from '../src/wasm/instance.js';
+import { onJs, onWasm } from './helpers/backend.js';
 import { untemper } from './helpers/mt19937.js';
 import { seededRandom } from './helpers/rng.js';
 
-const k = activeKernels() as KernelInstance;
+const k = onWasm(() => activeKernels()) as KernelInstance;
+
+type NoiseArray = TensorData;
+
+/** The wasm path's draw of the same call (Generator's fill with the WebAssembly backend in effect). */
+function fillRandnWasm(g: Generator, out: NoiseArray, dtype: DType, offset: number, length: number): void {
+  onWasm(() => drawWith(g, out, dtype, offset, length));
+}
 
 const DTYPES: readonly DType[] = ['float32', 'float16', 'float64'];
 
@@ -25,7 +35,12 @@ function array(dtype: DType, n: number): NoiseArray {
       : new Uint16Array(n);
 }
 
+/** The JS path's draw (the reference). */
 function jsFill(g: Generator, out: NoiseArray, dtype: DType, offset: number, length: number): void {
+  onJs(() => drawWith(g, out, dtype, offset, length));
+}
+
+function drawWith(g: Generator, out: NoiseArray, dtype: DType, offset: number, length: number): void {
   if (dtype === 'float32') g.fillRandn(out as Float32Array, offset, length);
   else if (dtype === 'float64') g.fillRandnFloat64(out as Float64Array, offset, length);
   else g.fillRandnFloat16(out as Uint16Array, offset, length);
@@ -55,7 +70,7 @@ describe('the wasm kernels are there', () => {
   });
 });
 
-describe('fillRandnWasm draws the JS path’s values bit for bit', () => {
+describe('the wasm path draws the JS path’s values bit for bit', () => {
   for (const dtype of DTYPES) {
     it(`${dtype}: every size in a list of edge cases, from misaligned engine positions`, () => {
       const rng = seededRandom(17);
@@ -72,9 +87,16 @@ describe('fillRandnWasm draws the JS path’s values bit for bit', () => {
         const want = array(dtype, n + offset + 3);
         const got = array(dtype, n + offset + 3);
         jsFill(a, want, dtype, offset, n);
-        fillRandnWasm(k, b, got, dtype, offset, n);
+        fillRandnWasm(b, got, dtype, offset, n);
         expect(firstDifference(got, want), `n ${n}, skip ${skip}, offset ${offset}`).toBe(-1);
         expect(b.getState()).toEqual(a.getState());
+        if (n >= 16) {
+          // The kernel drew it: the engine state it hands back is still in the instance's memory.
+          const { words, index } = stateSlots();
+          const v = k.view().i32;
+          expect(Array.from(v.subarray(words, words + 624), (w) => w >>> 0)).toEqual(b.getState().mt);
+          expect(v[index]).toBe(b.getState().index);
+        }
       }
     });
 
@@ -95,7 +117,7 @@ describe('fillRandnWasm draws the JS path’s values bit for bit', () => {
         const want = array(dtype, offset + n);
         const got = array(dtype, offset + n);
         jsFill(a, want, dtype, offset, n);
-        fillRandnWasm(k, b, got, dtype, offset, n);
+        fillRandnWasm(b, got, dtype, offset, n);
         expect(firstDifference(got, want), `seed ${seed}, n ${n}, offset ${offset}`).toBe(-1);
         expect(b.getState()).toEqual(a.getState());
       }
@@ -107,8 +129,10 @@ describe('fillRandnWasm draws the JS path’s values bit for bit', () => {
       const b = new Generator().manualSeed(99);
       const want = array(dtype, n);
       jsFill(a, want, dtype, 0, n);
-      const got = k.allocate(dtype, n + 16);
-      fillRandnWasm(k, b, got, dtype, 16, n - 16);
+      const arena = newArena(8 * (n + 16), 0) as KernelInstance;
+      const got = allocateIn(arena, dtype, n + 16) as NoiseArray;
+      expect(instanceHolding(got)).toBe(arena);
+      fillRandnWasm(b, got, dtype, 16, n - 16);
       const want2 = array(dtype, n + 16);
       const a2 = new Generator().manualSeed(99);
       jsFill(a2, want2, dtype, 16, n - 16);
@@ -129,7 +153,7 @@ describe('one generator through both paths', () => {
       const want = array(dtype, n);
       const got = array(dtype, n);
       jsFill(a, want, dtype, 0, n);
-      if (rng.uniform() < 0.5) fillRandnWasm(k, b, got, dtype, 0, n);
+      if (rng.uniform() < 0.5) fillRandnWasm(b, got, dtype, 0, n);
       else jsFill(b, got, dtype, 0, n);
       expect(firstDifference(got, want), `step ${step}: ${dtype} x ${n}`).toBe(-1);
       if (step % 10 === 9) {
@@ -137,7 +161,7 @@ describe('one generator through both paths', () => {
         const c = new Generator().setState(JSON.parse(JSON.stringify(b.getState())));
         const x = array(dtype, 777);
         const y = array(dtype, 777);
-        fillRandnWasm(k, c, x, dtype, 0, 777);
+        fillRandnWasm(c, x, dtype, 0, 777);
         jsFill(new Generator().setState(a.getState()), y, dtype, 0, 777);
         expect(firstDifference(x, y)).toBe(-1);
       }
@@ -145,19 +169,31 @@ describe('one generator through both paths', () => {
     // The cached second normal of the small-tensor path survives a wasm draw in between.
     const small = new Float32Array(1);
     const smallWant = new Float32Array(1);
-    a.fillRandn(smallWant, 0, 1);
-    b.fillRandn(small, 0, 1);
+    jsFill(a, smallWant, 'float32', 0, 1);
+    fillRandnWasm(b, small, 'float32', 0, 1);
     const big = new Float32Array(100);
     const bigWant = new Float32Array(100);
-    a.fillRandn(bigWant);
-    fillRandnWasm(k, b, big, 'float32', 0, 100);
-    a.fillRandn(smallWant, 0, 1);
-    b.fillRandn(small, 0, 1);
+    jsFill(a, bigWant, 'float32', 0, 100);
+    fillRandnWasm(b, big, 'float32', 0, 100);
+    jsFill(a, smallWant, 'float32', 0, 1);
+    fillRandnWasm(b, small, 'float32', 0, 1);
     expect(firstDifference(big, bigWant)).toBe(-1);
     expect(small[0]).toBe(smallWant[0]);
     expect(b.getState()).toEqual(a.getState());
   });
 });
+
+/** A generator state whose next draw reads `raw` from its first word, without a twist. */
+function stateAt(raw: Int32Array): GeneratorState {
+  return {
+    version: 1,
+    engine: 'mt19937',
+    seed: '0',
+    mt: Array.from(raw, (w) => w >>> 0),
+    index: 0,
+    nextNormal: null,
+  };
+}
 
 /** The kernel's view of the engine state: the words it reads and its index. */
 function stateSlots(): { words: number; index: number; out: number } {
@@ -172,6 +208,8 @@ describe('the block kernels on every input', () => {
   it('float32: every one of the 2^24 values of each uniform gives the JS kernel’s value', () => {
     // 624 state words are 39 blocks: words 0..7 of a block feed the radius, 8..15 the angle.
     // Block q takes radius inputs 8q..8q+7 and angle inputs 8q..8q+7, so 2^21 blocks cover both.
+    // A float32 draw on the shared instance first: its tables are filled on the first one.
+    fillRandnWasm(new Generator(), new Float32Array(16), 'float32', 0, 16);
     const { words, index, out } = stateSlots();
     const raw = new Int32Array(624);
     const blocks = 2 ** 21;
@@ -188,9 +226,8 @@ describe('the block kernels on every input', () => {
           raw[16 * q + 8 + j] = untemper(v);
         }
       }
-      reference['mt'].set(raw);
-      reference['mti'] = 0;
-      reference.fillRandn(want, 0, count * 16);
+      reference.setState(stateAt(raw));
+      jsFill(reference, want, 'float32', 0, count * 16);
       const v = k.view();
       v.i32.set(raw, words);
       v.i32[index] = 0;
@@ -207,7 +244,8 @@ describe('the block kernels on every input', () => {
   });
 
   it('float16: every pair of the 2048 radius and 2048 angle inputs gives the JS kernel’s bits', () => {
-    k.ensureHalfTables();
+    // A float16 draw on the shared instance first: its tables are filled on the first one.
+    fillRandnWasm(new Generator(), new Uint16Array(16), 'float16', 0, 16);
     const { words, index, out } = stateSlots();
     const raw = new Int32Array(624);
     const pairs = 2048 * 2048;
@@ -225,9 +263,8 @@ describe('the block kernels on every input', () => {
           raw[16 * q + 8 + j] = untemper(((p & 2047) | (Math.imul(p, 40503) << 11)) >>> 0);
         }
       }
-      reference['mt'].set(raw);
-      reference['mti'] = 0;
-      reference.fillRandnFloat16(want, 0, count * 16);
+      reference.setState(stateAt(raw));
+      jsFill(reference, want, 'float16', 0, count * 16);
       const v = k.view();
       v.i32.set(raw, words);
       v.i32[index] = 0;
