@@ -1,7 +1,9 @@
 /**
- * The step on the WebAssembly kernels against the JS path (`ddimStepKernel` of src/step.ts) on
- * random inputs, for every prediction type x bound (none, clip, thresholding) x eta (0, > 0) x
- * use_clipped_model_output x dtype of sample, model output, noise and outputs:
+ * The step on the WebAssembly kernels (src/scheduler/step-kernel-wasm.ts) against the JS path
+ * (`jsStepKernel`, the reference), both driven by `ddimStepKernel` (src/scheduler/step.ts: the
+ * folding and thresholding's quantile are shared), on random inputs, for every prediction type x
+ * bound (none, clip, thresholding) x eta (0, > 0) x use_clipped_model_output x dtype of sample,
+ * model output, noise and outputs:
  *
  * - in f64x2 lanes (forced with lanes 'float64', and whenever a tensor is float64): the JS path's
  *   arithmetic, so identical bits and the same finiteness flag;
@@ -24,22 +26,57 @@
  * ulp of the result. The test also reports the largest error seen, in units of u S.
  */
 import { describe, expect, it } from 'vitest';
-import type { PredictionType } from '../src/config.js';
-import { ddimVariance } from '../src/schedule.js';
+import type { PredictionType } from '../src/scheduler/prediction.js';
+import { ddimVariance } from '../src/scheduler/schedule.js';
 import {
   ddimStepKernel,
+  type StepKernel,
   type StepKernelArgs,
+  setStepKernel,
   stepCoefficients,
   thresholdPrecision,
   type X0Bound,
-} from '../src/step.js';
-import { type DType, float16Table, numberToFloat16, type TensorData } from '../src/tensor.js';
-import { activeKernels } from '../src/wasm/backend.js';
-import { compiledModule, KernelInstance } from '../src/wasm/instance.js';
-import { ddimStepKernelWasm, type StepLanes, usesWideLanes } from '../src/wasm/step.js';
+} from '../src/scheduler/step.js';
+import { jsStepKernel } from '../src/scheduler/step-kernel-js.js';
+import {
+  absX0OnKernels,
+  runOnKernels,
+  usesWideLanes,
+  wasmStepKernel,
+} from '../src/scheduler/step-kernel-wasm.js';
+import { type DType, float16Table, numberToFloat16, type TensorData } from '../src/tensor/dtype.js';
+import { allocateIn } from '../src/tensor/kernel-memory.js';
+import { activeKernels, newArena, type StepLanes } from '../src/wasm/backend.js';
+import type { KernelInstance } from '../src/wasm/instance.js';
+import { onWasm } from './helpers/backend.js';
 import { seededRandom } from './helpers/rng.js';
 
-const k = activeKernels() as KernelInstance;
+const k = onWasm(() => activeKernels()) as KernelInstance;
+
+/** The kernels of `instance` in `lanes`, called directly (nothing can route around them). */
+function kernelsOn(instance: KernelInstance, lanes: StepLanes): StepKernel {
+  return {
+    name: `wasm ${lanes}`,
+    run: (step, t, from, to) => runOnKernels(instance, lanes, step, t, from, to),
+    absX0: (a, b, t, from, to, scratch) => absX0OnKernels(instance, a, b, t, from, to, scratch),
+  };
+}
+
+/** ddimStepKernel (the shared driver) on the kernel path `kernel`. */
+function stepOn(kernel: StepKernel, args: StepKernelArgs): boolean {
+  const previous = setStepKernel(kernel);
+  try {
+    return ddimStepKernel(args);
+  } finally {
+    setStepKernel(previous);
+  }
+}
+
+/** The wasm path, as the scheduler calls it: ddimStepKernel with the WebAssembly backend in effect. */
+function ddimStepKernelWasm(args: StepKernelArgs, lanes: StepLanes = 'auto'): boolean {
+  return onWasm(() => stepOn(wasmStepKernel, args), lanes);
+}
+
 const U = 2 ** -24;
 const f32 = Math.fround;
 
@@ -47,11 +84,9 @@ const PREDICTIONS: readonly PredictionType[] = ['epsilon', 'sample', 'v_predicti
 const DTYPES: readonly DType[] = ['float32', 'float64', 'float16'];
 const BOUNDS = ['none', 'clip', 'threshold'] as const;
 
-function makeArray(
-  type: DType,
-  values: ArrayLike<number>,
-  alloc?: (t: DType, n: number) => TensorData,
-): TensorData {
+type Alloc = (t: DType, n: number) => TensorData;
+
+function makeArray(type: DType, values: ArrayLike<number>, alloc?: Alloc): TensorData {
   const n = values.length;
   const out = alloc
     ? alloc(type, n)
@@ -87,7 +122,7 @@ interface Built {
 }
 
 /** One case's arguments, with the same inputs and separate outputs for the two paths. */
-function build(c: Case, seed: number, alloc?: (t: DType, n: number) => TensorData): Built {
+function build(c: Case, seed: number, alloc?: Alloc): Built {
   const rng = seededRandom(seed);
   const n = c.batch * c.per;
   const alphaT = f32(0.02 + 0.96 * rng.uniform());
@@ -128,9 +163,9 @@ function build(c: Case, seed: number, alloc?: (t: DType, n: number) => TensorDat
     outType: c.outType,
     scratch:
       c.bound === 'threshold'
-        ? thresholdPrecision(c.sampleType, c.modelType) === 'float64'
-          ? new Float64Array(c.per)
-          : new Float32Array(c.per)
+        ? (makeArray(thresholdPrecision(c.sampleType, c.modelType), new Float64Array(c.per), alloc) as
+            | Float32Array
+            | Float64Array)
         : undefined,
   });
   return { js: args(), wasm: args() };
@@ -143,7 +178,7 @@ function firstBitDifference(a: TensorData, b: TensorData): number {
   return -1;
 }
 
-/** The folded scalars of src/step.ts's runRange for one batch element (thresholding's 1/s in A, B). */
+/** The folded scalars of src/scheduler/step.ts's foldStep for one batch element (thresholding's 1/s in A, B). */
 function folded(args: StepKernelArgs, scale: number) {
   const c = args.coefficients;
   const a = c.x0FromSample * scale;
@@ -253,8 +288,8 @@ function thresholdScaleOf(js: StepKernelArgs, from: number, to: number): number 
 }
 
 function runBoth(b: Built, lanes: StepLanes): { jsOk: boolean; wasmOk: boolean } {
-  const jsOk = ddimStepKernel(b.js);
-  const wasmOk = ddimStepKernelWasm(k, b.wasm, lanes);
+  const jsOk = stepOn(jsStepKernel, b.js);
+  const wasmOk = stepOn(kernelsOn(k, lanes), b.wasm);
   return { jsOk, wasmOk };
 }
 
@@ -295,7 +330,7 @@ function label(c: Case): string {
   return `${c.prediction} ${c.bound} eta ${c.eta}${c.clipped ? ' clipped' : ''} x:${c.sampleType} m:${c.modelType}${c.eta > 0 ? ` z:${c.noiseType}` : ''} out:${c.outType}`;
 }
 
-describe('ddimStepKernelWasm against ddimStepKernel, every case', () => {
+describe('the wasm kernels against the JS kernels, every case', () => {
   const cases = allCases();
 
   it(`in float64 lanes: identical bits and flag (${cases.length} cases)`, () => {
@@ -409,24 +444,28 @@ describe('sizes, batches, aliasing and where the tensors live', () => {
     }
   });
 
-  it('tensors allocated in the kernel memory are stepped in place, with the same results', () => {
+  it('tensors allocated in an arena are stepped in place on the arena, with the same results', () => {
     for (const c of configs) {
       if (c.per > 20000) continue;
       const copied = build(c, 31);
       runBoth(copied, 'auto');
-      // A fresh instance (its own memory), reserved up front: allocating grows the memory, and a
-      // growth detaches the arrays allocated before it, so an arena sizes itself once.
-      const arena = new KernelInstance(compiledModule() as WebAssembly.Module);
+      // An arena (its own instance and memory) sized once and sealed: its arrays never detach.
       const n = c.batch * c.per;
-      arena.reserve(2 * (5 * n * 8 + 5 * 64) + c.per * 8 + 64);
-      arena.scratch(c.per * 8);
-      const resident = build(c, 31, (t, len) => arena.allocate(t, len));
+      const arena = newArena(2 * 5 * (n * 8 + 64) + c.per * 8 + 64, 0) as KernelInstance;
+      const resident = build(c, 31, (t, len) => allocateIn(arena, t, len) as TensorData);
       expect(resident.wasm.sample.buffer).toBe(arena.buffer());
-      const ok = ddimStepKernelWasm(arena, resident.wasm, 'auto');
+      // The routed path (wasmStepKernel picks the instance the sample lives in).
+      const ok = ddimStepKernelWasm(resident.wasm);
       expect(resident.wasm.sample.buffer).toBe(arena.buffer());
       expect(ok).toBe(true);
       expect(firstBitDifference(resident.wasm.prevSample, copied.wasm.prevSample), label(c)).toBe(-1);
       expect(firstBitDifference(resident.wasm.predOriginalSample, copied.wasm.predOriginalSample)).toBe(-1);
+      // In place: nothing went through the arena's staging slots (still all zero).
+      const staging = new Uint8Array(arena.buffer(), arena.slot(0), arena.slot(5) - arena.slot(0));
+      expect(
+        staging.every((byte) => byte === 0),
+        label(c),
+      ).toBe(true);
     }
   });
 });
@@ -488,7 +527,7 @@ describe('non-finite values', () => {
         per: 203,
       };
       const clean = build(c, 21);
-      ddimStepKernelWasm(k, clean.wasm, 'auto');
+      stepOn(kernelsOn(k, 'auto'), clean.wasm);
       for (const [at, bad] of [
         [0, Number.NaN],
         [77, Number.POSITIVE_INFINITY],
@@ -496,7 +535,7 @@ describe('non-finite values', () => {
       ] as const) {
         const b = build(c, 21);
         b.wasm.modelOutput[at] = type === 'float16' ? numberToFloat16(bad) : bad;
-        expect(ddimStepKernelWasm(k, b.wasm, 'auto')).toBe(false);
+        expect(stepOn(kernelsOn(k, 'auto'), b.wasm)).toBe(false);
         for (let i = 0; i < 203; i++) {
           const got = read(b.wasm.prevSample, type, i);
           if (i === at) expect(Number.isFinite(got), `${type} element ${i}`).toBe(false);
@@ -551,11 +590,11 @@ describe('errors', () => {
     b.wasm.scratch = new Float64Array(10);
     let jsError: unknown;
     try {
-      ddimStepKernel(b.js);
+      stepOn(jsStepKernel, b.js);
     } catch (error) {
       jsError = error;
     }
     expect(jsError).toBeInstanceOf(Error);
-    expect(() => ddimStepKernelWasm(k, b.wasm)).toThrow((jsError as Error).message);
+    expect(() => ddimStepKernelWasm(b.wasm)).toThrow((jsError as Error).message);
   });
 });
