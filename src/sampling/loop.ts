@@ -16,7 +16,9 @@
  *
  * Memory: the loop allocates its buffers once -- two sample buffers used in turn, one for the
  * predicted x0, one for the guided prediction; the scheduler keeps one for the eta noise -- and
- * nothing per step but what the denoiser returns. What that means for callers (the tensors they
+ * nothing per step but what the denoiser returns. On the WebAssembly backend they live in kernel
+ * memory (loop-buffers.ts), where the step reads and writes them in place; the final latents are
+ * copied out of it. What that means for callers (the tensors they
  * are handed are views of those buffers) is on `Denoiser` and `StepInfo`, where editors show it.
  *
  * One loop runs on a scheduler at a time (a second `sample` on a busy scheduler throws a
@@ -44,6 +46,7 @@ import {
 } from '../tensor/tensor.js';
 import { classifierFreeGuidance, rescaleNoiseCfg } from './guidance.js';
 import { checkStrength, img2imgStartIndex } from './img2img.js';
+import { LoopBuffers } from './loop-buffers.js';
 
 /**
  * A model: the prediction (of the scheduler's `prediction_type`) for `sample` at `timestep`.
@@ -260,41 +263,49 @@ async function runLoop(
   predict: (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>,
   out: StepOutBuffers,
   step: (modelOutput: TensorLike, t: number, sample: Tensor) => unknown,
+  buffers: LoopBuffers,
 ): Promise<SampleResult> {
   const { numInferenceSteps, timesteps, start, onStep, signal } = run;
-  let current = start;
-  let next = emptyLike(start, start.type);
-  const x0 = emptyLike(start, start.type);
-  out.predOriginalSample = x0;
   const total = timesteps.length;
-  for (let index = 0; index < total; index++) {
-    const t = timesteps[index];
-    throwIfAborted(signal, `before step ${index} (timestep ${t})`);
-    const modelOutput = await predict(current, t);
-    throwIfAborted(signal, `after the denoiser at step ${index} (timestep ${t})`);
-    if (scheduler.numInferenceSteps !== numInferenceSteps) {
-      throw new StateError({
-        field: 'scheduler.numInferenceSteps',
-        value: scheduler.numInferenceSteps,
-        problem: `changed from ${numInferenceSteps} during the sampling loop`,
-        fix: 'do not call setTimesteps on a scheduler while a loop runs on it; use a second scheduler.',
-      });
+  // The loop's buffers: in kernel memory when the WebAssembly backend is in effect (loop-buffers.ts).
+  buffers.open(start, start.type);
+  try {
+    let current = total === 0 ? start : buffers.adopt(start);
+    let next = buffers.emptyLike(start, start.type);
+    const x0 = buffers.emptyLike(start, start.type);
+    out.predOriginalSample = x0;
+    for (let index = 0; index < total; index++) {
+      const t = timesteps[index];
+      throwIfAborted(signal, `before step ${index} (timestep ${t})`);
+      const modelOutput = await predict(current, t);
+      throwIfAborted(signal, `after the denoiser at step ${index} (timestep ${t})`);
+      if (scheduler.numInferenceSteps !== numInferenceSteps) {
+        throw new StateError({
+          field: 'scheduler.numInferenceSteps',
+          value: scheduler.numInferenceSteps,
+          problem: `changed from ${numInferenceSteps} during the sampling loop`,
+          fix: 'do not call setTimesteps on a scheduler while a loop runs on it; use a second scheduler.',
+        });
+      }
+      out.prevSample = next;
+      step(modelOutput, t, current);
+      if (onStep !== undefined) {
+        await onStep({ index, timestep: t, sample: next, predOriginalSample: x0, total });
+      }
+      const previous = current;
+      current = next;
+      next = previous;
     }
-    out.prevSample = next;
-    step(modelOutput, t, current);
-    if (onStep !== undefined) {
-      await onStep({ index, timestep: t, sample: next, predOriginalSample: x0, total });
-    }
-    const previous = current;
-    current = next;
-    next = previous;
+    throwIfAborted(signal, 'after the last step');
+    return {
+      // The caller's to keep: out of the loop's arena (a copy), or the loop's own array.
+      latents: buffers.release(tensorOf(current.data, [...current.dims], current.type)),
+      timesteps,
+      steps: total,
+    };
+  } finally {
+    buffers.close();
   }
-  throwIfAborted(signal, 'after the last step');
-  return {
-    latents: tensorOf(current.data, [...current.dims], current.type),
-    timesteps,
-    steps: total,
-  };
 }
 
 /** Run `body` with the scheduler marked busy. */
@@ -476,6 +487,7 @@ function runSampling(
   scheduler: DDIMScheduler,
   options: SampleOptions,
   predict: (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>,
+  buffers: LoopBuffers,
 ): Promise<SampleResult> {
   return exclusive(scheduler, async () => {
     // Reading latents / shape (the caller's objects) may throw: typed, as everywhere.
@@ -485,8 +497,13 @@ function runSampling(
     );
     const out: StepOutBuffers = {};
     const stepOptions: StepOptions = { eta: run.eta, out, generator: run.generator };
-    return runLoop(scheduler, run, predict, out, (modelOutput, t, sample) =>
-      scheduler.step(modelOutput, t, sample, stepOptions),
+    return runLoop(
+      scheduler,
+      run,
+      predict,
+      out,
+      (modelOutput, t, sample) => scheduler.step(modelOutput, t, sample, stepOptions),
+      buffers,
     );
   });
 }
@@ -505,7 +522,7 @@ export function sample(
   return Promise.resolve().then(() => {
     options = readLoopOptions(options, SAMPLE_KEYS, 'sample');
     const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
-    return runSampling(scheduler, options, model);
+    return runSampling(scheduler, options, model, new LoopBuffers());
   });
 }
 
@@ -540,7 +557,8 @@ export function sampleGuided(
       { min: 0 },
       'pass a number in [0, 1], e.g. 0.7 for zero-SNR models (0 disables it).',
     );
-    return runSampling(scheduler, options, guidedPredictor(model, scale, rescale, true));
+    const buffers = new LoopBuffers();
+    return runSampling(scheduler, options, guidedPredictor(model, scale, rescale, true, buffers), buffers);
   });
 }
 
@@ -557,6 +575,7 @@ function guidedPredictor(
   scale: number,
   rescale: number,
   guidedOnly: boolean,
+  buffers: LoopBuffers,
 ): (sample: Tensor, timestep: number) => Promise<TensorLike> {
   let guided: Tensor | null = null;
   return async (x, t) => {
@@ -576,7 +595,7 @@ function guidedPredictor(
     if (!(scale > 1)) return cond;
     const type = checkTensor(uncond, 'uncond');
     if (guided === null || guided.type !== type || !sameDims(guided.dims, uncond.dims)) {
-      guided = emptyLike(uncond, type);
+      guided = buffers.emptyLike(uncond, type);
     }
     classifierFreeGuidance(uncond, cond, scale, guided);
     if (rescale > 0) rescaleNoiseCfg(guided, cond, rescale, guided);
@@ -612,6 +631,7 @@ export function invert(
       {},
       'pass e.g. 7.5 with a guided denoiser, or omit it (1: no guidance, as DiffEdit by default).',
     );
+    const buffers = new LoopBuffers();
     const model = guidedPredictor(
       checkFunction<Denoiser | GuidedDenoiser>(
         denoiser,
@@ -621,6 +641,7 @@ export function invert(
       scale,
       0,
       false,
+      buffers,
     );
     const type = checkTensor(x0, 'x0');
     if (x0.dims.length < 1) {
@@ -649,8 +670,13 @@ export function invert(
       };
       const out: StepOutBuffers = {};
       const stepOptions = { out };
-      return runLoop(scheduler, run, model, out, (modelOutput, t, sample) =>
-        scheduler.step(modelOutput, t, sample, stepOptions),
+      return runLoop(
+        scheduler,
+        run,
+        model,
+        out,
+        (modelOutput, t, sample) => scheduler.step(modelOutput, t, sample, stepOptions),
+        buffers,
       );
     });
   });
