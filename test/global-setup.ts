@@ -9,6 +9,10 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export default function setup(): void {
+  // vitest runs the global setup of the root config and of each project (vitest.config.ts has two,
+  // one per kernel backend), all in this process: build once.
+  if (process.env.DDIM_TEST_BUILT === '1') return;
+  process.env.DDIM_TEST_BUILT = '1';
   const root = fileURLToPath(new URL('..', import.meta.url));
   // The WebAssembly kernels' module (src/wasm/kernels.generated.ts), when its sources changed.
   execFileSync(process.execPath, [fileURLToPath(new URL('../scripts/build-wasm.mjs', import.meta.url))], {
