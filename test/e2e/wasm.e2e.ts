@@ -1,8 +1,9 @@
 /**
  * The WebAssembly kernels in real Chromium, bundled by vite like an application would bundle the
- * library: the module compiles synchronously on the page's main thread, no Node built-in reaches
- * the bundle, and the kernels' results equal the JS path's there too (test/e2e/wasm-page/main.ts
- * computes both in the page).
+ * library: the module compiles synchronously on the page's main thread (the library's default
+ * backend there is 'wasm'), no Node built-in reaches the bundle, and the kernels' results equal the
+ * JS path's there too -- noise, float16, the step and a sampling loop with its buffers in kernel
+ * memory (test/e2e/wasm-page/main.ts computes both in the page, through the public API).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -73,6 +74,10 @@ describe('the WebAssembly kernels in Chromium, bundled by vite', () => {
     expect(result.encodeEqual).toBe(true);
     expect(result.stepEqual).toBe(true);
     expect(result.stepClose).toBe(true);
+  });
+
+  it('run a sampling loop (buffers in kernel memory) to the JS path’s latents', () => {
+    expect(result.loopEqual).toBe(true);
   });
 
   it('bundle without Node built-ins, and fetch nothing but the page', () => {

@@ -1,4 +1,4 @@
-// IEEE float16 <-> float32 / float64, bit for bit what src/tensor.ts's float16Table() and
+// IEEE float16 <-> float32 / float64, bit for bit what src/tensor/dtype.ts's float16Table() and
 // numberToFloat16() give: rounding to nearest, ties to even; Inf and overflow to +-Inf; a NaN
 // encodes as sign | 0x7e00, and every float16 NaN decodes to the float32 NaN 0x7fc00000 (the bits
 // of Number.NaN stored into a Float32Array, which is what the JS table holds).

@@ -1,4 +1,5 @@
-// The module's exports: see src/wasm/ for how the JavaScript side calls them.
+// The module's exports: the JavaScript side calls them from src/tensor/convert-wasm.ts,
+// src/noise/randn-wasm.ts and src/scheduler/step-kernel-wasm.ts (src/wasm/instance.ts types them).
 export { f32ToHalf, f64ToHalf, halfToF32, halfToF64 } from './half';
 export {
   HALF_COSSIN,

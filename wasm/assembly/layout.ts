@@ -1,5 +1,5 @@
 // Fixed regions of linear memory, laid out by the compiler in the module's static data (zero at
-// instantiation). The JavaScript glue fills the tables once per instance (src/wasm/instance.ts):
+// instantiation). The JavaScript glue fills the tables once per instance (src/noise/randn-wasm.ts):
 // their values come from the JS engine's own Math.log / Math.sin / Math.cos, so that this
 // module's noise is bit for bit what the same engine's JavaScript path draws.
 

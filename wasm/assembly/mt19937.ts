@@ -1,5 +1,5 @@
 // The mt19937 engine (torch's at::mt19937, the reference MT19937) over the state in MT_STATE,
-// four words at a time. src/noise.ts holds the reference implementation and the why.
+// four words at a time. src/noise/mt19937.ts holds the reference implementation.
 import { MT_INDEX, MT_SCRATCH, MT_STATE } from './layout';
 
 export const N: i32 = 624;

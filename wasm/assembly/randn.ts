@@ -1,6 +1,6 @@
 // torch.randn's normal_fill for 16 or more elements on the mt19937 state in MT_STATE, in the
-// three dtypes, bit for bit what src/noise.ts (the reference, with the why of every rounding)
-// draws: the same engine words, the same operations in the same order, the same tables.
+// three dtypes, bit for bit what src/noise/box-muller.ts (the reference, with the why of every
+// rounding) draws: the same engine words, the same operations in the same order, the same tables.
 import { encodeHalf4 } from './half';
 import { HALF_COSSIN, HALF_RADIUS, LOG_PAIRS, MT_INDEX, MT_STATE, SINCOS_PAIRS } from './layout';
 import { N, nextRaw, temper, temper1, twist, wordsIntoScratch } from './mt19937';
@@ -38,7 +38,7 @@ const SINCOS_INV_STEP: f64 = 1024 / TWO_PI;
 
 /**
  * log(w * 2^-24) for two integers w in [1, 2^24] given as the float32 bits' mantissa m and
- * exponent e - 24: logScaled24 of src/noise.ts. There the 23 bits below w's leading one are
+ * exponent e - 24: logScaled24 of src/noise/box-muller.ts. There the 23 bits below w's leading one are
  * frac = m << 8, the table point j = (frac + 2^22) >> 23 and t = (frac - j 2^23) LOG_TSCALE[j];
  * here d = m - (j << 15) and t = d * (256 LOG_TSCALE[j]): the same exact integer times the same
  * scale (256 LOG_TSCALE[j] is exact), so the same double.
@@ -124,7 +124,7 @@ const SINCOS_INV_STEP: f64 = 1024 / TWO_PI;
 }
 
 /**
- * normal_fill_16_AVX2 (boxMullerBlock of src/noise.ts) on `count` consecutive blocks of 16 raw
+ * normal_fill_16_AVX2 (boxMullerBlock of src/noise/box-muller.ts) on `count` consecutive blocks of 16 raw
  * words at src, into 16 * count float32 at out. (Splitting this into a pass of radii and a pass
  * of angles, to shorten the dependency chains, measured 5% slower: the loop is bound by its
  * instruction count, about 480 per block, mostly the float64 arithmetic of the JS path.)
@@ -207,7 +207,7 @@ function blockF64(src: usize, out: usize): void {
 
 /**
  * One torch.randn call of `length` >= 16 values of T (f32, u16 = float16 bits, f64) into out:
- * Generator.fillBlocks of src/noise.ts. Each block of 16 values takes 16 engine words (32 for
+ * Generator.fillBlocks of src/noise/generator.ts. Each block of 16 values takes 16 engine words (32 for
  * float64); when length is not a multiple of 16, the words of the leftover values are skipped
  * and the last 16 values are redrawn from fresh words, as torch does.
  */

@@ -1,4 +1,4 @@
-// The DDIM step's three loops (src/step.ts has the derivation and the folding of the scalars):
+// The DDIM step's three loops (src/scheduler/step.ts has the derivation and the folding of the scalars):
 //
 //   linear        x0 = A x + B m                  prev = P x + Q m
 //   linear noise  x0 = A x + B m                  prev = P x + Q m + W z
@@ -41,7 +41,7 @@ import {
   SUB,
 } from './layout';
 
-/** dtype codes shared with src/wasm/step.ts. */
+/** dtype codes shared with src/scheduler/step-kernel-wasm.ts. */
 export const F32: i32 = 0;
 export const F64: i32 = 1;
 export const F16: i32 = 2;
@@ -50,7 +50,7 @@ export const LINEAR: i32 = 0;
 export const LINEAR_NOISE: i32 = 1;
 export const BOUNDED: i32 = 2;
 
-// Slots of PARAMS (f64): the folded scalars of src/step.ts's K, then the clamp bounds.
+// Slots of PARAMS (f64): the folded scalars of src/scheduler/step.ts's FoldedStep, then the clamp bounds.
 const A: usize = 0;
 const B: usize = 8;
 const P: usize = 16;
@@ -153,8 +153,8 @@ function linearNoise32(x: usize, m: usize, z: usize, prev: usize, x0: usize, n: 
 }
 
 /**
- * clamp(raw, lo, hi) as src/step.ts's select: lo below, hi above, raw otherwise, NaN passing
- * through. pmax(raw, lo) is `raw < lo ? lo : raw`, pmin(t, hi) is `hi < t ? hi : t`.
+ * clamp(raw, lo, hi) as src/scheduler/step-kernel-js.ts's select: lo below, hi above, raw
+ * otherwise, NaN passing through. pmax(raw, lo) is `raw < lo ? lo : raw`, pmin(t, hi) is `hi < t ? hi : t`.
  */
 // @ts-ignore: decorator
 @inline function clamp32(raw: v128, lo: v128, hi: v128): v128 {
@@ -279,7 +279,8 @@ function linearHalf(x: usize, m: usize, prev: usize, x0: usize, n: i32): i32 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// f64x2 loops over float64 arrays: src/step.ts's loops, the same operations in the same order
+// f64x2 loops over float64 arrays: src/scheduler/step-kernel-js.ts's loops, the same operations
+// in the same order
 
 function linear64(x: usize, m: usize, prev: usize, x0: usize, n: i32): i32 {
   const a = p64(A);
@@ -470,7 +471,7 @@ export function step(
   n: i32,
 ): i32 {
   if (z == 0) {
-    // No noise: the bounded loop reads x with weight 0 (src/step.ts does the same).
+    // No noise: the bounded loop reads x with weight 0 (src/scheduler/step-kernel-js.ts does the same).
     z = x;
     zType = xType;
     store<f64>(PARAMS + W, 0);
@@ -519,9 +520,9 @@ export function step(
 }
 
 /**
- * |A x + B m| for thresholding's quantile, in float64 as src/step.ts's absX0Loop (so the quantile,
- * and the threshold s, are the JS path's exactly), stored as float32 (`outWide` 0, rounded as a
- * Float32Array store) or float64. Returns 1 if a NaN was seen.
+ * |A x + B m| for thresholding's quantile, in float64 as src/scheduler/step-kernel-js.ts's
+ * absX0Loop (so the quantile, and the threshold s, are the JS path's exactly), stored as float32
+ * (`outWide` 0, rounded as a Float32Array store) or float64. Returns 1 if a NaN was seen.
  */
 export function absX0(x: usize, xType: i32, m: usize, mType: i32, out: usize, outWide: i32, n: i32): i32 {
   const a = p64(A);

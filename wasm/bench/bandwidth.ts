@@ -1,4 +1,4 @@
-// Memory bandwidth probes for the benchmarks (src/bench/wasm.ts): the most a kernel that streams
+// Memory bandwidth probes for the benchmarks (cli/src/bench/bandwidth.ts): the most a kernel that streams
 // through memory can do on this machine, in the same engine and the same 128-bit SIMD as the
 // kernels. Not part of the library's module.
 

@@ -1,15 +1,21 @@
 /**
- * A page that runs the WebAssembly kernels in the browser, as bundled by vite (test/e2e/wasm.e2e.ts
- * builds and opens it): which backend loaded, and whether the kernels' results equal the JS
- * path's, computed here. The test reads `window.__wasm`.
+ * A page that runs the library in the browser on both kernel paths, as bundled by vite
+ * (test/e2e/wasm.e2e.ts builds and opens it): which backend loaded, and whether the WebAssembly
+ * kernels' results equal the JS path's, computed here through the public API -- the noise
+ * (Generator), float16 conversion (convertInto), the step (scheduler.step: float64 lanes bit for
+ * bit, float32 lanes close) and a whole sampling loop, whose buffers live in kernel memory on the
+ * WebAssembly path. The test reads `window.__wasm`.
  */
-import { Generator } from '../../../src/noise.js';
-import { ddimStepKernel, type StepKernelArgs, stepCoefficients } from '../../../src/step.js';
-import { float16Table, numberToFloat16, type TensorData } from '../../../src/tensor.js';
-import { activeKernels, kernelBackend, setKernelBackend } from '../../../src/wasm/backend.js';
-import { convertIntoWasm } from '../../../src/wasm/float16.js';
-import { fillRandnWasm } from '../../../src/wasm/noise.js';
-import { ddimStepKernelWasm } from '../../../src/wasm/step.js';
+import {
+  convertInto,
+  DDIMScheduler,
+  Generator,
+  kernelBackend,
+  numberToFloat16,
+  sample,
+  setKernelBackend,
+  type TensorData,
+} from '../../../src/index.js';
 
 export interface WasmPageResult {
   backend: string;
@@ -19,6 +25,7 @@ export interface WasmPageResult {
   encodeEqual: boolean;
   stepEqual: boolean;
   stepClose: boolean;
+  loopEqual: boolean;
   error: string | null;
 }
 
@@ -28,8 +35,17 @@ function sameBits(a: TensorData, b: TensorData): boolean {
   return x.length === y.length && x.every((v, i) => v === y[i]);
 }
 
-function run(): WasmPageResult {
-  const k = activeKernels();
+/** `fn` on the given backend (the default 'auto' afterwards). */
+function on<T>(backend: 'wasm' | 'js', fn: () => T, stepLanes: 'auto' | 'float64' = 'auto'): T {
+  setKernelBackend(backend, { stepLanes });
+  try {
+    return fn();
+  } finally {
+    setKernelBackend('auto');
+  }
+}
+
+async function run(): Promise<WasmPageResult> {
   const result: WasmPageResult = {
     backend: kernelBackend(),
     backendAfterForcingJs: '',
@@ -38,9 +54,10 @@ function run(): WasmPageResult {
     encodeEqual: false,
     stepEqual: false,
     stepClose: false,
+    loopEqual: false,
     error: null,
   };
-  if (k === null) return result;
+  if (result.backend !== 'wasm') return result;
   for (const dtype of ['float32', 'float16', 'float64'] as const) {
     let equal = true;
     for (const [seed, n] of [
@@ -48,79 +65,102 @@ function run(): WasmPageResult {
       [7, 16384 + 37],
       [42, 3],
     ]) {
-      const a = new Generator().manualSeed(seed);
-      const b = new Generator().manualSeed(seed);
-      const make = () =>
-        dtype === 'float32'
-          ? new Float32Array(n)
-          : dtype === 'float64'
-            ? new Float64Array(n)
-            : new Uint16Array(n);
-      const want = make();
-      const got = make();
-      if (dtype === 'float32') a.fillRandn(want as Float32Array);
-      else if (dtype === 'float64') a.fillRandnFloat64(want as Float64Array);
-      else a.fillRandnFloat16(want as Uint16Array);
-      fillRandnWasm(k, b, got, dtype, 0, n);
-      equal = equal && sameBits(got, want) && JSON.stringify(a.getState()) === JSON.stringify(b.getState());
+      const draw = (backend: 'wasm' | 'js') =>
+        on(backend, () => {
+          const g = new Generator().manualSeed(seed);
+          const out =
+            dtype === 'float32'
+              ? new Float32Array(n)
+              : dtype === 'float64'
+                ? new Float64Array(n)
+                : new Uint16Array(n);
+          if (dtype === 'float32') g.fillRandn(out as Float32Array);
+          else if (dtype === 'float64') g.fillRandnFloat64(out as Float64Array);
+          else g.fillRandnFloat16(out as Uint16Array);
+          return { out, state: JSON.stringify(g.getState()) };
+        });
+      const want = draw('js');
+      const got = draw('wasm');
+      equal = equal && sameBits(got.out, want.out) && got.state === want.state;
     }
     result.randnEqual[dtype] = equal;
   }
   const halves = Uint16Array.from({ length: 65536 }, (_, i) => i);
-  const decoded = new Float32Array(65536);
-  convertIntoWasm(k, halves, 'float16', decoded, 'float32');
-  result.decodeEqual = sameBits(decoded, float16Table());
+  const decode = (backend: 'wasm' | 'js') =>
+    on(backend, () => {
+      const out = new Float32Array(65536);
+      convertInto(halves, 'float16', out, 'float32');
+      return out;
+    });
+  result.decodeEqual = sameBits(decode('wasm'), decode('js'));
   const values = Float32Array.from({ length: 100000 }, (_, i) => Math.sin(i) * 2 ** ((i % 40) - 26));
-  const encoded = new Uint16Array(values.length);
-  convertIntoWasm(k, values, 'float32', encoded, 'float16');
+  const encoded = on('wasm', () => {
+    const out = new Uint16Array(values.length);
+    convertInto(values, 'float32', out, 'float16');
+    return out;
+  });
   result.encodeEqual = sameBits(encoded, Uint16Array.from(values, numberToFloat16));
   const n = 20000;
-  const args = (): StepKernelArgs => ({
-    coefficients: stepCoefficients('epsilon', 0.3, 0.4, 1, 0.01),
-    bound: { kind: 'clip', range: 1 },
-    useClippedModelOutput: true,
-    batch: 2,
-    sample: Float32Array.from({ length: n }, (_, i) => Math.sin(i)),
-    sampleType: 'float32',
-    modelOutput: Float32Array.from({ length: n }, (_, i) => Math.cos(i * 1.3)),
-    modelOutputType: 'float32',
-    noise: Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7)),
-    noiseType: 'float32',
-    prevSample: new Float32Array(n),
-    predOriginalSample: new Float32Array(n),
-    outType: 'float32',
-  });
-  const js = args();
-  const exact = args();
-  const fast = args();
-  ddimStepKernel(js);
-  ddimStepKernelWasm(k, exact, 'float64');
-  ddimStepKernelWasm(k, fast, 'auto');
+  const dims = [2, 4, 50, 50];
+  const scheduler = new DDIMScheduler({ clip_sample: true }).setTimesteps(20);
+  const step = () =>
+    scheduler.step(
+      { data: Float32Array.from({ length: n }, (_, i) => Math.cos(i * 1.3)), dims },
+      scheduler.timesteps[5],
+      { data: Float32Array.from({ length: n }, (_, i) => Math.sin(i)), dims },
+      { eta: 1, useClippedModelOutput: true, generator: new Generator().manualSeed(3) },
+    );
+  const js = on('js', step);
+  const exact = on('wasm', step, 'float64');
+  const fast = on('wasm', step);
   result.stepEqual =
-    sameBits(exact.prevSample, js.prevSample) && sameBits(exact.predOriginalSample, js.predOriginalSample);
-  result.stepClose = (fast.prevSample as Float32Array).every(
-    (v, i) => Math.abs(v - js.prevSample[i]) <= 1e-5,
+    sameBits(exact.prevSample.data, js.prevSample.data) &&
+    sameBits(exact.predOriginalSample.data, js.predOriginalSample.data);
+  result.stepClose = (fast.prevSample.data as Float32Array).every(
+    (v, i) => Math.abs(v - js.prevSample.data[i]) <= 1e-5,
   );
+  // A whole loop with eta = 1 (its buffers and the step's noise in kernel memory), float64 lanes:
+  // the same latents as the JS path's loop, bit for bit.
+  const loop = async (backend: 'wasm' | 'js') => {
+    setKernelBackend(backend, { stepLanes: 'float64' });
+    try {
+      const r = await sample(
+        new DDIMScheduler(),
+        (x) => ({ data: Float32Array.from(x.data, (v) => v * 0.1), dims: x.dims }),
+        {
+          shape: [1, 4, 32, 32],
+          numInferenceSteps: 10,
+          eta: 1,
+          generator: new Generator().manualSeed(11),
+        },
+      );
+      return r.latents.data;
+    } finally {
+      setKernelBackend('auto');
+    }
+  };
+  result.loopEqual = sameBits(await loop('wasm'), await loop('js'));
   setKernelBackend('js');
   result.backendAfterForcingJs = kernelBackend();
   setKernelBackend('auto');
   return result;
 }
 
-let result: WasmPageResult;
-try {
-  result = run();
-} catch (error) {
-  result = {
-    backend: 'error',
-    backendAfterForcingJs: '',
-    randnEqual: {},
-    decodeEqual: false,
-    encodeEqual: false,
-    stepEqual: false,
-    stepClose: false,
-    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-  };
-}
-(window as unknown as { __wasm: WasmPageResult }).__wasm = result;
-(document.getElementById('out') as HTMLElement).textContent = JSON.stringify(result, null, 2);
+run()
+  .catch(
+    (error: unknown): WasmPageResult => ({
+      backend: 'error',
+      backendAfterForcingJs: '',
+      randnEqual: {},
+      decodeEqual: false,
+      encodeEqual: false,
+      stepEqual: false,
+      stepClose: false,
+      loopEqual: false,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    }),
+  )
+  .then((result) => {
+    (window as unknown as { __wasm: WasmPageResult }).__wasm = result;
+    (document.getElementById('out') as HTMLElement).textContent = JSON.stringify(result, null, 2);
+  });
