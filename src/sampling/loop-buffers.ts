@@ -6,14 +6,15 @@
  * them in and out (docs/performance.md has the numbers). Elsewhere they are ordinary arrays.
  *
  * An arena is reserved once, for the whole run, and sealed: its memory never grows, so the views
- * handed to the denoiser and to onStep stay valid for as long as anyone holds them (the loop
- * documents them as valid during the call only, as before). The final latents are copied out, so
- * that the caller's result does not keep the arena's memory alive, and the loop drops the arena
- * when it ends.
+ * handed to the denoiser and to onStep are never detached (the loop documents them as valid
+ * during the call only, and overwritten later, as before). The final latents are copied out, so
+ * that the caller's result is its own; when the loop ends, its arena goes back for the next loop
+ * to reuse (wasm/backend.ts' acquireArena: held weakly, so it costs no memory the garbage
+ * collector wants back).
  */
 import { allocateIn, BYTES_PER_ELEMENT } from '../tensor/kernel-memory.js';
 import { type DType, emptyLike, type Tensor, type TensorLike, tensorOf } from '../tensor/tensor.js';
-import { newArena } from '../wasm/backend.js';
+import { acquireArena, releaseArena } from '../wasm/backend.js';
 import type { KernelInstance } from '../wasm/instance.js';
 
 /** Room for rounding each allocation up to a cache line. */
@@ -34,14 +35,18 @@ export class LoopBuffers {
     const batch = start.dims.length > 0 && start.dims[0] > 0 ? start.dims[0] : 1;
     const workspace = n * Math.max(4, size) + Math.ceil(n / batch) * 8 + 2 * SLACK;
     try {
-      this.arena = newArena(4 * (n * size + SLACK), workspace);
+      this.arena = acquireArena(4 * (n * size + SLACK), workspace);
     } catch {
       // memory.grow refused (a 32-bit memory holds at most 4 GiB): ordinary arrays, the copy path.
       this.arena = null;
     }
   }
 
-  /** A new zero tensor with `t`'s dims, of `dtype`: in the arena when it fits, else an ordinary one. */
+  /**
+   * A new tensor with `t`'s dims, of `dtype`, for the loop to write before it reads it: in the
+   * arena when it fits (zeros in a new arena, what the last run left in a reused one), else an
+   * ordinary zero one.
+   */
   emptyLike(t: TensorLike, dtype: DType): Tensor {
     const data = this.arena === null ? null : allocateIn(this.arena, dtype, t.data.length);
     return data === null ? emptyLike(t, dtype) : tensorOf(data, [...t.dims], dtype);
@@ -66,8 +71,12 @@ export class LoopBuffers {
     return tensorOf(t.data.slice(), [...t.dims], t.type);
   }
 
-  /** End the run: forget the arena (its memory goes when nothing holds a view of it). */
+  /**
+   * End the run: the arena goes back for the next loop to reuse (held weakly: its memory goes when
+   * the garbage collector takes it and nothing holds a view of it).
+   */
   close(): void {
+    if (this.arena !== null) releaseArena(this.arena);
     this.arena = null;
   }
 }

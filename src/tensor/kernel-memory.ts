@@ -128,8 +128,8 @@ export function viewAt<D extends DType>(
 }
 
 /**
- * A new zero array of `length` elements in `arena` (a sealed instance: the array stays valid for
- * as long as anyone holds it), or null when it does not fit.
+ * A new array of `length` elements in `arena` (a sealed instance: the array is never detached), or
+ * null when it does not fit. Zeros in a new arena; in a rewound one, what was left there.
  */
 export function allocateIn<D extends DType>(
   arena: KernelInstance,

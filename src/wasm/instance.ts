@@ -200,6 +200,8 @@ export class KernelInstance {
   private workspaceBytes = 0;
   /** Sealed: the memory never grows again (views made now stay valid). */
   private sealed = false;
+  /** A sealed arena's first byte for arrays (`rewind` returns `top` here). */
+  private arenaStart = 0;
 
   constructor(module: WebAssembly.Module) {
     // The engine's own Math functions: the float64 stream calls them as the JS path does.
@@ -237,8 +239,27 @@ export class KernelInstance {
     this.workspaceAt = alignUp(this.top);
     this.workspaceBytes = alignUp(workspaceBytes);
     this.top = this.workspaceAt + this.workspaceBytes;
-    this.ensure(alignUp(this.top) + alignUp(bytes));
+    this.arenaStart = alignUp(this.top);
+    this.ensure(this.arenaStart + alignUp(bytes));
     this.sealed = true;
+  }
+
+  /** Whether this sealed arena has room for `bytes` of arrays and a workspace of `workspaceBytes`. */
+  holds(bytes: number, workspaceBytes: number): boolean {
+    return (
+      this.sealed &&
+      workspaceBytes <= this.workspaceBytes &&
+      bytes <= this.exports.memory.buffer.byteLength - this.arenaStart
+    );
+  }
+
+  /**
+   * Free every array allocated in this sealed arena, for its next user: arrays allocated after
+   * this reuse the same memory (and hold what was left there, not zeros). Whoever still holds a
+   * view of the old arrays sees them overwritten.
+   */
+  rewind(): void {
+    if (this.sealed) this.top = this.arenaStart;
   }
 
   /**

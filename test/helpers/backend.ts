@@ -12,16 +12,25 @@ import {
   stepLanes,
 } from '../../src/wasm/backend.js';
 
-/** `fn()` with the kernels set to `backend` (and the WebAssembly step's `lanes`). */
+/**
+ * `fn()` (or the promise it returns: until it settles) with the kernels set to `backend` and the
+ * WebAssembly step's `lanes`.
+ */
 export function onBackend<T>(backend: KernelBackend, fn: () => T, lanes: StepLanes = 'auto'): T {
   const was = kernelBackend();
   const wasLanes = stepLanes();
+  const restore = () => setKernelBackend(was, { stepLanes: wasLanes });
   setKernelBackend(backend, { stepLanes: lanes });
+  let result: T;
   try {
-    return fn();
-  } finally {
-    setKernelBackend(was, { stepLanes: wasLanes });
+    result = fn();
+  } catch (error) {
+    restore();
+    throw error;
   }
+  if (result instanceof Promise) return result.finally(restore) as T;
+  restore();
+  return result;
 }
 
 /** `fn()` on the JavaScript path. */
@@ -41,20 +50,7 @@ export function onWasm<T>(fn: () => T, lanes: StepLanes = 'auto'): T {
  * float64 lanes: float32 lanes are within the bound test/wasm-step.test.ts states, not that.
  */
 export function withFloat64Lanes<T>(fn: () => T): T {
-  const backend = kernelBackend();
-  const lanes = stepLanes();
-  const restore = () => setKernelBackend(backend, { stepLanes: lanes });
-  setKernelBackend(backend, { stepLanes: 'float64' });
-  let result: T;
-  try {
-    result = fn();
-  } catch (error) {
-    restore();
-    throw error;
-  }
-  if (result instanceof Promise) return result.finally(restore) as T;
-  restore();
-  return result;
+  return onBackend(kernelBackend(), fn, 'float64');
 }
 
 /** Float64 lanes for every test of the enclosing describe (see withFloat64Lanes). */
