@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""torch's side of the WebAssembly kernel benchmarks (src/bench/wasm.ts, `npm run bench:wasm`):
+"""torch's side of the noise and float16 rows of `npm run bench:torch` (cli/src/bench/torch.ts):
 torch.randn on a seeded CPU generator and float16 <-> float32 conversion, timed per call.
 
 Usage (Debian's torch lives in /usr/bin/python3):
 
-    /usr/bin/python3 bench/torch_kernels.py --serve
-        JSON lines on stdin / stdout, driven by src/bench/wasm.ts, which interleaves its timing
-        rounds with ours.
+    /usr/bin/python3 cli/src/bench/torch_kernels.py --serve
+        JSON lines on stdin / stdout, driven by cli/src/bench/torch.ts, which interleaves its
+        timing rounds with ours.
 
 Each is torch at its best: the output tensor is allocated once and written with `out=` /
 `copy_` (diffusers' randn_tensor allocates a new tensor every call, which costs more). Times are
