@@ -53,8 +53,11 @@ import { LoopBuffers } from './loop-buffers.js';
  *
  * `sample` is a read-only view of one of the loop's two sample buffers: valid until the returned
  * promise settles (or the call returns), overwritten by later steps. Copy it
- * (`sample.data.slice()`) to keep it. The returned tensor is read by the step before the next
- * call and not kept, so a denoiser may return the same output buffer every time.
+ * (`sample.data.slice()`) to keep it. On the WebAssembly backend it lives in kernel memory, which
+ * cannot be detached (a `postMessage` transfer list copies it or refuses it, depending on the
+ * engine): copy it to hand it to a worker.
+ * The returned tensor is read by the step before the next call and not kept, so a denoiser may
+ * return the same output buffer every time.
  */
 export type Denoiser = (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>;
 
