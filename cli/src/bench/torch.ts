@@ -9,8 +9,8 @@
  * WebAssembly kernels (the default backend: copies in and out through its staging) and on the
  * JavaScript ones; and a whole `sample()` loop on the WebAssembly kernels, whose buffers live in
  * kernel memory (the step reads and writes them in place; the model output is copied in), timed
- * per step as (T(11 steps) - T(1 step)) / 10, i.e. without the loop's one-off setup (its arena,
- * the copies of the first and last latents), which is reported apart. Beside them: the float16
+ * per step as the median interval between its onStep calls (so the loop's own work per step, the
+ * denoiser call and its await included, and its one-off setup excluded). Beside them: the float16
  * step (float16 in and out) against our float32 step; torch.randn of 2^14 and 2^20 values against
  * `Generator.fillRandn*` (torch-exact, both backends); float16 <-> float32 conversion against
  * `convertInto`; and this machine's memory bandwidth (bandwidth.ts), the bound of the large steps.
@@ -86,8 +86,8 @@ const AIMS: Record<string, number> = {
 const HALF_AIM = 1.5;
 /** Issue 17: torch-exact randn at least torch's rate (our time / torch's at most 1). */
 const RANDN_AIM = 1;
-/** Steps of the timed loops: one, and LOOP_STEPS + 1 (their difference is LOOP_STEPS steps). */
-const LOOP_STEPS = 10;
+/** Steps of each timed loop (LOOP_STEPS - 1 intervals between onStep calls). */
+const LOOP_STEPS = 21;
 
 /** torch.set_num_threads settings timed: 1 as our single-threaded step, 2 = this machine's cores. */
 const THREADS = [1, 2] as const;
@@ -152,10 +152,8 @@ export interface TorchRow {
   ours: number;
   /** The same on the JavaScript kernels. */
   js: number;
-  /** Per step of a sample() loop (buffers in kernel memory), setup excluded. */
+  /** Per step of a sample() loop (buffers in kernel memory): the median interval between onStep calls. */
   loop: number;
-  /** The loop's one-off setup (arena, first and last copies): T(1 step) - one loop step. */
-  loopSetup: number;
   /** torch per-step microseconds by thread count. */
   torch: Record<string, number>;
   /** Page faults per torch step in the best round, by thread count (about 0 unless --default-malloc). */
@@ -209,21 +207,23 @@ function readF32(path: string): Float32Array {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
-/** Least of the round medians of every task: ours and torch's rounds alternate. */
+/**
+ * Least of the round medians of every task: each round times ours (tinybench), then `others`
+ * (torch's side, the loops), so that a load change hits every side alike.
+ */
 async function interleaved(
   rounds: number,
   time: number,
   ours: Record<string, Task>,
-  torch: (warmup: number) => Promise<Record<string, { us: number; faults?: number }>>,
-  iterations?: number,
+  others: (warmup: number) => Promise<Record<string, { us: number; faults?: number }>>,
 ): Promise<{ best: Record<string, number>; faults: Record<string, number> }> {
   const best: Record<string, number> = {};
   const faults: Record<string, number> = {};
   for (let r = 0; r < rounds; r++) {
     const warmup = r === 0 ? time / 5 : 0;
-    const round = await timingRound(time / rounds, warmup, ours, iterations);
+    const round = await timingRound(time / rounds, warmup, ours);
     for (const [k, v] of Object.entries(round)) best[k] = Math.min(best[k] ?? Number.POSITIVE_INFINITY, v);
-    for (const [k, v] of Object.entries(await torch(warmup))) {
+    for (const [k, v] of Object.entries(await others(warmup))) {
       if (v.us < (best[k] ?? Number.POSITIVE_INFINITY)) {
         best[k] = v.us;
         if (v.faults !== undefined) faults[k] = v.faults;
@@ -301,24 +301,41 @@ async function benchCase(
   const latents = { data: b0.x, dims: c.dims };
   const model = { data: b0.m, dims: c.dims };
   const loopGenerator = new Generator().manualSeed(5);
-  const loop = (steps: number) => () =>
-    sample(loopScheduler, () => model, {
-      latents,
-      numInferenceSteps: steps,
-      eta: c.eta,
-      generator: c.eta > 0 ? loopGenerator : undefined,
-    });
+  // One round of the loop: whole loops for the round's time (at least two), on the WebAssembly
+  // kernels; the median interval between consecutive onStep calls.
+  const loopRound = async (ms: number): Promise<number> => {
+    const intervals: number[] = [];
+    const end = performance.now() + ms;
+    setKernelBackend('wasm');
+    try {
+      for (let runs = 0; runs < 2 || performance.now() < end; runs++) {
+        let last = Number.NaN;
+        await sample(loopScheduler, () => model, {
+          latents,
+          numInferenceSteps: LOOP_STEPS,
+          eta: c.eta,
+          generator: c.eta > 0 ? loopGenerator : undefined,
+          onStep: () => {
+            const now = performance.now();
+            if (!Number.isNaN(last)) intervals.push(now - last);
+            last = now;
+          },
+        });
+      }
+    } finally {
+      setKernelBackend('auto');
+    }
+    intervals.sort((a, b) => a - b);
+    return intervals[intervals.length >> 1] * 1000;
+  };
   const { best, faults } = await interleaved(
     rounds,
     time,
-    {
-      ours: on('wasm', step),
-      js: on('js', step),
-      loop1: on('wasm', loop(1)),
-      loopN: on('wasm', loop(LOOP_STEPS + 1)),
-    },
+    { ours: on('wasm', step), js: on('js', step) },
     async (warmup) => {
-      const out: Record<string, { us: number; faults: number }> = {};
+      const out: Record<string, { us: number; faults?: number }> = {};
+      if (warmup > 0) await loopRound(warmup);
+      out.loop = { us: await loopRound(time / rounds) };
       for (const threads of THREADS) {
         const reply = await torch.request({
           op: 'time',
@@ -331,17 +348,13 @@ async function benchCase(
       }
       return out;
     },
-    // A loop call runs up to 11 steps: 16 calls a round are plenty for a median.
-    16,
   );
-  const loopStep = (best.loopN - best.loop1) / LOOP_STEPS;
   return {
     id: c.id,
     name: c.name,
     ours: best.ours,
     js: best.js,
-    loop: loopStep,
-    loopSetup: best.loop1 - loopStep,
+    loop: best.loop,
     torch: Object.fromEntries(THREADS.map((k) => [String(k), best[String(k)]])),
     torchFaults: faults,
     maxDiffPrev,
@@ -528,17 +541,17 @@ export function format(result: TorchBenchResult): string {
     `${result.cpu} (${result.cores} cores); load average ${load(result.loadBefore)} before, ${load(result.loadAfter)} after.`,
     `Microseconds per step, least of ${result.rounds} interleaved round medians; ours is single-threaded.`,
     'wasm / js: scheduler.step on the caller’s arrays on the WebAssembly / JavaScript kernels; loop: per step',
-    `of sample() (buffers in kernel memory), (T(${LOOP_STEPS + 1} steps) - T(1)) / ${LOOP_STEPS}; setup: its one-off cost per call.`,
+    'of sample() on the WebAssembly kernels (buffers in kernel memory): the median interval between onStep calls.',
     '',
-    '| case | wasm | loop | js | torch 1t | torch 2t | wasm / torch 1t | loop / torch 1t | js / torch 1t | aim | loop setup | max diff prev / x0 (wasm; js) |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | wasm | loop | js | torch 1t | torch 2t | wasm / torch 1t | loop / torch 1t | js / torch 1t | aim | max diff prev / x0 (wasm; js) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   const verdicts: string[] = [];
   for (const r of result.rows) {
     const t1 = r.torch['1'];
     const aim = AIMS[r.id];
     lines.push(
-      `| ${r.name} | ${us(r.ours)} | ${us(r.loop)} | ${us(r.js)} | ${us(t1)} | ${us(r.torch['2'])} | ${r3(r.ours / t1)} | ${r3(r.loop / t1)} | ${r3(r.js / t1)} | ${aim === undefined ? '' : `<= ${aim}`} | ${us(r.loopSetup)} | ${r.maxDiffPrev.toExponential(1)} / ${r.maxDiffX0.toExponential(1)}; ${r.maxDiffPrevJs.toExponential(1)} / ${r.maxDiffX0Js.toExponential(1)} |`,
+      `| ${r.name} | ${us(r.ours)} | ${us(r.loop)} | ${us(r.js)} | ${us(t1)} | ${us(r.torch['2'])} | ${r3(r.ours / t1)} | ${r3(r.loop / t1)} | ${r3(r.js / t1)} | ${aim === undefined ? '' : `<= ${aim}`} | ${r.maxDiffPrev.toExponential(1)} / ${r.maxDiffX0.toExponential(1)}; ${r.maxDiffPrevJs.toExponential(1)} / ${r.maxDiffX0Js.toExponential(1)} |`,
     );
     if (aim !== undefined) {
       const ratio = r.ours / t1;
