@@ -111,7 +111,7 @@ let idleArena: WeakRef<KernelInstance> | null = null;
 export function acquireArena(bytes: number, workspaceBytes: number): KernelInstance | null {
   if (choice === 'js') return null;
   const idle = idleArena?.deref();
-  if (idle !== undefined && idle.holds(bytes, workspaceBytes)) {
+  if (idle?.holds(bytes, workspaceBytes)) {
     idleArena = null;
     idle.rewind();
     return idle;
