@@ -501,9 +501,12 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     args.outType = sampleType;
     args.scratch = threshold ? this.buffers.thresholdScratch(perElement, precision) : undefined;
     const finite = ddimStepKernel(args);
-    // Drop the references to the caller's arrays so the scheduler does not keep them alive.
+    // Drop the references to the caller's arrays so the scheduler does not keep them alive, nor a
+    // finished sampling loop's kernel memory (the temporaries may be views of its arena).
     args.sample = args.modelOutput = args.prevSample = args.predOriginalSample = NO_DATA;
     args.noise = null;
+    args.scratch = undefined;
+    this.buffers.releaseTemporaries();
     if (!finite && !settings.allowNonFinite) {
       // The kernel's test is cheap and may be cautious (huge but finite values); this scan is exact.
       const error = stepNonFiniteError(

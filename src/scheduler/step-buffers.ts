@@ -90,6 +90,14 @@ export class StepBuffers {
    */
   private readonly results: (OutResult | null)[] = [null, null];
 
+  /**
+   * Forget this step's placement (the views stay in `inKernels`, weakly keyed by their instance),
+   * so that a scheduler does not keep a finished loop's arena alive.
+   */
+  releaseTemporaries(): void {
+    this.current = null;
+  }
+
   /** A buffer for `length` noise values drawn in `dtype` (the last one when it fits). */
   noiseFor(dtype: DType, length: number): TensorData {
     const placed = this.current?.noise;
