@@ -132,3 +132,13 @@ export {
   tensor,
   toFloat64,
 } from './tensor/tensor.js';
+// The numeric kernels: WebAssembly SIMD where the engine has it, the JavaScript reference otherwise.
+export {
+  type KernelBackend,
+  type KernelBackendChoice,
+  type KernelBackendOptions,
+  kernelBackend,
+  kernelsReady,
+  type StepLanes,
+  setKernelBackend,
+} from './wasm/backend.js';

@@ -20,16 +20,19 @@ function areaOf(file: string): string {
 
 /**
  * What each area may import (besides itself). Lower layers first: errors and guard at the bottom,
- * then dtypes and tensors, noise, the schedulers, the sampling loop; loading, the ONNX runtime
+ * the WebAssembly kernels' module and instances (which know no dtype or tensor: each concept's
+ * WebAssembly path lives in its own area), then dtypes and tensors, noise, the schedulers, the
+ * sampling loop; loading, the ONNX runtime
  * adapter and the exact models beside them; the pipeline on top; the Node entries over everything.
  */
 const MAY_IMPORT: Record<string, readonly string[]> = {
   errors: [],
   guard: ['errors'],
-  tensor: ['errors', 'guard'],
-  noise: ['errors', 'guard', 'tensor'],
-  scheduler: ['errors', 'guard', 'tensor', 'noise', 'loading'],
-  sampling: ['errors', 'guard', 'tensor', 'noise', 'scheduler'],
+  wasm: ['errors', 'guard'],
+  tensor: ['errors', 'guard', 'wasm'],
+  noise: ['errors', 'guard', 'tensor', 'wasm'],
+  scheduler: ['errors', 'guard', 'tensor', 'noise', 'loading', 'wasm'],
+  sampling: ['errors', 'guard', 'tensor', 'noise', 'scheduler', 'wasm'],
   loading: ['errors', 'guard', 'scheduler'],
   'loading/node': ['errors', 'guard', 'loading'],
   runtime: ['errors', 'guard', 'tensor'],
@@ -37,7 +40,6 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   pipeline: ['errors', 'guard', 'tensor', 'noise', 'scheduler', 'sampling', 'loading', 'runtime'],
   node: ['*'],
   index: ['*'],
-  wasm: ['errors', 'guard', 'tensor'],
 };
 
 /**

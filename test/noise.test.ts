@@ -11,6 +11,7 @@ import {
 } from '../src/index.js';
 import { boxMullerBlock } from '../src/noise/box-muller.js';
 import { randnInto } from '../src/noise/randn.js';
+import { untemper } from './helpers/mt19937.js';
 
 interface TwoDrawCase {
   seed: string;
@@ -362,15 +363,6 @@ function referenceRandn(words: Generator, n: number): Float32Array {
     block(d, n - 16);
   }
   return d;
-}
-
-/** MT19937's tempering undone: the state word whose engine output is `y` (a uint32). */
-function untemper(y: number): number {
-  let x = y ^ (y >>> 18);
-  x ^= (x << 15) & 0xefc60000; // one pass: the second-order term falls off the top
-  let z = x;
-  for (let i = 0; i < 4; i++) z = x ^ ((z << 7) & 0x9d2c5680); // 7 more correct bits per pass
-  return z ^ (z >>> 11) ^ (z >>> 22);
 }
 
 describe('the tables behind the 16-wide kernel', () => {

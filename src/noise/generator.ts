@@ -43,15 +43,19 @@
  *
  * The hot path is allocation-free and BigInt-free: the engine state lives in an Int32Array, the twist
  * runs over the whole 624-word block, and words are tempered and transformed 16 at a time straight
- * into the output. BigInt is used only to parse and report seeds.
+ * into the output. BigInt is used only to parse and report seeds. Where the WebAssembly backend is
+ * in effect (wasm/backend.ts), draws of 16 values or more run on its SIMD kernels
+ * (randn-wasm.ts): the same values and the same engine state, bit for bit, about 3x faster.
  *
  * This module is core: no Node built-ins, no dependencies. Secure seeding uses Web Crypto
  * (`globalThis.crypto.getRandomValues`), present in browsers and Node 20.
  */ import { ArgumentError, ShapeError, StateError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
 import { type DType, holds, numberToFloat16, type TensorData } from '../tensor/dtype.js';
+import { kernelsFor } from '../wasm/backend.js';
 import { boxMullerBlock, doubleBoxMullerBlock, halfBoxMullerBlock, INV_2_53, TWO_PI } from './box-muller.js';
 import { initGenrand, N, tempered, twist, UPPER_MASK } from './mt19937.js';
+import { randnWasm } from './randn-wasm.js';
 
 /** A seed as PyTorch takes it: an integer in [-2^63, 2^64 - 1], as number, bigint or decimal string. */
 export type Seed = number | bigint | string;
@@ -282,8 +286,9 @@ export class Generator {
   fillRandn(out: Float32Array, offset = 0, length?: number): void {
     checkRange(out, offset, length, 'float32');
     const n = length ?? out.length - offset;
-    if (n >= 16) this.fillBlocks(out, offset, n, 16, boxMullerBlock);
-    else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
+    if (n >= 16) {
+      if (!this.drawOnKernels(out, 'float32', offset, n)) this.fillBlocks(out, offset, n, 16, boxMullerBlock);
+    } else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
   }
 
   /**
@@ -294,7 +299,10 @@ export class Generator {
   fillRandnFloat16(out: Uint16Array, offset = 0, length?: number): void {
     checkRange(out, offset, length, 'float16');
     const n = length ?? out.length - offset;
-    if (n >= 16) this.fillBlocks(out, offset, n, 16, halfBoxMullerBlock);
+    if (n >= 16) {
+      if (!this.drawOnKernels(out, 'float16', offset, n))
+        this.fillBlocks(out, offset, n, 16, halfBoxMullerBlock);
+    }
     // static_cast<c10::Half>(double) goes through float: two roundings.
     else for (let i = 0; i < n; i++) out[offset + i] = numberToFloat16(Math.fround(this.normalDouble()));
   }
@@ -307,8 +315,21 @@ export class Generator {
   fillRandnFloat64(out: Float64Array, offset = 0, length?: number): void {
     checkRange(out, offset, length, 'float64');
     const n = length ?? out.length - offset;
-    if (n >= 16) this.fillBlocks(out, offset, n, 32, doubleBoxMullerBlock);
-    else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
+    if (n >= 16) {
+      if (!this.drawOnKernels(out, 'float64', offset, n))
+        this.fillBlocks(out, offset, n, 32, doubleBoxMullerBlock);
+    } else for (let i = 0; i < n; i++) out[offset + i] = this.normalDouble();
+  }
+
+  /**
+   * The WebAssembly path of `normal_fill` (noise/randn-wasm.ts: the same values, the engine left in
+   * the same state), when that backend is in effect; false (nothing drawn) on the JS path.
+   */
+  private drawOnKernels(out: TensorData, dtype: DType, offset: number, length: number): boolean {
+    const k = kernelsFor(out);
+    if (k === null) return false;
+    this.mti = randnWasm(k, this.mt, this.mti, out, dtype, offset, length);
+    return true;
   }
 
   /**

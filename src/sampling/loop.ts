@@ -16,7 +16,9 @@
  *
  * Memory: the loop allocates its buffers once -- two sample buffers used in turn, one for the
  * predicted x0, one for the guided prediction; the scheduler keeps one for the eta noise -- and
- * nothing per step but what the denoiser returns. What that means for callers (the tensors they
+ * nothing per step but what the denoiser returns. On the WebAssembly backend they live in kernel
+ * memory (loop-buffers.ts), where the step reads and writes them in place; the final latents are
+ * copied out of it. What that means for callers (the tensors they
  * are handed are views of those buffers) is on `Denoiser` and `StepInfo`, where editors show it.
  *
  * One loop runs on a scheduler at a time (a second `sample` on a busy scheduler throws a
@@ -44,14 +46,18 @@ import {
 } from '../tensor/tensor.js';
 import { classifierFreeGuidance, rescaleNoiseCfg } from './guidance.js';
 import { checkStrength, img2imgStartIndex } from './img2img.js';
+import { LoopBuffers } from './loop-buffers.js';
 
 /**
  * A model: the prediction (of the scheduler's `prediction_type`) for `sample` at `timestep`.
  *
  * `sample` is a read-only view of one of the loop's two sample buffers: valid until the returned
  * promise settles (or the call returns), overwritten by later steps. Copy it
- * (`sample.data.slice()`) to keep it. The returned tensor is read by the step before the next
- * call and not kept, so a denoiser may return the same output buffer every time.
+ * (`sample.data.slice()`) to keep it. On the WebAssembly backend it lives in kernel memory, which
+ * cannot be detached (a `postMessage` transfer list copies it or refuses it, depending on the
+ * engine): copy it to hand it to a worker.
+ * The returned tensor is read by the step before the next call and not kept, so a denoiser may
+ * return the same output buffer every time.
  */
 export type Denoiser = (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>;
 
@@ -242,41 +248,49 @@ async function runLoop(
   predict: (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>,
   out: StepOutBuffers,
   step: (modelOutput: TensorLike, t: number, sample: Tensor) => unknown,
+  buffers: LoopBuffers,
 ): Promise<SampleResult> {
   const { numInferenceSteps, timesteps, start, onStep, signal } = run;
-  let current = start;
-  let next = emptyLike(start, start.type);
-  const x0 = emptyLike(start, start.type);
-  out.predOriginalSample = x0;
   const total = timesteps.length;
-  for (let index = 0; index < total; index++) {
-    const t = timesteps[index];
-    throwIfAborted(signal, `before step ${index} (timestep ${t})`);
-    const modelOutput = await predict(current, t);
-    throwIfAborted(signal, `after the denoiser at step ${index} (timestep ${t})`);
-    if (scheduler.numInferenceSteps !== numInferenceSteps) {
-      throw new StateError({
-        field: 'scheduler.numInferenceSteps',
-        value: scheduler.numInferenceSteps,
-        problem: `changed from ${numInferenceSteps} during the sampling loop`,
-        fix: 'do not call setTimesteps on a scheduler while a loop runs on it; use a second scheduler.',
-      });
+  // The loop's buffers: in kernel memory when the WebAssembly backend is in effect (loop-buffers.ts).
+  buffers.open(start, start.type);
+  try {
+    let current = total === 0 ? start : buffers.adopt(start);
+    let next = buffers.emptyLike(start, start.type);
+    const x0 = buffers.emptyLike(start, start.type);
+    out.predOriginalSample = x0;
+    for (let index = 0; index < total; index++) {
+      const t = timesteps[index];
+      throwIfAborted(signal, `before step ${index} (timestep ${t})`);
+      const modelOutput = await predict(current, t);
+      throwIfAborted(signal, `after the denoiser at step ${index} (timestep ${t})`);
+      if (scheduler.numInferenceSteps !== numInferenceSteps) {
+        throw new StateError({
+          field: 'scheduler.numInferenceSteps',
+          value: scheduler.numInferenceSteps,
+          problem: `changed from ${numInferenceSteps} during the sampling loop`,
+          fix: 'do not call setTimesteps on a scheduler while a loop runs on it; use a second scheduler.',
+        });
+      }
+      out.prevSample = next;
+      step(modelOutput, t, current);
+      if (onStep !== undefined) {
+        await onStep({ index, timestep: t, sample: next, predOriginalSample: x0, total });
+      }
+      const previous = current;
+      current = next;
+      next = previous;
     }
-    out.prevSample = next;
-    step(modelOutput, t, current);
-    if (onStep !== undefined) {
-      await onStep({ index, timestep: t, sample: next, predOriginalSample: x0, total });
-    }
-    const previous = current;
-    current = next;
-    next = previous;
+    throwIfAborted(signal, 'after the last step');
+    return {
+      // The caller's to keep: out of the loop's arena (a copy), or the loop's own array.
+      latents: buffers.release(tensorOf(current.data, [...current.dims], current.type)),
+      timesteps,
+      steps: total,
+    };
+  } finally {
+    buffers.close();
   }
-  throwIfAborted(signal, 'after the last step');
-  return {
-    latents: tensorOf(current.data, [...current.dims], current.type),
-    timesteps,
-    steps: total,
-  };
 }
 
 /** Run `body` with the scheduler marked busy. */
@@ -458,6 +472,7 @@ function runSampling(
   scheduler: DDIMScheduler,
   options: SampleOptions,
   predict: (sample: Tensor, timestep: number) => TensorLike | Promise<TensorLike>,
+  buffers: LoopBuffers,
 ): Promise<SampleResult> {
   return exclusive(scheduler, async () => {
     // Reading latents / shape (the caller's objects) may throw: typed, as everywhere.
@@ -467,8 +482,13 @@ function runSampling(
     );
     const out: StepOutBuffers = {};
     const stepOptions: StepOptions = { eta: run.eta, out, generator: run.generator };
-    return runLoop(scheduler, run, predict, out, (modelOutput, t, sample) =>
-      scheduler.step(modelOutput, t, sample, stepOptions),
+    return runLoop(
+      scheduler,
+      run,
+      predict,
+      out,
+      (modelOutput, t, sample) => scheduler.step(modelOutput, t, sample, stepOptions),
+      buffers,
     );
   });
 }
@@ -487,7 +507,7 @@ export function sample(
   return Promise.resolve().then(() => {
     options = readLoopOptions(options, SAMPLE_KEYS, 'sample');
     const model = checkFunction<Denoiser>(denoiser, 'denoiser', 'pass (sample, timestep) => modelOutput.');
-    return runSampling(scheduler, options, model);
+    return runSampling(scheduler, options, model, new LoopBuffers());
   });
 }
 
@@ -522,7 +542,8 @@ export function sampleGuided(
       { min: 0 },
       'pass a number in [0, 1], e.g. 0.7 for zero-SNR models (0 disables it).',
     );
-    return runSampling(scheduler, options, guidedPredictor(model, scale, rescale, true));
+    const buffers = new LoopBuffers();
+    return runSampling(scheduler, options, guidedPredictor(model, scale, rescale, true, buffers), buffers);
   });
 }
 
@@ -539,6 +560,7 @@ function guidedPredictor(
   scale: number,
   rescale: number,
   guidedOnly: boolean,
+  buffers: LoopBuffers,
 ): (sample: Tensor, timestep: number) => Promise<TensorLike> {
   let guided: Tensor | null = null;
   return async (x, t) => {
@@ -558,7 +580,7 @@ function guidedPredictor(
     if (!(scale > 1)) return cond;
     const type = checkTensor(uncond, 'uncond');
     if (guided === null || guided.type !== type || !sameDims(guided.dims, uncond.dims)) {
-      guided = emptyLike(uncond, type);
+      guided = buffers.emptyLike(uncond, type);
     }
     classifierFreeGuidance(uncond, cond, scale, guided);
     if (rescale > 0) rescaleNoiseCfg(guided, cond, rescale, guided);
@@ -594,6 +616,7 @@ export function invert(
       {},
       'pass e.g. 7.5 with a guided denoiser, or omit it (1: no guidance, as DiffEdit by default).',
     );
+    const buffers = new LoopBuffers();
     const model = guidedPredictor(
       checkFunction<Denoiser | GuidedDenoiser>(
         denoiser,
@@ -603,6 +626,7 @@ export function invert(
       scale,
       0,
       false,
+      buffers,
     );
     const type = checkTensor(x0, 'x0');
     if (x0.dims.length < 1) {
@@ -631,8 +655,13 @@ export function invert(
       };
       const out: StepOutBuffers = {};
       const stepOptions = { out };
-      return runLoop(scheduler, run, model, out, (modelOutput, t, sample) =>
-        scheduler.step(modelOutput, t, sample, stepOptions),
+      return runLoop(
+        scheduler,
+        run,
+        model,
+        out,
+        (modelOutput, t, sample) => scheduler.step(modelOutput, t, sample, stepOptions),
+        buffers,
       );
     });
   });

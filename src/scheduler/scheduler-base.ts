@@ -13,6 +13,7 @@ import { GeneratorCheckpoint } from '../noise/generator.js';
 import { randnInto } from '../noise/randn.js';
 import type { DType, Tensor, TensorData, TensorLike } from '../tensor/tensor.js';
 import { checkSameDims, checkTensor } from '../tensor/tensor.js';
+import { kernelsFor } from '../wasm/backend.js';
 import type { DDIMConfig, DDIMInverseConfig } from './config.js';
 import { configToJSON } from './config.js';
 import { checkTrainTimestep, type ForwardOptions, forwardProcess, type Timesteps } from './forward.js';
@@ -454,6 +455,19 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     const result = this.buffers.outputs(settings.out, sample, sampleType);
     checkOutOverlap(result.prevSample, result.predOriginalSample, sample, modelOutput, given);
     const batch = sample.dims.length > 0 ? sample.dims[0] : 1;
+    const threshold = this.bound.kind === 'threshold';
+    const perElement = batch > 0 ? sample.data.length / batch : 0;
+    const precision = thresholdPrecision(sampleType, modelType);
+    // The step's own temporaries (drawn noise, thresholding's |x0|) in the memory of the kernel
+    // instance the step runs on -- the arena the sample lives in, else the shared one -- so that
+    // they are read in place; ordinary arrays on the JS path.
+    this.buffers.placeTemporaries(
+      kernelsFor(sample.data),
+      settings.eta > 0 && given === null ? modelType : null,
+      sample.data.length,
+      threshold ? precision : null,
+      perElement,
+    );
     // Noise for eta > 0 (as diffusers, drawn even when this step's variance is 0). Drawn only now,
     // after every input check, so a rejected call leaves the generator where it was, into a
     // buffer the scheduler keeps, so steps allocate nothing.
@@ -485,17 +499,14 @@ export abstract class SchedulerBase<C extends DDIMConfig | DDIMInverseConfig> {
     args.prevSample = result.prevSample.data;
     args.predOriginalSample = result.predOriginalSample.data;
     args.outType = sampleType;
-    args.scratch =
-      this.bound.kind === 'threshold'
-        ? this.buffers.thresholdScratch(
-            batch > 0 ? sample.data.length / batch : 0,
-            thresholdPrecision(sampleType, modelType),
-          )
-        : undefined;
+    args.scratch = threshold ? this.buffers.thresholdScratch(perElement, precision) : undefined;
     const finite = ddimStepKernel(args);
-    // Drop the references to the caller's arrays so the scheduler does not keep them alive.
+    // Drop the references to the caller's arrays so the scheduler does not keep them alive, nor a
+    // finished sampling loop's kernel memory (the temporaries may be views of its arena).
     args.sample = args.modelOutput = args.prevSample = args.predOriginalSample = NO_DATA;
     args.noise = null;
+    args.scratch = undefined;
+    this.buffers.releaseTemporaries();
     if (!finite && !settings.allowNonFinite) {
       // The kernel's test is cheap and may be cautious (huge but finite values); this scan is exact.
       const error = stepNonFiniteError(

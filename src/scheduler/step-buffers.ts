@@ -5,24 +5,103 @@
  */
 import { ArgumentError, NumericError } from '../errors.js';
 import { allocate, type DType, holds, readElement } from '../tensor/dtype.js';
+import { BYTES_PER_ELEMENT, viewAt } from '../tensor/kernel-memory.js';
 import { firstNonFinite, nonFiniteInputError } from '../tensor/non-finite.js';
 import type { Tensor, TensorData, TensorLike } from '../tensor/tensor.js';
 import { checkOut, emptyLike, memoryOverlap, tensorOf } from '../tensor/tensor.js';
+import type { KernelInstance } from '../wasm/instance.js';
 import type { FloatData } from './quantile.js';
 import type { StepOutBuffers, StepOutput } from './step-options.js';
+
+/** A step's temporaries in one kernel instance's workspace (views made again only when it moved). */
+interface WorkspaceViews {
+  noise: TensorData | null;
+  scratch: FloatData | null;
+}
 
 export class StepBuffers {
   private scratch: FloatData | null = null;
   /** The drawn eta > 0 noise, in the model output's dtype (float16 as bits). */
   private noise: TensorData | null = null;
   /**
+   * The same in the workspace of each kernel instance steps ran on (weakly: an arena's views go
+   * with it), and the one this step uses (null: the ordinary ones above).
+   */
+  private readonly inKernels = new WeakMap<KernelInstance, WorkspaceViews>();
+  private current: WorkspaceViews | null = null;
+
+  /**
+   * Put this step's temporaries -- `length` noise values of `noiseType` (null: no draw) and
+   * `scratchLength` values of thresholding's |x0| in `precision` (null: none) -- in the workspace
+   * of `k`, the kernel instance the step runs on, when it has room: the noise is then drawn and
+   * read in place, not copied in and out. Call before noiseFor / thresholdScratch on every step;
+   * with `k` null (the JS path) they are ordinary arrays.
+   */
+  placeTemporaries(
+    k: KernelInstance | null,
+    noiseType: DType | null,
+    length: number,
+    precision: 'float32' | 'float64' | null,
+    scratchLength: number,
+  ): void {
+    this.current = null;
+    if (k === null || (noiseType === null && precision === null)) return;
+    // One request for both: a growth of the workspace (which detaches views) happens before any view is made.
+    const noiseBytes = noiseType === null ? 0 : Math.ceil((length * BYTES_PER_ELEMENT[noiseType]) / 64) * 64;
+    const scratchBytes = precision === null ? 0 : scratchLength * BYTES_PER_ELEMENT[precision];
+    const at = k.workspace(noiseBytes + scratchBytes);
+    if (at < 0) return;
+    let views = this.inKernels.get(k);
+    if (views === undefined) {
+      views = { noise: null, scratch: null };
+      this.inKernels.set(k, views);
+    }
+    const buffer = k.buffer();
+    if (noiseType !== null) {
+      const v = views.noise;
+      if (
+        v === null ||
+        v.buffer !== buffer ||
+        v.byteOffset !== at ||
+        v.length !== length ||
+        !holds(v, noiseType)
+      ) {
+        views.noise = viewAt(k, noiseType, at, length);
+      }
+    }
+    if (precision !== null) {
+      const v = views.scratch;
+      const from = at + noiseBytes;
+      if (
+        v === null ||
+        v.buffer !== buffer ||
+        v.byteOffset !== from ||
+        v.length !== scratchLength ||
+        v instanceof Float64Array !== (precision === 'float64')
+      ) {
+        views.scratch = viewAt(k, precision, from, scratchLength);
+      }
+    }
+    this.current = views;
+  }
+  /**
    * The results handed back for the last two pairs of `out` buffers (see StepOptions.out): two,
    * so that a loop alternating ping-pong buffers allocates nothing either.
    */
   private readonly results: (OutResult | null)[] = [null, null];
 
+  /**
+   * Forget this step's placement (the views stay in `inKernels`, weakly keyed by their instance),
+   * so that a scheduler does not keep a finished loop's arena alive.
+   */
+  releaseTemporaries(): void {
+    this.current = null;
+  }
+
   /** A buffer for `length` noise values drawn in `dtype` (the last one when it fits). */
   noiseFor(dtype: DType, length: number): TensorData {
+    const placed = this.current?.noise;
+    if (placed != null && placed.length === length && holds(placed, dtype)) return placed;
     const current = this.noise;
     if (current !== null && current.length === length && holds(current, dtype)) return current;
     this.noise = allocate(dtype, length);
@@ -31,6 +110,14 @@ export class StepBuffers {
 
   /** thresholding's |x0| scratch: `length` values in torch's quantile precision. */
   thresholdScratch(length: number, precision: 'float32' | 'float64'): FloatData {
+    const placed = this.current?.scratch;
+    if (
+      placed != null &&
+      placed.length === length &&
+      placed instanceof Float64Array === (precision === 'float64')
+    ) {
+      return placed;
+    }
     const s = this.scratch;
     if (s !== null && s.length >= length && s instanceof Float64Array === (precision === 'float64')) return s;
     const fresh = precision === 'float64' ? new Float64Array(length) : new Float32Array(length);

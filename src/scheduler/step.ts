@@ -40,7 +40,7 @@ import { ArgumentError } from '../errors.js';
 import { assertNever, type DType, type TensorData } from '../tensor/dtype.js';
 import { PREDICTIONS, type PredictionType, type Recovery } from './prediction.js';
 import { type FloatData, quantileOfNumbers } from './quantile.js';
-import { jsStepKernel } from './step-kernel-js.js';
+import { wasmStepKernel } from './step-kernel-wasm.js';
 
 export type { FloatData };
 
@@ -289,14 +289,16 @@ export interface StepKernel {
   absX0(a: number, b: number, t: StepTensors, from: number, to: number, scratch: FloatData): boolean;
 }
 
-let kernel: StepKernel = jsStepKernel;
+// The WebAssembly SIMD loops, which run the JavaScript ones (step-kernel-js.ts) wherever the
+// backend switch says 'js' (no WebAssembly SIMD, or setKernelBackend('js')).
+let kernel: StepKernel = wasmStepKernel;
 
 /** The kernel path steps run on. */
 export function stepKernel(): StepKernel {
   return kernel;
 }
 
-/** Make steps run on `next` (the JavaScript path by default); returns the previous one. */
+/** Make steps run on `next` (by default `wasmStepKernel`, which follows the backend switch); returns the previous one. */
 export function setStepKernel(next: StepKernel): StepKernel {
   const previous = kernel;
   kernel = next;

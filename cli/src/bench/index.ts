@@ -6,6 +6,7 @@
  *   node cli/dist/bench/index.js [--time <ms per task>] [name ...]
  */
 import { pathToFileURL } from 'node:url';
+import * as bandwidth from './bandwidth.js';
 import * as pipeline from './pipeline.js';
 import * as randn from './randn.js';
 import * as step from './step.js';
@@ -39,7 +40,12 @@ function entry<R>(module: BenchModule<R>): BenchEntry {
 }
 
 /** Every benchmark, in the order `npm run bench` runs them. */
-export const benchmarks: readonly BenchEntry[] = [entry(randn), entry(step), entry(pipeline)];
+export const benchmarks: readonly BenchEntry[] = [
+  entry(randn),
+  entry(step),
+  entry(pipeline),
+  entry(bandwidth),
+];
 
 /** Run the named benchmarks (all when `names` is empty), printing each table; returns the results. */
 export async function runBenchmarks(

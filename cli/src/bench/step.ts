@@ -1,8 +1,10 @@
 /**
- * Step benchmark (issue 7): our fused `scheduler.step` with `out` buffers, beside (a) the limit
- * loop (only the eta = 0 arithmetic, one pass) and (b) an unfused port of diffusers' step; the
- * thresholding quantile by selection beside sorting; heap use over 10,000 steps. Ratios are taken
- * within one run, tasks interleaved in rounds, so machine noise affects both sides alike.
+ * Step benchmark (issues 7 and 17): our fused `scheduler.step` with `out` buffers on both kernel
+ * backends (WebAssembly SIMD, the default, and the JavaScript reference), beside (a) the limit loop
+ * (only the eta = 0 arithmetic, one JavaScript pass) and (b) an unfused port of diffusers' step;
+ * the thresholding quantile by selection beside sorting; heap use over 10,000 steps on each
+ * backend. Ratios are taken within one run, tasks interleaved in rounds, so machine noise affects
+ * all sides alike.
  *
  * Node-only (os, child_process for the heap figures, see step-heap.ts).
  */
@@ -10,10 +12,12 @@
 import {
   DDIMScheduler,
   Generator,
+  type KernelBackend,
   numberToFloat16,
   quantileInPlace,
   randnTensor,
   SCHEDULER_PRESETS,
+  setKernelBackend,
   stepCoefficients,
   toFloat64,
 } from 'ddim';
@@ -69,7 +73,7 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
  */
 async function timings(
   time: number,
-  tasks: Record<string, () => void>,
+  tasks: Record<string, Task>,
   rounds = 5,
 ): Promise<Record<string, number>> {
   const best: Record<string, number> = {};
@@ -82,15 +86,39 @@ async function timings(
   return best;
 }
 
+/**
+ * A timed call, or a call with the kernel backend it runs on (set before the task's calls, and
+ * back to the default after the round).
+ */
+export type Task = (() => unknown) | { fn: () => unknown; backend: KernelBackend };
+
+/** A task on `backend`. */
+export function on(backend: KernelBackend, fn: () => unknown): Task {
+  return { fn, backend };
+}
+
 /** One round of `timings`: each task's median microseconds per call over `time` ms (after a warm-up). */
 export async function timingRound(
   time: number,
   warmupTime: number,
-  tasks: Record<string, () => void>,
+  tasks: Record<string, Task>,
+  iterations?: number,
 ): Promise<Record<string, number>> {
-  const bench = new Bench({ time, warmupTime, throws: true });
-  for (const [name, fn] of Object.entries(tasks)) bench.add(name, fn);
-  await bench.run();
+  const bench = new Bench({
+    time,
+    warmupTime,
+    throws: true,
+    ...(iterations === undefined ? {} : { iterations }),
+  });
+  for (const [name, task] of Object.entries(tasks)) {
+    if (typeof task === 'function') bench.add(name, task, { beforeAll: () => setKernelBackend('auto') });
+    else bench.add(name, task.fn, { beforeAll: () => setKernelBackend(task.backend) });
+  }
+  try {
+    await bench.run();
+  } finally {
+    setKernelBackend('auto');
+  }
   const medians: Record<string, number> = {};
   for (const task of bench.tasks) {
     const res = task.result;
@@ -102,10 +130,15 @@ export async function timingRound(
 
 interface StepRow {
   name: string;
+  /** scheduler.step on the WebAssembly kernels (the default backend). */
   ours: number;
+  /** scheduler.step on the JavaScript kernels. */
+  js: number;
   limit: number;
   unfused: number;
+  /** Max |ours - unfused| (prevSample), and the same for the JS path. */
   maxDiff: number;
+  maxDiffJs: number;
 }
 
 /**
@@ -196,16 +229,27 @@ async function benchCase(c: StepCase, time: number): Promise<StepRow> {
     randnTensor(c.dims, { generator: b.generator, out: { data: z, dims: c.dims } });
     return z;
   };
-  // Sanity: the fused step and the unfused port agree (float32 rounding apart).
-  const b0 = sets[0];
-  s.step(b0.model, t, b0.sample, b0.options);
-  const reference = unfusedStep(unfusedConfig, b0.m, b0.x, unfusedNoise(b0));
-  const maxDiff = maxAbsDiff(Float32Array.from(toFloat64(b0.prev)), reference.prevSample);
-  const times = await timings(time, {
-    ours: () => {
-      const b = next();
+  // Sanity: the fused step (each backend) and the unfused port agree (float32 rounding apart).
+  const diffOn = (backend: KernelBackend) => {
+    const b = bufferSet(c, s.alphaBarAt(t), 1);
+    setKernelBackend(backend);
+    try {
       s.step(b.model, t, b.sample, b.options);
-    },
+    } finally {
+      setKernelBackend('auto');
+    }
+    const reference = unfusedStep(unfusedConfig, b.m, b.x, unfusedNoise(b));
+    return maxAbsDiff(Float32Array.from(toFloat64(b.prev)), reference.prevSample);
+  };
+  const maxDiff = diffOn('wasm');
+  const maxDiffJs = diffOn('js');
+  const step = () => {
+    const b = next();
+    s.step(b.model, t, b.sample, b.options);
+  };
+  const times = await timings(time, {
+    ours: on('wasm', step),
+    js: on('js', step),
     limit: () => {
       const b = next();
       limitLoop(b.x, b.m, b.limitPrev, b.limitX0, limit[0], limit[1], limit[2], limit[3]);
@@ -215,7 +259,15 @@ async function benchCase(c: StepCase, time: number): Promise<StepRow> {
       unfusedStep(unfusedConfig, b.m, b.x, unfusedNoise(b));
     },
   });
-  return { name: c.name, ours: times.ours, limit: times.limit, unfused: times.unfused, maxDiff };
+  return {
+    name: c.name,
+    ours: times.ours,
+    js: times.js,
+    limit: times.limit,
+    unfused: times.unfused,
+    maxDiff,
+    maxDiffJs,
+  };
 }
 
 interface QuantileRow {
@@ -263,15 +315,16 @@ export interface StepBenchResult {
   node: string;
   cpu: string;
   cores: number;
-  /** Per-step microseconds: ours (scheduler.step with out buffers), the limit loop, the unfused port. */
+  /** Per-step microseconds: ours (scheduler.step with out buffers, each backend), the limit loop, the unfused port. */
   steps: StepRow[];
   /** Microseconds for one quantile of |x0| at ratio 0.995: selection, and copy + sort + lerp. */
   quantile: QuantileRow[];
   /**
    * 10,000 and 30,000 steps with ping-pong out buffers (each in a child process without GC during
-   * the steps); the difference is the steady per-step allocation, without the JIT's one-off share.
+   * the steps), on each backend; the difference is the steady per-step allocation, without the
+   * JIT's one-off share.
    */
-  heap: HeapReport[];
+  heap: Record<KernelBackend, HeapReport[]>;
 }
 
 export async function run(options: StepBenchOptions = {}): Promise<StepBenchResult> {
@@ -285,21 +338,26 @@ export async function run(options: StepBenchOptions = {}): Promise<StepBenchResu
     ...machine(),
     steps,
     quantile,
-    heap: [await measureStepHeap(10_000), await measureStepHeap(30_000)],
+    heap: {
+      wasm: [await measureStepHeap(10_000, 'wasm'), await measureStepHeap(30_000, 'wasm')],
+      js: [await measureStepHeap(10_000, 'js'), await measureStepHeap(30_000, 'js')],
+    },
   };
 }
 
 export function format(result: StepBenchResult): string {
   const lines = [
     `DDIM step, node ${result.node}, ${result.cpu} (${result.cores} cores); microseconds per step`,
-    '(least of 5 interleaved round medians); limit = one plain pass doing only the eta = 0 arithmetic.',
+    '(least of 5 interleaved round medians). wasm: scheduler.step on the WebAssembly SIMD kernels (the',
+    'default), js: on the JavaScript ones; limit = one plain JavaScript pass doing only the eta = 0',
+    'arithmetic; unfused = a port of diffusers’ step, one operation per pass.',
     '',
-    '| case | ours | limit | unfused | ours / limit | ours / unfused | max diff vs unfused |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| case | wasm | js | limit | unfused | wasm / js | js / limit | wasm / unfused | max diff vs unfused (wasm, js) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of result.steps) {
     lines.push(
-      `| ${r.name} | ${us(r.ours)} | ${us(r.limit)} | ${us(r.unfused)} | ${(r.ours / r.limit).toFixed(2)} | ${(r.ours / r.unfused).toFixed(3)} | ${r.maxDiff.toExponential(1)} |`,
+      `| ${r.name} | ${us(r.ours)} | ${us(r.js)} | ${us(r.limit)} | ${us(r.unfused)} | ${(r.ours / r.js).toFixed(3)} | ${(r.js / r.limit).toFixed(2)} | ${(r.ours / r.unfused).toFixed(3)} | ${r.maxDiff.toExponential(1)}, ${r.maxDiffJs.toExponential(1)} |`,
     );
   }
   lines.push('', '(*) float16 tensors in and out; the limit loop and the unfused port run on float32.', '');
@@ -309,16 +367,27 @@ export function format(result: StepBenchResult): string {
     lines.push(`| ${r.n} | ${us(r.select)} | ${us(r.sort)} | ${(r.select / r.sort).toFixed(3)} |`);
   }
   lines.push('');
-  const [h1, h2] = result.heap;
-  const marginal = (h2.allocatedBytes - h1.allocatedBytes) / (h2.steps - h1.steps);
   lines.push(
     'Heap of whole 50-step SD loops (1x4x64x64, eta 0, ping-pong out buffers), no collection during the steps:',
     '',
-    '| steps | allocated bytes | collections | retained after full GC |',
-    '| ---: | ---: | ---: | ---: |',
-    ...result.heap.map((h) => `| ${h.steps} | ${h.allocatedBytes} | ${h.gcRuns} | ${h.retainedBytes} |`),
+    '| backend | steps | allocated bytes | collections | retained after full GC | sampled bytes per step |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const steady: string[] = [];
+  for (const backend of ['wasm', 'js'] as const) {
+    const heap = result.heap[backend];
+    for (const h of heap) {
+      lines.push(
+        `| ${backend} | ${h.steps} | ${h.allocatedBytes} | ${h.gcRuns} | ${h.retainedBytes} | ${(h.sampledBytes / h.steps).toFixed(1)} |`,
+      );
+    }
+    const [h1, h2] = heap;
+    steady.push(`${backend} ${((h2.allocatedBytes - h1.allocatedBytes) / (h2.steps - h1.steps)).toFixed(1)}`);
+  }
+  lines.push(
     '',
-    `Steady allocation: ${marginal.toFixed(1)} bytes per step (the rest is the optimizing compiler's one-off share).`,
+    `Steady allocation (heapUsed, 30,000 less 10,000 steps), bytes per step: ${steady.join(', ')}; the sampled`,
+    "column counts the allocations of further steps directly (heapUsed also moves with the collector's own work).",
   );
   return lines.join('\n');
 }
