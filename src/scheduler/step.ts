@@ -128,35 +128,6 @@ export function x0BoundFor(config: BoundConfig): X0Bound {
   return config.clip_sample ? { kind: 'clip', range: config.clip_sample_range } : { kind: 'none' };
 }
 
-/**
- * Everything one kernel run needs. A scheduler keeps one of these and refills it every step, so
- * stepping allocates nothing.
- */
-export interface StepKernelArgs {
-  coefficients: StepCoefficients;
-  bound: X0Bound;
-  useClippedModelOutput: boolean;
-  /** Number of batch elements (dims[0]); thresholding takes its quantile per batch element. */
-  batch: number;
-  sample: TensorData;
-  sampleType: DType;
-  modelOutput: TensorData;
-  modelOutputType: DType;
-  /** Noise z, or null when sigma = 0. */
-  noise: TensorData | null;
-  noiseType: DType;
-  prevSample: TensorData;
-  predOriginalSample: TensorData;
-  /** dtype of both outputs. */
-  outType: DType;
-  /**
-   * Thresholding only: room for (length / batch) values of |x0|, a Float64Array when the sample
-   * or the model output is float64 and a Float32Array otherwise: torch takes the quantile in x0's
-   * dtype (float16 is upcast to float32 first), and the array type carries that precision.
-   */
-  scratch?: FloatData;
-}
-
 /** The precision `torch.quantile` works in for these inputs: x0's dtype, float16 upcast to float32. */
 export function thresholdPrecision(sampleType: DType, modelOutputType: DType): 'float32' | 'float64' {
   return sampleType === 'float64' || modelOutputType === 'float64' ? 'float64' : 'float32';
