@@ -23,7 +23,14 @@ import {
   sha256,
   startHubServer,
 } from './helpers/hub-server.js';
-import { isLfs, TINY_SD, tinySdFiles, tinySdRepo } from './helpers/model-repo.js';
+import {
+  isLfs,
+  TINY_SD,
+  tinySdFiles,
+  tinySdRepo,
+  UNET_WEIGHTS_BYTES,
+  VAE_DATA_BYTES,
+} from './helpers/model-repo.js';
 
 const COMMIT = 'c0ffee0000000000000000000000000000000001';
 const NEW_COMMIT = 'c0ffee0000000000000000000000000000000002';
@@ -173,7 +180,11 @@ describe('download into the Hugging Face cache', () => {
     // Progress: per model file, from 0 up to its size, with the size as total.
     const weights = progress.filter((p) => p.file === 'unet/weights.pb');
     expect(weights[0]!.loaded).toBe(0);
-    expect(weights.at(-1)).toEqual({ file: 'unet/weights.pb', loaded: 5665792, total: 5665792 });
+    expect(weights.at(-1)).toEqual({
+      file: 'unet/weights.pb',
+      loaded: UNET_WEIGHTS_BYTES,
+      total: UNET_WEIGHTS_BYTES,
+    });
     expect(weights.every((p, i) => i === 0 || p.loaded >= weights[i - 1]!.loaded)).toBe(true);
   });
 
@@ -192,7 +203,7 @@ describe('download into the Hugging Face cache', () => {
     const unet = await files.readModel('unet/model.onnx');
     expect(unet).toEqual({ model: path.join(snapshot(), 'unet', 'model.onnx'), externalData: [] });
     // weights.pb came with it (the location the model names), next to the model in the snapshot.
-    expect(readFileSync(path.join(snapshot(), 'unet', 'weights.pb')).byteLength).toBe(5665792);
+    expect(readFileSync(path.join(snapshot(), 'unet', 'weights.pb')).byteLength).toBe(UNET_WEIGHTS_BYTES);
     const original = await unetOutput(path.join(TINY_SD, 'unet', 'model.onnx'));
     const fromCache = await unetOutput(unet.model as string);
     expect(fromCache.length).toBe(256);
@@ -202,7 +213,9 @@ describe('download into the Hugging Face cache', () => {
     const session = await ort.InferenceSession.create(vae.model as string);
     expect(session.inputNames).toEqual(['latent_sample']);
     await session.release();
-    expect(readFileSync(path.join(snapshot(), 'vae_decoder', 'model.onnx_data')).byteLength).toBe(1597824);
+    expect(readFileSync(path.join(snapshot(), 'vae_decoder', 'model.onnx_data')).byteLength).toBe(
+      VAE_DATA_BYTES,
+    );
   });
 
   it('works through openModelFiles once the Node sources are registered; local folders are not claimed', async () => {

@@ -19,7 +19,7 @@ import {
   startHubServer,
   startStaticServer,
 } from './helpers/hub-server.js';
-import { TINY_SD, tinySdFiles, tinySdRepo } from './helpers/model-repo.js';
+import { TINY_SD, tinySdFiles, tinySdRepo, UNET_WEIGHTS_BYTES } from './helpers/model-repo.js';
 
 const COMMIT = 'feed000000000000000000000000000000000001';
 const EXTERNAL = tinySdFiles('external');
@@ -108,8 +108,8 @@ describe('a model folder served over http', () => {
     ]);
     expect(progress.filter((p) => p.file === 'unet/weights.pb').at(-1)).toEqual({
       file: 'unet/weights.pb',
-      loaded: 5665792,
-      total: 5665792,
+      loaded: UNET_WEIGHTS_BYTES,
+      total: UNET_WEIGHTS_BYTES,
     });
   });
 

@@ -15,7 +15,7 @@ import {
   inspectOnnxModel,
 } from '../src/loading/onnx-file.js';
 import { loadError } from './helpers/hub-server.js';
-import { TINY_SD, TINY_SD_EXTERNAL } from './helpers/model-repo.js';
+import { TINY_SD, TINY_SD_EXTERNAL, UNET_WEIGHTS_BYTES, VAE_DATA_BYTES } from './helpers/model-repo.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -42,9 +42,11 @@ const scan = async (bytes: Uint8Array) =>
 describe('inspectOnnxModel', () => {
   it("finds the two public layouts' files and the bytes their tensors need", async () => {
     const unet = readFileSync(path.join(TINY_SD_EXTERNAL, 'unet', 'model.onnx'));
-    expect(await scan(unet)).toEqual([{ location: 'weights.pb', minBytes: 5665792, tensors: 127 }]);
+    expect(await scan(unet)).toEqual([
+      { location: 'weights.pb', minBytes: UNET_WEIGHTS_BYTES, tensors: 127 },
+    ]);
     const vae = readFileSync(path.join(TINY_SD_EXTERNAL, 'vae_decoder', 'model.onnx'));
-    expect(await scan(vae)).toEqual([{ location: 'model.onnx_data', minBytes: 1597824, tensors: 20 }]);
+    expect(await scan(vae)).toEqual([{ location: 'model.onnx_data', minBytes: VAE_DATA_BYTES, tensors: 20 }]);
     for (const m of ['unet', 'text_encoder', 'vae_decoder', 'vae_encoder']) {
       expect(await scan(readFileSync(path.join(TINY_SD, m, 'model.onnx')))).toEqual([]);
     }

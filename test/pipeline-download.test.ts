@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/node/pipeline.js';
 import { StableDiffusionPipeline } from '../src/pipeline/pipeline.js';
 import { guardNetwork, type HubServer, startHubServer, startStaticServer } from './helpers/hub-server.js';
-import { tinySdFiles, tinySdRepo } from './helpers/model-repo.js';
+import { tinySdFiles, tinySdRepo, UNET_WEIGHTS_BYTES, VAE_DATA_BYTES } from './helpers/model-repo.js';
 import {
   checkCase,
   describeMeasure,
@@ -65,8 +65,8 @@ describe('StableDiffusionPipeline.fromPretrained of a Hub repository', () => {
       onProgress: ({ file, loaded }) => progress.set(file, loaded),
     });
     // Streamed with progress: the models and their external weights, in full.
-    expect(progress.get('unet/weights.pb')).toBe(5665792);
-    expect(progress.get('vae_decoder/model.onnx_data')).toBe(1597824);
+    expect(progress.get('unet/weights.pb')).toBe(UNET_WEIGHTS_BYTES);
+    expect(progress.get('vae_decoder/model.onnx_data')).toBe(VAE_DATA_BYTES);
     // The weights of other frameworks in the same repository are never fetched.
     expect(hub.requests.some((r) => /safetensors|pytorch_model|README/.test(r.path))).toBe(false);
     console.log(`a_txt2img from the Hub: ${await generates(pipe, calls, 'a_txt2img')}`);

@@ -4,13 +4,17 @@
  * decoder's weights in external data files (test/fixtures/tiny-sd-external, made by
  * scripts/make_external_data_fixture.mjs), plus files a pipeline must never download.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RepoSpec } from './hub-server.js';
 
 export const TINY_SD = fileURLToPath(new URL('../fixtures/tiny-sd/', import.meta.url));
 export const TINY_SD_EXTERNAL = fileURLToPath(new URL('../fixtures/tiny-sd-external/', import.meta.url));
+
+/** Sizes of the external data files of tiny-sd-external, read from the fixture (not copied from an output). */
+export const UNET_WEIGHTS_BYTES = statSync(path.join(TINY_SD_EXTERNAL, 'unet', 'weights.pb')).size;
+export const VAE_DATA_BYTES = statSync(path.join(TINY_SD_EXTERNAL, 'vae_decoder', 'model.onnx_data')).size;
 
 /** The folders of a diffusers ONNX Stable Diffusion repository. */
 export const COMPONENTS = ['scheduler', 'text_encoder', 'tokenizer', 'unet', 'vae_decoder', 'vae_encoder'];
