@@ -901,3 +901,32 @@ export function checkHubAccess(o: HubAccessInput): HubAccess {
     timeoutMs,
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Source registries
+
+/**
+ * Where loads look, in order: the sources registered (the Node entry's file system and cache, a
+ * user's own), latest first. Registering a source with the name of one already registered
+ * replaces it; `add` returns a function that removes it again. One mechanism for scheduler-config
+ * sources (hub.ts) and model-folder sources (model-files.ts).
+ */
+export class SourceRegistry<S extends { readonly name: string }> {
+  private readonly sources: S[] = [];
+
+  /** Register `source` (replacing one of the same name); returns its removal. */
+  add(source: S): () => void {
+    const existing = this.sources.findIndex((s) => s.name === source.name);
+    if (existing >= 0) this.sources.splice(existing, 1);
+    this.sources.push(source);
+    return () => {
+      const index = this.sources.indexOf(source);
+      if (index >= 0) this.sources.splice(index, 1);
+    };
+  }
+
+  /** The sources, latest registered first. */
+  latestFirst(): S[] {
+    return this.sources.slice().reverse();
+  }
+}

@@ -40,6 +40,7 @@ import {
   optionError,
   parseConfigBytes,
   type RequestTarget,
+  SourceRegistry,
 } from './hub-internal.js';
 
 export type { FetchLike, LoadContext };
@@ -116,7 +117,7 @@ export interface ConfigSource {
   save?(dir: string, text: string): Promise<string>;
 }
 
-const sources: ConfigSource[] = [];
+const sources = new SourceRegistry<ConfigSource>();
 
 /**
  * Add a config source, tried before the built-in URL/Hub loading (the latest registered first).
@@ -144,13 +145,7 @@ export function registerConfigSource(source: ConfigSource): () => void {
       fix: 'pass an object with a non-empty name and a load function.',
     });
   }
-  const existing = sources.findIndex((s) => s.name === source.name);
-  if (existing >= 0) sources.splice(existing, 1);
-  sources.push(source);
-  return () => {
-    const index = sources.indexOf(source);
-    if (index >= 0) sources.splice(index, 1);
-  };
+  return sources.add(source);
 }
 
 /** The keys of LoadConfigOptions: anything else is a LoadError, so a misspelt option is never ignored. */
@@ -232,8 +227,8 @@ export async function loadSchedulerConfig(
   const resolved = resolveOptions(options);
   const context = new LoadContext(resolved.timeoutMs, resolved.signal);
   try {
-    for (let i = sources.length - 1; i >= 0; i--) {
-      const loaded = await sources[i]!.load(source, resolved, context);
+    for (const s of sources.latestFirst()) {
+      const loaded = await s.load(source, resolved, context);
       if (loaded) return loaded;
     }
     return await loadOverFetch(source, resolved, context);
@@ -331,9 +326,8 @@ export async function saveSchedulerConfig(
     });
   }
   const text = toDiffusersJsonString(config, options);
-  for (let i = sources.length - 1; i >= 0; i--) {
-    const save = sources[i]!.save;
-    if (save) return save.call(sources[i], dir, text);
+  for (const s of sources.latestFirst()) {
+    if (s.save) return s.save(dir, text);
   }
   throw new LoadError({
     field: 'dir',

@@ -6,7 +6,7 @@
  */
 import { LoadError } from '../errors.js';
 import { guarded, unreadable } from '../guard.js';
-import { checkHubAccess, type FetchLike, LoadContext, optionError } from './hub-internal.js';
+import { checkHubAccess, type FetchLike, type HubAccess, LoadContext, optionError } from './hub-internal.js';
 import type { ModelFilesOptions } from './model-files.js';
 
 /** Options of the fetching sources beyond ModelFilesOptions. */
@@ -18,18 +18,10 @@ export interface RemoteModelFilesOptions extends ModelFilesOptions {
   timeoutMs?: number;
 }
 
-export interface ResolvedModelFilesOptions {
-  revision: string;
-  token: string | false | undefined;
-  endpoint: string | undefined;
-  fetch: FetchLike;
-  localFilesOnly: boolean | undefined;
-  cacheDir: string | undefined;
-  signal: AbortSignal | undefined;
+/** The options checked: Hub / URL access (checkHubAccess), plus progress made safe. */
+export interface ResolvedModelFilesOptions extends HubAccess {
   /** The caller's onProgress, made safe: a callback that throws is reported once and then ignored. */
   progress: (file: string, loaded: number, total: number | null) => void;
-  warn: (message: string) => void;
-  timeoutMs: number;
 }
 
 /** Text files of a model folder (JSON configs, vocab.json, merges.txt, tokenizer.json) are megabytes at most. */

@@ -10,7 +10,8 @@
  * are passed as objects, not strings, and have their own constructor.
  */
 import { ArgumentError, LoadError } from '../errors.js';
-import { checkModelFilePath } from './hub-internal.js';
+import { guarded, unreadable } from '../guard.js';
+import { checkModelFilePath, SourceRegistry } from './hub-internal.js';
 import { fetchModelFilesSource } from './remote-model-files.js';
 
 /** An ONNX model as `InferenceSession.create` takes it. */
@@ -75,20 +76,32 @@ export interface ModelFilesSource {
   open(source: string, options: ModelFilesOptions): Promise<ModelFiles | undefined>;
 }
 
-const sources: ModelFilesSource[] = [];
+const sources = new SourceRegistry<ModelFilesSource>();
 
 /**
  * Add a source of model folders, tried before those registered earlier. Registering one with the
  * name of one already registered replaces it. Returns a function that removes it again.
  */
 export function registerModelFilesSource(source: ModelFilesSource): () => void {
-  const existing = sources.findIndex((s) => s.name === source.name);
-  if (existing >= 0) sources.splice(existing, 1);
-  sources.push(source);
-  return () => {
-    const index = sources.indexOf(source);
-    if (index >= 0) sources.splice(index, 1);
-  };
+  // Checked here, not at the next open: a broken source would otherwise fail every later load.
+  const ok = guarded(
+    () =>
+      source !== null &&
+      typeof source === 'object' &&
+      typeof source.name === 'string' &&
+      source.name.length > 0 &&
+      typeof source.open === 'function',
+    unreadable(ArgumentError, 'source', 'pass a plain { name, open } object.'),
+  );
+  if (!ok) {
+    throw new ArgumentError({
+      field: 'source',
+      value: source,
+      problem: 'must be a model-folder source { name: string, open(source, options) }',
+      fix: 'pass an object with a non-empty name and an open function.',
+    });
+  }
+  return sources.add(source);
 }
 
 /** Open a model folder by path, URL or Hub repo id, through the registered sources (latest first). */
@@ -101,8 +114,8 @@ export async function openModelFiles(source: string, options: ModelFilesOptions 
       fix: "pass e.g. './sd15-onnx', 'https://example.org/sd15-onnx', or 'org/name'.",
     });
   }
-  for (let i = sources.length - 1; i >= 0; i--) {
-    const files = await sources[i].open(source, options);
+  for (const s of sources.latestFirst()) {
+    const files = await s.open(source, options);
     if (files !== undefined) return files;
   }
   throw new LoadError({

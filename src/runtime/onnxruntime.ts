@@ -25,7 +25,7 @@
  */
 import { ArgumentError, ShapeError, StateError } from '../errors.js';
 import { guarded, readOptions, unreadable } from '../guard.js';
-import { assertNever, convertInto, numberToFloat16 } from '../tensor/dtype.js';
+import { allocate, assertNever, convertInto, numberToFloat16 } from '../tensor/dtype.js';
 import { checkTensor, type DType, sameDims, sizeOf, type TensorLike } from '../tensor/tensor.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -589,7 +589,7 @@ class UnetRunner {
     if (slot !== null && slot.type === type && sameDims(slot.dims, dims) && slot.array.length === length) {
       return slot;
     }
-    const array = allocate(type, length);
+    const array = allocateInput(type, length);
     return { array, tensor: new this.Tensor(type, array, dims), type, dims };
   }
 
@@ -799,14 +799,13 @@ function checkAgainstModel(
   }
 }
 
-function allocate(type: OrtElementType, length: number): InputArray {
+/** An input array for an ONNX element type: the float dtypes as dtype.ts allocates them, the ids' integers. */
+function allocateInput(type: OrtElementType, length: number): InputArray {
   switch (type) {
     case 'float32':
-      return new Float32Array(length);
     case 'float64':
-      return new Float64Array(length);
     case 'float16':
-      return new Uint16Array(length);
+      return allocate(type, length);
     case 'int64':
       return new BigInt64Array(length);
     case 'int32':
